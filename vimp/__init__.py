@@ -1,0 +1,3 @@
+"""vimp: variable importance with honest inference."""
+
+__version__ = "0.1.0"
