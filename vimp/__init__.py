@@ -1,3 +1,26 @@
-"""vimp: variable importance with honest inference."""
+"""vimp: variable importance with honest inference.
+
+Permute-and-predict (:class:`PermutationImportance`), leave-one-covariate-out (:class:`LOCO`) and the
+generalised covariance measure on one model-agnostic fitter interface, each returning an
+:class:`ImportanceResult` with standard errors, confidence intervals and p-values.
+"""
+
+from ._fitters import Fitter, SklearnFitter
+from ._loco import LOCO
+from ._pap import PermutationImportance
+from ._results import ImportanceResult
+from ._warnings import NuisanceQualityWarning, RankDeficiencyWarning, VimpWarning
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Fitter",
+    "ImportanceResult",
+    "LOCO",
+    "NuisanceQualityWarning",
+    "PermutationImportance",
+    "RankDeficiencyWarning",
+    "SklearnFitter",
+    "VimpWarning",
+    "__version__",
+]

@@ -1,0 +1,341 @@
+"""The estimator contract shared by PaP and LOCO: validate → split → fit → per-observation terms → result.
+
+Subclasses only say how their per-observation losses arise (:meth:`_fit_extra` and :meth:`_group_losses`);
+everything else — input checks, the split plan, seeds, parallel loops, inference and the result — lives
+here once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from ._data import take_rows
+from ._fitters import SklearnFitter, is_classifier_like, make_fitter
+from ._inference import (
+    P_ADJUST_METHODS,
+    adjust_pvalues,
+    mean_and_se,
+    pvalue_greater,
+    ratio_and_se,
+    split_test,
+)
+from ._losses import get_loss
+from ._results import ImportanceResult, confidence_limits
+from ._split import check_cv_param, make_folds, sample_split, seed_sequence
+from ._validation import (
+    check_choice,
+    check_groups,
+    check_level,
+    check_same_columns,
+    check_sample_weight,
+    check_X,
+    check_y,
+    feature_names_of,
+)
+
+SCALES = ("difference", "ratio", "sqrt")
+
+# Keys of the child seed sequences of one call; fixed so that results never depend on call order.
+_SEED_SPLIT, _SEED_FIT, _SEED_EVAL, _SEED_TEST = 0, 1, 2, 3
+
+
+def child_seed(seq, *keys):
+    """The deterministic child of ``seq`` at ``keys`` (unlike ``spawn``, it has no hidden counter)."""
+    return np.random.SeedSequence(seq.entropy, spawn_key=tuple(seq.spawn_key) + tuple(keys))
+
+
+def child_rng(seq, *keys):
+    """A Generator on :func:`child_seed`."""
+    return np.random.default_rng(child_seed(seq, *keys))
+
+
+def run_tasks(function, tasks, n_jobs, progress, description):
+    """Run ``function(task)`` for every task through joblib, in order, with an optional tqdm bar."""
+    tasks = list(tasks)
+    if n_jobs in (None, 1) or len(tasks) <= 1:
+        iterator = (function(t) for t in tasks)
+    else:
+        iterator = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(function)(t) for t in tasks)
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(iterator, total=len(tasks), desc=description)
+    return list(iterator)
+
+
+def check_common_params(est):
+    """Checks of the constructor arguments shared by every estimator (run in ``fit``)."""
+    check_level(est.level)
+    check_choice(est.p_adjust, "p_adjust", P_ADJUST_METHODS)
+    check_cv_param(est.cv)
+    if est.n_jobs is not None and (isinstance(est.n_jobs, bool) or not isinstance(est.n_jobs, int)):
+        raise TypeError(f"n_jobs must be None or an int; got {est.n_jobs!r}")
+    if not isinstance(est.progress, bool):
+        raise TypeError(f"progress must be True or False; got {est.progress!r}")
+    if not (hasattr(est.estimator, "fit") or hasattr(est.estimator, "refit_without")):
+        raise TypeError(
+            f"estimator must be a scikit-learn estimator (with fit and predict); got {type(est.estimator).__name__}"
+        )
+
+
+def constant_columns(X):
+    """Boolean mask of the columns of ``X`` that take a single value."""
+    if hasattr(X, "nunique"):
+        return (X.nunique(dropna=False) <= 1).to_numpy()
+    return np.ptp(X, axis=0) == 0
+
+
+class LossImportance(BaseEstimator):
+    """Shared machinery of the loss-based importances (PaP and LOCO)."""
+
+    _method = None
+    _prefit = False
+
+    # --------------------------------------------------------------- fitting
+    def _validate(self):
+        check_common_params(self)
+        check_choice(self.scale, "scale", SCALES)
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model(s) on training data ``(X, y)``.
+
+        With ``cv=None`` the data is the training set and :meth:`importance` needs held-out data; with
+        ``cv=K`` the data is split into K folds, one model is fitted per fold, and :meth:`importance`
+        with no arguments evaluates each model on its own held-out fold.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+            Passed to the estimator's ``fit`` where it accepts them; used in every loss average.
+
+        Returns
+        -------
+        self
+        """
+        self._validate()
+        X, y, sample_weight = self._check_data(X, y, sample_weight, fitting=True)
+        seq = seed_sequence(self.random_state)
+        self.seed_ = seq
+        self.groups_, self.group_columns_ = check_groups(self.groups, self._feature_names)
+        self.cv_ = check_cv_param(self.cv)
+        if self.cv_ is None:
+            self.folds_ = [(np.arange(len(y)), None)]
+        else:
+            self.folds_ = make_folds(self.cv_, X, y, self._classifier, child_rng(seq, _SEED_SPLIT))
+            self._X, self._y, self._w = X, y, sample_weight
+        self.fitters_ = self._fit_full(X, y, sample_weight)
+        constant = constant_columns(X)
+        self.constant_groups_ = np.array([bool(np.all(constant[c])) for c in self.group_columns_])
+        self._fit_extra(X, y, sample_weight)
+        return self
+
+    def _share_fit(self, other, X, y, sample_weight):
+        """Fit by reusing ``other``'s folds and full models (same split, same full model)."""
+        self._validate()
+        X, y, sample_weight = self._check_data(X, y, sample_weight, fitting=True)
+        for name in ("seed_", "groups_", "group_columns_", "cv_", "folds_", "fitters_",
+                     "constant_groups_"):
+            setattr(self, name, getattr(other, name))
+        if self.cv_ is not None:
+            self._X, self._y, self._w = X, y, sample_weight
+        self._fit_extra(X, y, sample_weight)
+        return self
+
+    def _check_data(self, X, y, sample_weight, fitting):
+        X, numeric = check_X(X, "X")
+        if fitting:
+            self._classifier = is_classifier_like(self.estimator)
+            if not numeric and not hasattr(self.estimator, "steps"):
+                bad = [c for c in X.columns if not np.issubdtype(X[c].dtype, np.number)]
+                raise TypeError(
+                    f"X has non-numeric columns {bad[:10]} that {type(self.estimator).__name__} cannot "
+                    "take; encode them, or pass a Pipeline that does (e.g. with a OneHotEncoder)"
+                )
+            self._numeric = numeric
+            self.loss_ = get_loss(self.loss, classifier=self._classifier)
+            self._feature_names = feature_names_of(X)
+            self.n_features_in_ = X.shape[1]
+            if hasattr(X, "columns"):
+                self.feature_names_in_ = np.asarray(self._feature_names, dtype=object)
+        y = check_y(y, X.shape[0], "y", classifier=self._classifier)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        return X, y, sample_weight
+
+    def _make_fitter(self):
+        return make_fitter(self.estimator, response_method=self.loss_.response_method)
+
+    def _fit_full(self, X, y, w):
+        def fit_fold(fold):
+            train = fold[0]
+            return self._make_fitter().fit(
+                take_rows(X, train), y[train], None if w is None else w[train]
+            )
+
+        return run_tasks(fit_fold, self.folds_, self.n_jobs, False, "fit")
+
+    def _fit_extra(self, X, y, sample_weight):
+        """Hook for method-specific fitting (LOCO's reduced models)."""
+
+    # ------------------------------------------------------------ evaluation
+    def importance(self, X=None, y=None, sample_weight=None):
+        """Importances with standard errors, confidence intervals and p-values.
+
+        Parameters
+        ----------
+        X, y : held-out data, or None
+            Required when fitted with ``cv=None``; must be None with ``cv=K`` (each fold's model is then
+            evaluated on its own held-out fold of the data given to :meth:`fit`).
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the evaluation rows in every loss average (with ``cv=K`` the weights given to
+            :meth:`fit` are used).
+
+        Returns
+        -------
+        ImportanceResult
+        """
+        check_is_fitted(self, "fitters_")
+        if self.cv_ is None:
+            if X is None or y is None:
+                raise ValueError(
+                    "importance(X, y) needs held-out data when the estimator was fitted with cv=None; "
+                    "pass X and y, or fit with cv=K to cross-fit"
+                )
+            X, y, w = self._check_data(X, y, sample_weight, fitting=False)
+            check_same_columns(X, getattr(self, "feature_names_in_", self._feature_names),
+                               self.n_features_in_)
+            evaluations = [(self.fitters_[0], np.arange(len(y)))]
+        else:
+            if X is not None or y is not None or sample_weight is not None:
+                raise ValueError(
+                    "with cv=K, importance() evaluates each fold's model on its held-out fold of the data "
+                    "given to fit; call importance() without X, y and sample_weight"
+                )
+            X, y, w = self._X, self._y, self._w
+            evaluations = [(f, test) for f, (_, test) in zip(self.fitters_, self.folds_)]
+        return self._evaluate(X, y, w, evaluations)
+
+    def _evaluate(self, X, y, w, evaluations):
+        n = len(y)
+        fold_ids = np.zeros(n, dtype=np.intp)
+        full = np.empty(n)
+        for f, (fitter, rows) in enumerate(evaluations):
+            fold_ids[rows] = f
+            full[rows] = fitter.losses(take_rows(X, rows), y[rows], self.loss_)
+
+        def one_group(g):
+            other = np.empty(n)
+            repeats = []
+            for f, (fitter, rows) in enumerate(evaluations):
+                if self.constant_groups_[g]:
+                    other[rows] = full[rows]
+                    continue
+                Xf, yf = take_rows(X, rows), y[rows]
+                wf = None if w is None else w[rows]
+                rng = child_rng(self.seed_, _SEED_EVAL, g, f)
+                other[rows], rep = self._group_losses(f, fitter, Xf, yf, wf, g, rng)
+                if rep is not None:
+                    repeats.append(rep)
+            return other, repeats
+
+        results = run_tasks(one_group, range(len(self.groups_)), self.n_jobs, self.progress,
+                            self._method)
+        other = np.column_stack([r[0] for r in results])
+        per_repeat = self._combine_repeats([r[1] for r in results], full, w, evaluations)
+        return self._build_result(full, other, w, fold_ids, per_repeat)
+
+    def _group_losses(self, fold, fitter, X, y, w, group, rng):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _combine_repeats(self, repeats, full, w, evaluations):
+        """Natural-scale importance of each permutation repeat, pooled over folds (None for LOCO)."""
+        if not repeats or not repeats[0]:
+            return None
+        mean_full = np.average(full, weights=w)
+        fold_weight = np.array([len(rows) if w is None else w[rows].sum() for _, rows in evaluations])
+        fold_weight = fold_weight / fold_weight.sum()
+        out = []
+        for rep in repeats:
+            if not rep:  # constant group: every repeat equals the unpermuted loss
+                out.append(None)
+                continue
+            out.append(np.tensordot(fold_weight, np.vstack(rep), axes=1) - mean_full)
+        width = max(len(r) for r in out if r is not None)
+        return np.vstack([np.zeros(width) if r is None else r for r in out])
+
+    def _test_pvalues(self, full, other, diff, raw, raw_se, w):
+        return pvalue_greater(raw, raw_se)
+
+    def _build_result(self, full, other, w, fold_ids, per_repeat):
+        level = float(self.level)
+        diff = other - full[:, None]
+        raw, raw_se = mean_and_se(diff, w)
+        # A constant group's difference is exactly zero: no sampling noise at all.
+        raw = np.where(self.constant_groups_, 0.0, raw)
+        raw_se = np.where(self.constant_groups_, 0.0, raw_se)
+        ci_method = "wald"
+        if self.scale == "difference":
+            est, se = raw, raw_se
+        elif self.scale == "ratio":
+            est, se = ratio_and_se(other, full, w)
+            est = np.where(self.constant_groups_, 1.0, est)
+            se = np.where(self.constant_groups_, 0.0, se)
+        else:  # sqrt: Bladen et al.'s sqrt(max(difference, 0)); delta-method se where raw > 0
+            est = np.sqrt(np.maximum(raw, 0.0))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                se = np.where(raw > 0, raw_se / (2.0 * est), np.where(raw_se == 0, 0.0, np.nan))
+            ci_method = "sqrt"
+        pvalue = self._test_pvalues(full, other, diff, raw, raw_se, w)
+        pvalue = np.where(self.constant_groups_, 1.0, pvalue)
+        mc_std = (np.std(per_repeat, axis=1, ddof=1) if per_repeat is not None and per_repeat.shape[1] > 1
+                  else np.full(len(raw), np.nan))
+        result = ImportanceResult(
+            method=self._method,
+            names=tuple(self.groups_),
+            importance=est,
+            std_error=se,
+            raw_importance=raw,
+            raw_std_error=raw_se,
+            ci_low=np.full(len(raw), np.nan),
+            ci_high=np.full(len(raw), np.nan),
+            pvalue=pvalue,
+            pvalue_adjusted=adjust_pvalues(pvalue, self.p_adjust),
+            level=level,
+            scale=self.scale,
+            loss=self.loss_.name,
+            test=self._test_name(),
+            p_adjust=self.p_adjust,
+            target=self._target(),
+            per_observation=diff,
+            fold_ids=fold_ids,
+            mc_std=mc_std,
+            per_repeat=per_repeat,
+            split="holdout" if self.cv_ is None else f"cv={len(self.folds_)}",
+            seed=self.seed_.entropy,
+            ci_method=ci_method,
+            details=self._details(full, other),
+        )
+        low, high = confidence_limits(result, level)
+        object.__setattr__(result, "ci_low", low)
+        object.__setattr__(result, "ci_high", high)
+        return result
+
+    def _test_name(self):
+        return "paired"
+
+    def _details(self, full, other):
+        return {"full_loss": full, "reduced_loss": other}
+
+    def _target(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def prefit_fitter(estimator, response_method):
+    """A fitter around an already fitted estimator (no clone, no refit: PaP only)."""
+    fitter = SklearnFitter(estimator, response_method)
+    fitter.estimator_ = estimator
+    return fitter

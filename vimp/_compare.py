@@ -1,0 +1,105 @@
+"""Several importance methods on one split and one full model, side by side."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ._loco import LOCO
+from ._pap import PermutationImportance
+
+METHODS = ("pap", "loco")
+
+
+def _method_classes():
+    classes = {"pap": PermutationImportance, "loco": LOCO}
+    try:
+        from ._gcm import GCM
+    except ImportError:  # pragma: no cover - GCM ships with the package
+        return classes
+    classes["gcm"] = GCM
+    return classes
+
+
+def compare(X, y, estimator, methods=("pap", "loco"), *, X_test=None, y_test=None, cv=None,
+            sample_weight=None, groups=None, loss=None, scale="difference", level=0.95,
+            p_adjust="holm", n_permutations=1, random_state=None, n_jobs=None, progress=False,
+            return_results=False):
+    """Run several importance methods on the same split and the same full model.
+
+    PaP and LOCO share the fitted full model(s) and the evaluation rows, so their per-observation terms
+    pair observation by observation, and their importances differ only by what each measures.
+
+    Parameters
+    ----------
+    X, y : training data (with ``X_test, y_test``) or all data (with ``cv=K``)
+    estimator : scikit-learn estimator or pipeline
+    methods : sequence of {"pap", "loco", "gcm"}
+    X_test, y_test : held-out data, required when ``cv`` is None
+    cv : None, int or scikit-learn splitter
+    sample_weight, groups, loss, scale, level, p_adjust, n_permutations, random_state, n_jobs, progress
+        As in :class:`~vimp.PermutationImportance` and :class:`~vimp.LOCO` (``loss`` and
+        ``n_permutations`` do not apply to GCM; ``scale`` is passed to PaP and LOCO only).
+    return_results : bool, default=False
+        Also return the :class:`~vimp.ImportanceResult` of each method, in a dict keyed by method.
+
+    Returns
+    -------
+    frame : DataFrame
+        One row per (method, feature) with the columns of :meth:`ImportanceResult.to_frame`, indexed by
+        a MultiIndex ``(method, feature)``.
+    results : dict, only if ``return_results``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from vimp import compare
+    >>> rng = np.random.default_rng(1)
+    >>> X = rng.normal(size=(1000, 2)); y = X[:, 0] + rng.normal(size=1000)
+    >>> table = compare(X, y, LinearRegression(), cv=2, random_state=0)
+    >>> table.index.get_level_values("method").unique().tolist()
+    ['pap', 'loco']
+    """
+    classes = _method_classes()
+    methods = list(methods) if not isinstance(methods, str) else [methods]
+    if not methods:
+        raise ValueError(f"methods must name at least one of {sorted(classes)}")
+    for m in methods:
+        if m not in classes:
+            raise ValueError(f"methods must be drawn from {sorted(classes)}; got {m!r}")
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"methods must not repeat a method; got {methods}")
+    if cv is None and (X_test is None or y_test is None):
+        raise ValueError("compare needs X_test and y_test when cv is None (or pass cv=K to cross-fit)")
+
+    common = dict(cv=cv, groups=groups, level=level, p_adjust=p_adjust, random_state=random_state,
+                  n_jobs=n_jobs, progress=progress)
+    loss_common = dict(common, loss=loss, scale=scale)
+    estimators = {}
+    for m in methods:
+        if m == "pap":
+            estimators[m] = classes[m](estimator, n_permutations=n_permutations, **loss_common)
+        elif m == "loco":
+            estimators[m] = classes[m](estimator, **loss_common)
+        else:
+            estimators[m] = classes[m](estimator, **common)
+
+    # Fit the full model(s) once; loss-based methods share them (and the folds).
+    shared = None
+    results = {}
+    for m in methods:
+        est = estimators[m]
+        if m in ("pap", "loco"):
+            if shared is None:
+                est.fit(X, y, sample_weight=sample_weight)
+                shared = est
+            else:
+                est._share_fit(shared, X, y, sample_weight)
+        else:
+            if shared is not None and cv is not None:
+                est._use_folds(shared.folds_)
+            est.fit(X, y, sample_weight=sample_weight)
+        results[m] = est.importance() if cv is not None else est.importance(X_test, y_test)
+
+    frame = pd.concat({m: r.to_frame() for m, r in results.items()}, names=["method", "feature"])
+    return (frame, results) if return_results else frame

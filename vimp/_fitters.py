@@ -1,0 +1,240 @@
+"""The fitter seam: one small protocol through which every estimator talks to a model.
+
+Every importance method in vimp reduces to a few questions asked of a learner:
+
+* ``fit(X, y, sample_weight)`` and ``predict(X)``: the full model;
+* ``predict_permuted(X, columns, perm)``: predictions with ``columns`` of ``X`` permuted jointly by the
+  row permutation ``perm`` (permute-and-predict);
+* ``refit_without(columns)``: a fitted reduced model trained on the same data without ``columns``
+  (LOCO, and GCM's regression of y on the other features);
+* ``refit_permuted(columns, perm)``: a model refitted on the training data with ``columns`` permuted
+  (the permute-and-refit variant of Bladen et al.);
+* ``regress_columns(columns, estimator=None)``: a fitted model of ``X[:, columns]`` on the other
+  columns (GCM's regression of x_j on the rest).
+
+Every fitted object answers ``predict`` on the *full-width* design: a reduced model ignores the columns
+it was fitted without. That keeps the estimators free of column bookkeeping.
+
+:class:`SklearnFitter` adapts any scikit-learn estimator or pipeline (always through
+:func:`sklearn.base.clone`; the user's object is never touched). Exact linear fitters that answer every
+refit from one factorisation plug into the same seam.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone, is_classifier
+
+from ._data import drop_columns, permute_columns, take_columns
+
+__all__ = ["Fitter", "SklearnFitter", "make_fitter"]
+
+
+class Fitter:
+    """Base class of the fitter protocol.
+
+    Subclasses implement :meth:`fit`, :meth:`predict`, :meth:`refit_without`,
+    :meth:`refit_permuted` and :meth:`regress_columns`; :meth:`predict_permuted` has a generic
+    default (permute a copy, predict again) that exact fitters override.
+
+    Attributes
+    ----------
+    response_method : {"predict", "predict_proba"}
+        What :meth:`predict` returns: predictions, or class probabilities of shape (n, n_classes).
+    """
+
+    response_method = "predict"
+
+    def fit(self, X, y, sample_weight=None):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def predict(self, X):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def predict_permuted(self, X, columns, perm):
+        """Predict with ``columns`` of ``X`` permuted jointly by the row permutation ``perm``."""
+        return self.predict(permute_columns(X, columns, perm))
+
+    def refit_without(self, columns):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def refit_permuted(self, columns, perm):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def regress_columns(self, columns, estimator=None):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @property
+    def classes_(self):
+        """Class labels of a fitted classifier (None for regressors)."""
+        return getattr(getattr(self, "estimator_", None), "classes_", None)
+
+    def losses(self, X, y, loss):
+        """Per-observation losses of the fitted model on ``(X, y)``."""
+        return loss(y, self.predict(X), self.classes_)
+
+    def permutation_losses(self, X, y, columns, perms, loss, sample_weight=None):
+        """Losses with ``columns`` permuted, one permutation per row of ``perms``.
+
+        Returns
+        -------
+        obs_mean : ndarray of shape (n,)
+            Each observation's loss averaged over the permutations.
+        repeat_mean : ndarray of shape (n_permutations,)
+            Each permutation's (weighted) mean loss over the observations.
+        """
+        perms = np.atleast_2d(perms)
+        obs_sum = np.zeros(len(y))
+        repeat_mean = np.empty(len(perms))
+        for r, perm in enumerate(perms):
+            values = loss(y, self.predict_permuted(X, columns, perm), self.classes_)
+            obs_sum += values
+            repeat_mean[r] = np.average(values, weights=sample_weight)
+        return obs_sum / len(perms), repeat_mean
+
+    def drop_losses(self, X, y, columns, loss):
+        """Per-observation losses of the model refitted without ``columns``."""
+        return self.refit_without(columns).losses(X, y, loss)
+
+    def permuted_refit_losses(self, X, y, columns, perm, loss):
+        """Per-observation losses of the model refitted with training ``columns`` permuted by ``perm``."""
+        return self.refit_permuted(columns, perm).losses(X, y, loss)
+
+
+def _accepts_sample_weight(estimator):
+    """Whether ``estimator.fit`` takes ``sample_weight`` (pipelines: their last step)."""
+    fit = getattr(estimator, "fit", None)
+    if fit is None:
+        return False
+    try:
+        params = inspect.signature(fit).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return False
+    return "sample_weight" in params
+
+
+def _fit_estimator(estimator, X, y, sample_weight):
+    est = clone(estimator)
+    if sample_weight is not None:
+        if _accepts_sample_weight(est):
+            est.fit(X, y, sample_weight=sample_weight)
+            return est
+        if hasattr(est, "steps"):  # a Pipeline routes weights to its last step by name
+            last = est.steps[-1][0]
+            if _accepts_sample_weight(est.steps[-1][1]):
+                est.fit(X, y, **{f"{last}__sample_weight": sample_weight})
+                return est
+    est.fit(X, y)
+    return est
+
+
+class SklearnFitter(Fitter):
+    """Adapter for any scikit-learn estimator or pipeline.
+
+    Parameters
+    ----------
+    estimator : scikit-learn estimator
+        A regressor or classifier (or a pipeline ending in one). It is cloned before every fit.
+    response_method : {"predict", "predict_proba"}, default="predict"
+        What :meth:`predict` returns.
+    columns : sequence of int or None
+        The columns of the full-width design this model was (or will be) fitted on; ``None`` for all.
+        Set by :meth:`refit_without`; users leave it alone.
+
+    Notes
+    -----
+    Sample weights are passed to ``fit`` where the estimator (or a pipeline's last step) accepts them,
+    and otherwise ignored in fitting (they are still used in every loss average).
+    """
+
+    def __init__(self, estimator, response_method="predict", columns=None):
+        self.estimator = estimator
+        self.response_method = response_method
+        self.columns = None if columns is None else np.asarray(columns, dtype=np.intp)
+
+    def _view(self, X):
+        return X if self.columns is None else take_columns(X, self.columns)
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit a clone of the estimator on ``X`` (full width) and keep the training data for refits."""
+        self.X_train_, self.y_train_, self.sample_weight_ = X, y, sample_weight
+        self.estimator_ = _fit_estimator(self.estimator, self._view(X), y, sample_weight)
+        return self
+
+    def predict(self, X):
+        """Predictions (or class probabilities) on the full-width design ``X``."""
+        Xv = self._view(X)
+        if self.response_method == "predict_proba":
+            return np.asarray(self.estimator_.predict_proba(Xv), dtype=float)
+        return np.asarray(self.estimator_.predict(Xv))
+
+    def refit_without(self, columns):
+        """A new fitter, fitted on the training data without ``columns``."""
+        n_features = self.X_train_.shape[1]
+        keep = np.setdiff1d(np.arange(n_features), np.asarray(columns, dtype=np.intp))
+        reduced = SklearnFitter(self.estimator, self.response_method, columns=keep)
+        return reduced.fit(self.X_train_, self.y_train_, self.sample_weight_)
+
+    def refit_permuted(self, columns, perm):
+        """A new fitter, fitted on the training data with ``columns`` permuted jointly by ``perm``."""
+        refit = SklearnFitter(self.estimator, self.response_method, columns=self.columns)
+        X_perm = permute_columns(self.X_train_, columns, perm)
+        refit.fit(X_perm, self.y_train_, self.sample_weight_)
+        return refit
+
+    def regress_columns(self, columns, estimator=None):
+        """A fitted model of ``X[:, columns]`` on the other columns (one model per column).
+
+        ``estimator`` defaults to the fitter's own estimator; it must be a regressor.
+        """
+        est = self.estimator if estimator is None else estimator
+        columns = np.asarray(columns, dtype=np.intp)
+        keep = np.setdiff1d(np.arange(self.X_train_.shape[1]), columns)
+        targets = np.asarray(take_columns(self.X_train_, columns), dtype=float)
+        if isinstance(targets, pd.DataFrame):  # pragma: no cover - take_columns keeps frames
+            targets = targets.to_numpy(dtype=float)
+        models = []
+        for k in range(len(columns)):
+            model = SklearnFitter(est, "predict", columns=keep)
+            models.append(model.fit(self.X_train_, targets[:, k], self.sample_weight_))
+        return _ColumnModels(models)
+
+
+class _ColumnModels:
+    """Several single-output models stacked into one (n, k) prediction."""
+
+    def __init__(self, models):
+        self.models = models
+
+    def predict(self, X):
+        return np.column_stack([m.predict(X) for m in self.models])
+
+
+def make_fitter(estimator, response_method="predict"):
+    """The fitter that serves ``estimator``: exact linear algebra where it is exact, else sklearn.
+
+    Parameters
+    ----------
+    estimator : scikit-learn estimator or Fitter
+        A :class:`Fitter` instance is returned as it is.
+    response_method : {"predict", "predict_proba"}
+    """
+    if isinstance(estimator, Fitter):
+        return estimator
+    try:
+        from ._linear_fitter import linear_fitter_for
+    except ImportError:  # pragma: no cover - the linear fitter ships with the package
+        linear_fitter_for = None
+    if linear_fitter_for is not None and response_method == "predict":
+        fitter = linear_fitter_for(estimator)
+        if fitter is not None:
+            return fitter
+    return SklearnFitter(estimator, response_method=response_method)
+
+
+def is_classifier_like(estimator):
+    """Whether ``estimator`` is a classifier (pipelines included)."""
+    return bool(is_classifier(estimator))

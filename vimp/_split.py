@@ -1,0 +1,81 @@
+"""Split plans and seeds.
+
+All randomness of one call descends from one :class:`numpy.random.SeedSequence`, spawned per fold,
+feature and replicate, so that results do not depend on ``n_jobs`` or on the joblib backend.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.model_selection import KFold, StratifiedKFold, check_cv
+
+
+def seed_sequence(random_state):
+    """A SeedSequence from ``random_state`` (None, an int >= 0, a SeedSequence or a Generator).
+
+    A Generator is advanced by one draw (its entropy seeds the sequence), so that passing the same
+    Generator twice gives different, reproducible streams, as NumPy users expect.
+    """
+    if random_state is None:
+        return np.random.SeedSequence()
+    if isinstance(random_state, np.random.SeedSequence):
+        return random_state
+    if isinstance(random_state, np.random.Generator):
+        return np.random.SeedSequence(int(random_state.integers(0, 2**63 - 1)))
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state must be None, an int >= 0 or a Generator; got {random_state}")
+        return np.random.SeedSequence(int(random_state))
+    raise TypeError(
+        "random_state must be None, an int >= 0, a numpy.random.Generator or a SeedSequence; "
+        f"got {type(random_state).__name__}"
+    )
+
+
+def generators(seq, count):
+    """``count`` independent Generators spawned from ``seq``."""
+    return [np.random.default_rng(s) for s in seq.spawn(count)]
+
+
+def check_cv_param(cv):
+    """``cv`` must be None, an int >= 2 or a scikit-learn splitter."""
+    if cv is None:
+        return None
+    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
+        if cv < 2:
+            raise ValueError(f"cv must be None, an integer >= 2 or a scikit-learn splitter; got {cv}")
+        return int(cv)
+    if hasattr(cv, "split") and hasattr(cv, "get_n_splits"):
+        return cv
+    raise TypeError(f"cv must be None, an integer >= 2 or a scikit-learn splitter; got {cv!r}")
+
+
+def make_folds(cv, X, y, classifier, rng):
+    """Train/test index pairs whose test parts cover every row exactly once.
+
+    An integer ``cv`` gives shuffled (stratified for classifiers) K folds seeded from ``rng``.
+    """
+    if isinstance(cv, numbers.Integral):
+        seed = int(rng.integers(0, 2**31 - 1))
+        splitter = (StratifiedKFold if classifier else KFold)(n_splits=cv, shuffle=True, random_state=seed)
+    else:
+        splitter = check_cv(cv, y, classifier=classifier)
+    folds = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(X, y)]
+    counts = np.zeros(len(y), dtype=int)
+    for _, test in folds:
+        counts[test] += 1
+    if not np.all(counts == 1):
+        raise ValueError(
+            "cv must produce test folds that cover every row exactly once (a partition, as KFold does); "
+            "use cv=None with held-out data for other schemes"
+        )
+    return folds
+
+
+def sample_split(n, rng):
+    """A random split of ``range(n)`` into two halves (sizes differ by at most one)."""
+    order = rng.permutation(n)
+    half = n // 2
+    return np.sort(order[:half]), np.sort(order[half:])
