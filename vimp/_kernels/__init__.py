@@ -1,0 +1,49 @@
+"""Compiled kernels of vimp (private).
+
+All Numba code of the package lives in this subpackage; the flag policy is in
+:mod:`vimp._kernels._config`. Each kernel re-exported here has a plain-NumPy
+twin of the same name in :mod:`vimp._kernels.reference` (also re-exported, as
+``reference``); :data:`TWINS` maps each kernel to its twin.
+
+The kernels also run as plain Python with ``NUMBA_DISABLE_JIT=1``.
+"""
+
+from . import reference
+from ._config import njit_kernel, njit_parallel
+from .linear_nb import (
+    LOSS_ABSOLUTE,
+    LOSS_SQUARED,
+    PAP_BLOCK_SIZE,
+    gcm_linear_products,
+    group_drop_losses,
+    loco_linear_losses,
+    pap_linear_losses,
+    pointwise_loss,
+    residual_products,
+)
+
+#: Each kernel and its plain-NumPy twin.
+TWINS = {
+    pointwise_loss: reference.pointwise_loss,
+    pap_linear_losses: reference.pap_linear_losses,
+    loco_linear_losses: reference.loco_linear_losses,
+    residual_products: reference.residual_products,
+    gcm_linear_products: reference.gcm_linear_products,
+    group_drop_losses: reference.group_drop_losses,
+}
+
+__all__ = [
+    "LOSS_ABSOLUTE",
+    "LOSS_SQUARED",
+    "PAP_BLOCK_SIZE",
+    "TWINS",
+    "gcm_linear_products",
+    "group_drop_losses",
+    "loco_linear_losses",
+    "njit_kernel",
+    "njit_parallel",
+    "pap_linear_losses",
+    "pointwise_loss",
+    "reference",
+    "residual_products",
+]

@@ -1,0 +1,473 @@
+"""Tests of the Numba kernels in ``vimp._kernels``.
+
+Layers, as in STYLE.md item 9:
+
+* kernel = plain-NumPy twin (``vimp._kernels.reference``) to ~1e-12 relative,
+  for every kernel, both loss codes and edge-case shapes;
+* determinism: bit-identical output on repeated calls and for any thread count;
+* kernel = brute-force OLS refit (``numpy.linalg.lstsq``) for the closed-form
+  drop-one, drop-group and GCM identities of THEORY.md section 1;
+* the kernels' original Python functions (``.py_func``) = twin, so that a
+  coverage run sees kernel code.
+
+The whole module can also be run with the JIT switched off, which executes
+every kernel as plain Python::
+
+    NUMBA_DISABLE_JIT=1 python -m pytest tests/test_kernels.py -q
+"""
+
+import numba
+import numpy as np
+import pytest
+import scipy.linalg
+from numpy.testing import assert_allclose, assert_array_equal
+
+from vimp._kernels import (
+    LOSS_ABSOLUTE,
+    LOSS_SQUARED,
+    PAP_BLOCK_SIZE,
+    TWINS,
+    gcm_linear_products,
+    group_drop_losses,
+    loco_linear_losses,
+    pap_linear_losses,
+    pointwise_loss,
+    reference,
+    residual_products,
+)
+
+LOSS_CODES = [LOSS_SQUARED, LOSS_ABSOLUTE]
+KERNEL_RTOL = 1e-12
+REFIT_RTOL = 1e-8
+JIT_DISABLED = bool(numba.config.DISABLE_JIT)
+
+
+# --------------------------------------------------------------------------- helpers
+def assert_matches_twin(actual, desired, rtol=KERNEL_RTOL):
+    """Relative agreement, with an absolute floor at rtol times the array's scale.
+
+    The floor only matters for entries that are tiny relative to the rest (a loss
+    near zero after cancellation), whose relative error is not meaningful.
+    """
+    actual = np.asarray(actual)
+    desired = np.asarray(desired)
+    assert actual.shape == desired.shape
+    assert actual.dtype == np.float64
+    scale = float(np.max(np.abs(desired))) if desired.size else 0.0
+    assert_allclose(actual, desired, rtol=rtol, atol=rtol * scale)
+
+
+def assert_bit_identical(first, second):
+    if isinstance(first, tuple):
+        assert len(first) == len(second)
+        for a, b in zip(first, second):
+            assert_bit_identical(a, b)
+        return
+    assert first.shape == second.shape
+    assert first.dtype == second.dtype
+    assert first.tobytes() == second.tobytes()
+
+
+def python_function(kernel):
+    """The kernel's original Python function (the kernel itself without JIT)."""
+    return getattr(kernel, "py_func", kernel)
+
+
+def make_pap_inputs(rng, n, g, n_repeats):
+    y = rng.normal(size=n)
+    x_cols = rng.normal(size=(n, g))
+    coef = rng.normal(size=g)
+    pred = x_cols @ coef + 0.3 * rng.normal(size=n)
+    perms = np.ascontiguousarray(np.stack([rng.permutation(n) for _ in range(n_repeats)]).reshape(n_repeats, n))
+    assert perms.dtype == np.int64
+    return y, pred, x_cols, coef, perms
+
+
+def make_linear_inputs(rng, n, p):
+    y = rng.normal(size=n)
+    pred = y + 0.5 * rng.normal(size=n)
+    xg = rng.normal(size=(n, p))
+    shift = rng.normal(size=p)
+    return y, pred, xg, shift
+
+
+@pytest.fixture
+def restore_threads():
+    original = numba.get_num_threads()
+    yield
+    numba.set_num_threads(original)
+
+
+THREAD_COUNTS = sorted({1, numba.config.NUMBA_NUM_THREADS})
+
+
+# --------------------------------------------------------------------------- kernel = twin
+@pytest.mark.parametrize("loss_code", LOSS_CODES)
+def test_pointwise_loss_matches_twin(loss_code):
+    rng = np.random.default_rng(20250101)
+    for y, yhat in rng.normal(size=(20, 2)):
+        assert_matches_twin(pointwise_loss(y, yhat, loss_code), reference.pointwise_loss(y, yhat, loss_code))
+
+
+def test_pointwise_loss_values():
+    assert pointwise_loss(3.0, 1.0, LOSS_SQUARED) == 4.0
+    assert pointwise_loss(1.0, 3.0, LOSS_ABSOLUTE) == 2.0
+    assert np.isnan(pointwise_loss(1.0, 3.0, 7))
+
+
+@pytest.mark.parametrize("loss_code", LOSS_CODES)
+@pytest.mark.parametrize("n_repeats", [1, 7])
+@pytest.mark.parametrize("g", [1, 3])
+@pytest.mark.parametrize("n", [1, 2, 57, 2 * PAP_BLOCK_SIZE + 37])
+def test_pap_linear_losses_matches_twin(n, g, n_repeats, loss_code):
+    rng = np.random.default_rng(11)
+    inputs = make_pap_inputs(rng, n, g, n_repeats)
+    obs_mean, repeat_mean = pap_linear_losses(*inputs, loss_code)
+    ref_obs_mean, ref_repeat_mean = reference.pap_linear_losses(*inputs, loss_code)
+    assert obs_mean.shape == (n,)
+    assert repeat_mean.shape == (n_repeats,)
+    assert_matches_twin(obs_mean, ref_obs_mean)
+    assert_matches_twin(repeat_mean, ref_repeat_mean)
+
+
+def test_pap_reference_by_hand():
+    # Two observations, one column, coef 2: swapping rows moves pred by +-2*(x1 - x0).
+    y = np.array([1.0, 5.0])
+    pred = np.array([2.0, 4.0])
+    x_cols = np.array([[0.0], [1.0]])
+    coef = np.array([2.0])
+    perms = np.array([[1, 0], [0, 1]], dtype=np.int64)
+    # repeat 0: pred -> [4, 2], squared losses [9, 9]; repeat 1: unpermuted, [1, 1]
+    for function in (reference.pap_linear_losses, pap_linear_losses):
+        obs_mean, repeat_mean = function(y, pred, x_cols, coef, perms, LOSS_SQUARED)
+        assert_array_equal(obs_mean, [5.0, 5.0])
+        assert_array_equal(repeat_mean, [9.0, 1.0])
+
+
+@pytest.mark.parametrize("loss_code", LOSS_CODES)
+@pytest.mark.parametrize("g", [1, 3])
+def test_pap_identity_permutation_gives_unpermuted_loss(g, loss_code):
+    rng = np.random.default_rng(12)
+    n, n_repeats = 2 * PAP_BLOCK_SIZE + 5, 4
+    y, pred, x_cols, coef, _ = make_pap_inputs(rng, n, g, 1)
+    identity = np.ascontiguousarray(np.tile(np.arange(n, dtype=np.int64), (n_repeats, 1)))
+    obs_mean, repeat_mean = pap_linear_losses(y, pred, x_cols, coef, identity, loss_code)
+    unpermuted = reference.pointwise_loss(y, pred, loss_code)
+    # Each observation's loss is averaged over identical repeats: exact up to 1/R.
+    assert_allclose(obs_mean, unpermuted, rtol=1e-15, atol=0)
+    assert_matches_twin(repeat_mean, np.full(n_repeats, unpermuted.mean()))
+    assert np.all(repeat_mean == repeat_mean[0])
+
+
+def test_pap_empty_inputs_give_nan_not_errors():
+    rng = np.random.default_rng(13)
+    y, pred, x_cols, coef, _ = make_pap_inputs(rng, 5, 2, 1)
+    no_repeats = np.empty((0, 5), dtype=np.int64)
+    obs_mean, repeat_mean = pap_linear_losses(y, pred, x_cols, coef, no_repeats, LOSS_SQUARED)
+    assert obs_mean.shape == (5,) and np.all(np.isnan(obs_mean))
+    assert repeat_mean.shape == (0,)
+
+    empty = np.empty(0)
+    obs_mean, repeat_mean = pap_linear_losses(
+        empty, empty, np.empty((0, 2)), coef, np.empty((3, 0), dtype=np.int64), LOSS_SQUARED
+    )
+    assert obs_mean.shape == (0,)
+    assert repeat_mean.shape == (3,) and np.all(np.isnan(repeat_mean))
+
+
+@pytest.mark.parametrize("loss_code", LOSS_CODES)
+@pytest.mark.parametrize("p", [1, 4])
+@pytest.mark.parametrize("n", [1, 40])
+def test_loco_linear_losses_matches_twin(n, p, loss_code):
+    rng = np.random.default_rng(21)
+    inputs = make_linear_inputs(rng, n, p)
+    losses = loco_linear_losses(*inputs, loss_code)
+    assert losses.shape == (n, p)
+    assert_matches_twin(losses, reference.loco_linear_losses(*inputs, loss_code))
+
+
+@pytest.mark.parametrize("p", [1, 4])
+@pytest.mark.parametrize("n", [1, 40])
+def test_residual_products_matches_twin(n, p):
+    rng = np.random.default_rng(31)
+    x_resid = rng.normal(size=(n, p))
+    y_resid = rng.normal(size=(n, p)) + 0.5 * x_resid
+    products, mean, sd = residual_products(x_resid, y_resid)
+    ref_products, ref_mean, ref_sd = reference.residual_products(x_resid, y_resid)
+    assert products.shape == (n, p) and mean.shape == (p,) and sd.shape == (p,)
+    assert_matches_twin(products, ref_products)
+    assert_matches_twin(mean, ref_mean)
+    if n == 1:
+        assert_array_equal(sd, np.zeros(p))
+    else:
+        assert_matches_twin(sd, ref_sd)
+
+
+def test_residual_products_sd_is_population_sd_and_stable():
+    # Products with mean 1e8 and sd about 1e-2: a one-pass E[R^2] - E[R]^2 loses
+    # every digit here; the two-pass sd must keep about six.
+    rng = np.random.default_rng(32)
+    n = 1000
+    x_resid = (1e8 + 1e-2 * rng.normal(size=n)).reshape(n, 1)
+    y_resid = np.ones((n, 1))
+    _, mean, sd = residual_products(x_resid, y_resid)
+    assert_allclose(mean, x_resid.mean(axis=0), rtol=1e-14)
+    assert_allclose(sd, x_resid.std(axis=0, ddof=0), rtol=1e-6)
+    assert_allclose(sd, np.sqrt(np.mean((x_resid - x_resid.mean()) ** 2)), rtol=1e-6)
+
+    # The 1/n denominator (THEORY.md section 6, pitfall 4): sd of {0, 2} is 1.
+    _, mean, sd = residual_products(np.array([[0.0], [2.0]]), np.ones((2, 1)))
+    assert_array_equal(mean, [1.0])
+    assert_array_equal(sd, [1.0])
+
+
+def test_residual_products_empty_gives_nan():
+    products, mean, sd = residual_products(np.empty((0, 3)), np.empty((0, 3)))
+    assert products.shape == (0, 3)
+    assert np.all(np.isnan(mean)) and np.all(np.isnan(sd))
+
+
+@pytest.mark.parametrize("p", [1, 4])
+@pytest.mark.parametrize("n", [1, 40])
+def test_gcm_linear_products_matches_twin(n, p):
+    rng = np.random.default_rng(41)
+    x_resid_scaled = rng.normal(size=(n, p))
+    resid = rng.normal(size=n)
+    beta = rng.normal(size=p)
+    products = gcm_linear_products(x_resid_scaled, resid, beta)
+    assert products.shape == (n, p)
+    assert_matches_twin(products, reference.gcm_linear_products(x_resid_scaled, resid, beta))
+
+
+@pytest.mark.parametrize("loss_code", LOSS_CODES)
+@pytest.mark.parametrize("s", [1, 3])
+@pytest.mark.parametrize("n", [1, 40])
+def test_group_drop_losses_matches_twin(n, s, loss_code):
+    rng = np.random.default_rng(51)
+    y, pred, xg_cols, shift_vec = make_linear_inputs(rng, n, s)
+    losses = group_drop_losses(y, pred, xg_cols, shift_vec, loss_code)
+    assert losses.shape == (n,)
+    assert_matches_twin(losses, reference.group_drop_losses(y, pred, xg_cols, shift_vec, loss_code))
+
+
+def test_unknown_loss_code_gives_nan_in_kernel_and_twin():
+    rng = np.random.default_rng(61)
+    pap_inputs = make_pap_inputs(rng, 10, 2, 3)
+    linear_inputs = make_linear_inputs(rng, 10, 3)
+    for module in (reference, None):
+        pap = reference.pap_linear_losses if module else pap_linear_losses
+        loco = reference.loco_linear_losses if module else loco_linear_losses
+        group = reference.group_drop_losses if module else group_drop_losses
+        for array in (*pap(*pap_inputs, 99), loco(*linear_inputs, 99), group(*linear_inputs, 99)):
+            assert np.all(np.isnan(array))
+
+
+# --------------------------------------------------------------------------- determinism
+def _all_kernel_calls(rng):
+    """One call of every kernel on fresh random inputs, large enough to use threads."""
+    n, p = 5 * PAP_BLOCK_SIZE + 3, 4
+    pap_inputs = make_pap_inputs(rng, n, 3, 7)
+    linear_inputs = make_linear_inputs(rng, n, p)
+    x_resid = rng.normal(size=(n, p))
+    y_resid = rng.normal(size=(n, p))
+    resid = rng.normal(size=n)
+    beta = rng.normal(size=p)
+    return [
+        (pap_linear_losses, (*pap_inputs, LOSS_SQUARED)),
+        (pap_linear_losses, (*pap_inputs, LOSS_ABSOLUTE)),
+        (loco_linear_losses, (*linear_inputs, LOSS_SQUARED)),
+        (loco_linear_losses, (*linear_inputs, LOSS_ABSOLUTE)),
+        (residual_products, (x_resid, y_resid)),
+        (gcm_linear_products, (x_resid, resid, beta)),
+        (group_drop_losses, (*linear_inputs, LOSS_SQUARED)),
+        (group_drop_losses, (*linear_inputs, LOSS_ABSOLUTE)),
+    ]
+
+
+def test_kernels_are_deterministic_across_calls():
+    for kernel, args in _all_kernel_calls(np.random.default_rng(71)):
+        assert_bit_identical(kernel(*args), kernel(*args))
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_kernels_do_not_depend_on_thread_count():
+    calls = _all_kernel_calls(np.random.default_rng(72))
+    results = []
+    for n_threads in THREAD_COUNTS:
+        numba.set_num_threads(n_threads)
+        results.append([kernel(*args) for kernel, args in calls])
+    for other in results[1:]:
+        for first, second in zip(results[0], other):
+            assert_bit_identical(first, second)
+
+
+# --------------------------------------------------------------------------- brute-force refits
+def _ols_setting(seed):
+    """Collinear design with an intercept (Bladen et al. style), a fit and G = (X'X)^{-1}."""
+    rng = np.random.default_rng(seed)
+    n, p_features, delta = 60, 4, 0.5
+    mixing = delta * np.ones((p_features, p_features)) + (1 - delta) * np.eye(p_features)
+
+    def design(size):
+        return np.column_stack([np.ones(size), rng.normal(size=(size, p_features)) @ mixing])
+
+    X = design(n)
+    X_val = design(n)
+    beta_true = np.array([0.5, 1.0, -2.0, 0.0, 1.5])
+    y = X @ beta_true + rng.normal(size=n)
+    y_val = X_val @ beta_true + rng.normal(size=n)
+    beta_hat = np.linalg.lstsq(X, y, rcond=None)[0]
+    cholesky = scipy.linalg.cho_factor(X.T @ X)
+    G = scipy.linalg.cho_solve(cholesky, np.eye(X.shape[1]))
+    return X, y, X_val, y_val, beta_hat, cholesky, G
+
+
+def _refit_prediction(X, y, X_eval, dropped):
+    keep = np.setdiff1d(np.arange(X.shape[1]), dropped)
+    coef = np.linalg.lstsq(X[:, keep], y, rcond=None)[0]
+    return X_eval[:, keep] @ coef
+
+
+@pytest.mark.parametrize("loss_code", LOSS_CODES)
+@pytest.mark.parametrize("evaluation", ["training", "validation"])
+def test_loco_linear_losses_matches_brute_force_refit(evaluation, loss_code):
+    X, y, X_val, y_val, beta_hat, cholesky, G = _ols_setting(81)
+    X_eval, y_eval = (X, y) if evaluation == "training" else (X_val, y_val)
+    pred = X_eval @ beta_hat
+    xg = np.ascontiguousarray(scipy.linalg.cho_solve(cholesky, X_eval.T).T)  # X_eval @ G
+    shift = beta_hat / np.diag(G)
+    losses = loco_linear_losses(y_eval, pred, xg, shift, loss_code)
+    for j in range(1, X.shape[1]):  # every column but the intercept
+        brute = reference.pointwise_loss(y_eval, _refit_prediction(X, y, X_eval, [j]), loss_code)
+        assert_allclose(losses[:, j], brute, rtol=REFIT_RTOL)
+    if loss_code == LOSS_SQUARED and evaluation == "training":
+        # RSS_{-j} - RSS = beta_j^2 / G_jj (THEORY.md section 1).
+        rss = np.sum((y - pred) ** 2)
+        assert_allclose(losses.sum(axis=0) - rss, beta_hat**2 / np.diag(G), rtol=REFIT_RTOL)
+
+
+@pytest.mark.parametrize("loss_code", LOSS_CODES)
+@pytest.mark.parametrize("evaluation", ["training", "validation"])
+@pytest.mark.parametrize("group", [[2], [1, 3], [1, 2, 4]])
+def test_group_drop_losses_matches_brute_force_refit(group, evaluation, loss_code):
+    X, y, X_val, y_val, beta_hat, cholesky, G = _ols_setting(82)
+    X_eval, y_eval = (X, y) if evaluation == "training" else (X_val, y_val)
+    pred = X_eval @ beta_hat
+    xg_cols = np.ascontiguousarray(X_eval @ G[:, group])
+    shift_vec = scipy.linalg.solve(G[np.ix_(group, group)], beta_hat[group], assume_a="pos")
+    losses = group_drop_losses(y_eval, pred, xg_cols, shift_vec, loss_code)
+    brute = reference.pointwise_loss(y_eval, _refit_prediction(X, y, X_eval, group), loss_code)
+    assert_allclose(losses, brute, rtol=REFIT_RTOL)
+    if len(group) == 1:
+        # A group of one is the drop-one case.
+        xg = np.ascontiguousarray(X_eval @ G)
+        loco = loco_linear_losses(y_eval, pred, xg, beta_hat / np.diag(G), loss_code)
+        assert_allclose(losses, loco[:, group[0]], rtol=1e-12)
+
+
+def test_gcm_linear_products_matches_brute_force_refit():
+    X, y, _, _, beta_hat, cholesky, G = _ols_setting(83)
+    features = np.arange(1, X.shape[1])  # every column but the intercept
+    resid = y - X @ beta_hat
+    x_resid_scaled = np.ascontiguousarray((X @ G)[:, features] / np.diag(G)[features])
+    products = gcm_linear_products(x_resid_scaled, resid, np.ascontiguousarray(beta_hat[features]))
+
+    brute_x_resid = np.empty_like(x_resid_scaled)
+    brute_y_resid = np.empty_like(x_resid_scaled)
+    for column, j in enumerate(features):
+        others = np.setdiff1d(np.arange(X.shape[1]), [j])
+        coef_x = np.linalg.lstsq(X[:, others], X[:, j], rcond=None)[0]
+        brute_x_resid[:, column] = X[:, j] - X[:, others] @ coef_x
+        brute_y_resid[:, column] = y - _refit_prediction(X, y, X, [j])
+
+    # The x-residual X G e_j / G_jj is the residual of x_j on the other columns ...
+    assert_allclose(x_resid_scaled, brute_x_resid, rtol=REFIT_RTOL, atol=1e-12)
+    # ... and resid + beta_j e_j is the residual of y under the refit without j.
+    assert_allclose(
+        resid[:, None] + beta_hat[features] * x_resid_scaled, brute_y_resid, rtol=REFIT_RTOL, atol=1e-12
+    )
+    brute_products = brute_x_resid * brute_y_resid
+    assert_allclose(products, brute_products, rtol=REFIT_RTOL, atol=1e-12)
+
+    # The GCM summaries agree whichever way the products were formed.
+    _, mean, sd = residual_products(brute_x_resid, brute_y_resid)
+    assert_allclose(mean, products.mean(axis=0), rtol=REFIT_RTOL)
+    assert_allclose(sd, products.std(axis=0), rtol=REFIT_RTOL)
+
+
+# --------------------------------------------------------------------------- pure-Python kernels
+def test_python_functions_of_kernels_match_twins():
+    """Run the kernels' own Python code (``py_func``), so coverage sees it."""
+    rng = np.random.default_rng(91)
+    n, p = PAP_BLOCK_SIZE + 9, 3  # two blocks in the PaP kernel
+    for loss_code in LOSS_CODES:
+        pap_inputs = make_pap_inputs(rng, n, 2, 3)
+        for actual, desired in zip(
+            python_function(pap_linear_losses)(*pap_inputs, loss_code),
+            reference.pap_linear_losses(*pap_inputs, loss_code),
+        ):
+            assert_matches_twin(actual, desired)
+
+        linear_inputs = make_linear_inputs(rng, n, p)
+        assert_matches_twin(
+            python_function(loco_linear_losses)(*linear_inputs, loss_code),
+            reference.loco_linear_losses(*linear_inputs, loss_code),
+        )
+        assert_matches_twin(
+            python_function(group_drop_losses)(*linear_inputs, loss_code),
+            reference.group_drop_losses(*linear_inputs, loss_code),
+        )
+        for y, yhat in rng.normal(size=(5, 2)):
+            assert_matches_twin(
+                python_function(pointwise_loss)(y, yhat, loss_code), reference.pointwise_loss(y, yhat, loss_code)
+            )
+    assert np.isnan(python_function(pointwise_loss)(1.0, 2.0, 99))
+
+    x_resid = rng.normal(size=(n, p))
+    y_resid = rng.normal(size=(n, p))
+    for actual, desired in zip(
+        python_function(residual_products)(x_resid, y_resid), reference.residual_products(x_resid, y_resid)
+    ):
+        assert_matches_twin(actual, desired)
+    _, mean, sd = python_function(residual_products)(np.empty((0, 2)), np.empty((0, 2)))
+    assert np.all(np.isnan(mean)) and np.all(np.isnan(sd))
+
+    resid = rng.normal(size=n)
+    beta = rng.normal(size=p)
+    assert_matches_twin(
+        python_function(gcm_linear_products)(x_resid, resid, beta),
+        reference.gcm_linear_products(x_resid, resid, beta),
+    )
+
+    y, pred, x_cols, coef, _ = make_pap_inputs(rng, 4, 1, 1)
+    obs_mean, repeat_mean = python_function(pap_linear_losses)(
+        y, pred, x_cols, coef, np.empty((0, 4), dtype=np.int64), LOSS_SQUARED
+    )
+    assert np.all(np.isnan(obs_mean)) and repeat_mean.shape == (0,)
+    empty = np.empty(0)
+    _, repeat_mean = python_function(pap_linear_losses)(
+        empty, empty, np.empty((0, 1)), coef, np.empty((2, 0), dtype=np.int64), LOSS_SQUARED
+    )
+    assert np.all(np.isnan(repeat_mean))
+
+
+# --------------------------------------------------------------------------- flag policy
+def test_every_kernel_has_a_twin_with_the_same_signature():
+    import inspect
+
+    for kernel, twin in TWINS.items():
+        function = python_function(kernel)
+        assert function.__name__ == twin.__name__
+        assert inspect.signature(function) == inspect.signature(twin)
+        assert function.__doc__ and twin.__doc__
+
+
+@pytest.mark.skipif(JIT_DISABLED, reason="flags exist only on compiled dispatchers")
+def test_flag_policy():
+    parallel_kernels = {pap_linear_losses, loco_linear_losses, gcm_linear_products, group_drop_losses}
+    for kernel in TWINS:
+        options = kernel.targetoptions
+        # cache=True is not kept in targetoptions; it installs an on-disk FunctionCache.
+        assert type(kernel._cache).__name__ == "FunctionCache"
+        assert "fastmath" not in options
+        assert bool(options.get("parallel", False)) == (kernel in parallel_kernels)

@@ -1,0 +1,341 @@
+"""Numba kernels for importance measures of linear models.
+
+Each kernel has a plain-NumPy twin of the same name in
+:mod:`vimp._kernels.reference`; the tests check that the two agree.
+
+Conventions shared by every kernel:
+
+* array arguments are ``float64`` (permutation indices ``int64``) and are
+  expected to be C-contiguous; the caller validates shapes, dtypes and index
+  ranges (compiled code does no bounds checking and never raises);
+* kernels allocate and return their outputs as NumPy arrays and never hold an
+  array larger than their output, except where stated;
+* a loss is selected by an integer code, :data:`LOSS_SQUARED` or
+  :data:`LOSS_ABSOLUTE`; an unknown code gives ``nan`` losses;
+* results are deterministic: identical on every call and for any number of
+  Numba threads, because every floating-point sum is accumulated in a fixed
+  order (see :mod:`vimp._kernels._config` for the flag policy).
+
+All kernels also run as plain Python when ``NUMBA_DISABLE_JIT=1`` is set (the
+test suite can be run that way, so that coverage sees the kernel code); with
+JIT enabled, the original Python function of a kernel is ``kernel.py_func``.
+"""
+
+import numpy as np
+from numba import prange
+
+from ._config import njit_kernel, njit_parallel
+
+__all__ = [
+    "LOSS_ABSOLUTE",
+    "LOSS_SQUARED",
+    "PAP_BLOCK_SIZE",
+    "gcm_linear_products",
+    "group_drop_losses",
+    "loco_linear_losses",
+    "pap_linear_losses",
+    "pointwise_loss",
+    "residual_products",
+]
+
+#: Loss code for the squared error ``(y - yhat) ** 2``.
+LOSS_SQUARED = 0
+
+#: Loss code for the absolute error ``|y - yhat|``.
+LOSS_ABSOLUTE = 1
+
+#: Number of observations per block in :func:`pap_linear_losses`. The blocks are
+#: fixed by this constant alone (not by the number of threads), which is what makes
+#: the per-repeat sums independent of the thread count.
+PAP_BLOCK_SIZE = 256
+
+
+@njit_kernel
+def pointwise_loss(y, yhat, loss_code):
+    """Loss of one prediction.
+
+    Parameters
+    ----------
+    y : float
+        Observed response.
+    yhat : float
+        Prediction.
+    loss_code : int
+        :data:`LOSS_SQUARED` (0) or :data:`LOSS_ABSOLUTE` (1).
+
+    Returns
+    -------
+    float
+        ``(y - yhat) ** 2`` or ``|y - yhat|``; ``nan`` for an unknown code.
+    """
+    difference = y - yhat
+    if loss_code == LOSS_SQUARED:
+        return difference * difference
+    if loss_code == LOSS_ABSOLUTE:
+        return abs(difference)
+    return np.nan
+
+
+@njit_parallel
+def pap_linear_losses(y, pred, x_cols, coef, perms, loss_code):
+    """Permute-and-predict losses of a linear model, without predicting again.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+        Observed responses.
+    pred : ndarray of shape (n,)
+        Predictions of the fitted model on the unpermuted data.
+    x_cols : ndarray of shape (n, g)
+        The ``g`` columns of one feature group, as used by the model.
+    coef : ndarray of shape (g,)
+        The model's coefficients of those columns.
+    perms : ndarray of shape (R, n), int64
+        One row permutation of ``0, ..., n - 1`` per repeat. All columns of the
+        group are permuted jointly by the same row permutation.
+    loss_code : int
+        :data:`LOSS_SQUARED` (0) or :data:`LOSS_ABSOLUTE` (1).
+
+    Returns
+    -------
+    obs_mean_loss : ndarray of shape (n,)
+        For each observation, the loss averaged over the ``R`` repeats
+        (``nan`` if ``R == 0``).
+    repeat_mean_loss : ndarray of shape (R,)
+        For each repeat, the loss averaged over the ``n`` observations
+        (``nan`` if ``n == 0``).
+
+    Notes
+    -----
+    For repeat ``r`` and observation ``i`` the permuted prediction is
+
+    .. math:: \\hat y_{ri} = \\mathrm{pred}_i
+              + \\sum_k c_k (x_{\\pi_r(i), k} - x_{i, k}),
+
+    computed as ``pred[i] + (h[perms[r, i]] - h[i])`` with ``h = x_cols @ coef``.
+    The ``R x n`` matrix of losses is never stored: losses are accumulated.
+    The observations are split into fixed blocks of :data:`PAP_BLOCK_SIZE`; the
+    ``prange`` runs over blocks, each block owning its observations' sums and
+    one row of an ``(n_blocks, R)`` buffer of partial repeat sums, which is then
+    summed over blocks in order. The result is therefore the same for any number
+    of threads.
+    """
+    n = y.shape[0]
+    n_repeats = perms.shape[0]
+    n_cols = x_cols.shape[1]
+
+    group_part = np.empty(n)
+    for i in prange(n):
+        total = 0.0
+        for k in range(n_cols):
+            total += coef[k] * x_cols[i, k]
+        group_part[i] = total
+
+    n_blocks = (n + PAP_BLOCK_SIZE - 1) // PAP_BLOCK_SIZE
+    obs_sum = np.zeros(n)
+    block_repeat_sum = np.zeros((n_blocks, n_repeats))
+    for block in prange(n_blocks):
+        start = block * PAP_BLOCK_SIZE
+        stop = min(start + PAP_BLOCK_SIZE, n)
+        for r in range(n_repeats):
+            repeat_total = 0.0
+            for i in range(start, stop):
+                permuted = pred[i] + (group_part[perms[r, i]] - group_part[i])
+                loss = pointwise_loss(y[i], permuted, loss_code)
+                obs_sum[i] += loss
+                repeat_total += loss
+            block_repeat_sum[block, r] = repeat_total
+
+    obs_mean_loss = np.empty(n)
+    for i in range(n):
+        if n_repeats > 0:
+            obs_mean_loss[i] = obs_sum[i] / n_repeats
+        else:
+            obs_mean_loss[i] = np.nan
+
+    repeat_mean_loss = np.empty(n_repeats)
+    for r in range(n_repeats):
+        total = 0.0
+        for block in range(n_blocks):
+            total += block_repeat_sum[block, r]
+        if n > 0:
+            repeat_mean_loss[r] = total / n
+        else:
+            repeat_mean_loss[r] = np.nan
+    return obs_mean_loss, repeat_mean_loss
+
+
+@njit_parallel
+def loco_linear_losses(y, pred, xg, shift, loss_code):
+    """Losses of every drop-one OLS refit, from a single fit.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+        Observed responses on the evaluation set.
+    pred : ndarray of shape (n,)
+        Predictions of the full OLS fit on the evaluation set.
+    xg : ndarray of shape (n, p)
+        ``X_eval @ G`` with ``G = (X'X)^{-1}`` from the training design.
+    shift : ndarray of shape (p,)
+        ``beta_hat[j] / G[j, j]`` for each column ``j``.
+    loss_code : int
+        :data:`LOSS_SQUARED` (0) or :data:`LOSS_ABSOLUTE` (1).
+
+    Returns
+    -------
+    losses : ndarray of shape (n, p)
+        ``losses[i, j]`` is the loss of observation ``i`` under the OLS model
+        refitted without column ``j``.
+
+    Notes
+    -----
+    The refit without column ``j`` predicts ``pred - shift[j] * xg[:, j]``
+    exactly (THEORY.md section 1). The ``prange`` runs over observations; each
+    row of the output is computed independently, so the result does not depend
+    on the number of threads.
+    """
+    n = y.shape[0]
+    p = shift.shape[0]
+    losses = np.empty((n, p))
+    for i in prange(n):
+        for j in range(p):
+            reduced = pred[i] - shift[j] * xg[i, j]
+            losses[i, j] = pointwise_loss(y[i], reduced, loss_code)
+    return losses
+
+
+@njit_kernel
+def residual_products(x_resid, y_resid):
+    """Residual products of the generalised covariance measure, with mean and sd.
+
+    Parameters
+    ----------
+    x_resid : ndarray of shape (n, p)
+        Residuals of each feature (column) on the other features.
+    y_resid : ndarray of shape (n, p)
+        Residuals of the response on the features other than the column's own.
+
+    Returns
+    -------
+    products : ndarray of shape (n, p)
+        ``x_resid * y_resid``.
+    mean : ndarray of shape (p,)
+        Column means of ``products`` (``nan`` if ``n == 0``).
+    sd : ndarray of shape (p,)
+        Column standard deviations of ``products`` with the ``1/n`` denominator
+        (``nan`` if ``n == 0``).
+
+    Notes
+    -----
+    The GCM statistic of Shah & Peters (2020) is
+    ``sqrt(n) * mean / sd`` with this ``1/n`` sd (THEORY.md section 6,
+    pitfall 4). The sd is computed in two passes, first the mean and then the
+    mean squared deviation from it, which stays accurate when the mean is large
+    relative to the spread. Sums run over rows in order (serial kernel).
+    """
+    n = x_resid.shape[0]
+    p = x_resid.shape[1]
+    products = np.empty((n, p))
+    total = np.zeros(p)
+    for i in range(n):
+        for j in range(p):
+            product = x_resid[i, j] * y_resid[i, j]
+            products[i, j] = product
+            total[j] += product
+
+    mean = np.empty(p)
+    sd = np.empty(p)
+    if n == 0:
+        mean[:] = np.nan
+        sd[:] = np.nan
+        return products, mean, sd
+    for j in range(p):
+        mean[j] = total[j] / n
+
+    squared_deviation = np.zeros(p)
+    for i in range(n):
+        for j in range(p):
+            deviation = products[i, j] - mean[j]
+            squared_deviation[j] += deviation * deviation
+    for j in range(p):
+        sd[j] = np.sqrt(squared_deviation[j] / n)
+    return products, mean, sd
+
+
+@njit_parallel
+def gcm_linear_products(x_resid_scaled, resid, beta):
+    """In-sample GCM residual products of every feature, from one OLS fit.
+
+    Parameters
+    ----------
+    x_resid_scaled : ndarray of shape (n, p)
+        Column ``j`` is the residual ``e_j`` of feature ``j`` regressed on the
+        other columns, ``X G e_j / G_jj`` with ``G = (X'X)^{-1}``.
+    resid : ndarray of shape (n,)
+        Residuals ``y - X beta_hat`` of the full OLS fit.
+    beta : ndarray of shape (p,)
+        Coefficients ``beta_hat`` of the full fit, aligned with the columns of
+        ``x_resid_scaled``.
+
+    Returns
+    -------
+    products : ndarray of shape (n, p)
+        ``products[i, j] = e_ij * (resid[i] + beta[j] * e_ij)``.
+
+    Notes
+    -----
+    The residual of ``y`` under the OLS refit without column ``j`` is
+    ``resid + beta[j] * e_j`` (THEORY.md section 1), so the GCM product of
+    Shah & Peters (2020) needs no refit. The ``prange`` runs over observations;
+    rows are independent, so the result does not depend on the thread count.
+    """
+    n = resid.shape[0]
+    p = beta.shape[0]
+    products = np.empty((n, p))
+    for i in prange(n):
+        for j in range(p):
+            e = x_resid_scaled[i, j]
+            products[i, j] = e * (resid[i] + beta[j] * e)
+    return products
+
+
+@njit_parallel
+def group_drop_losses(y, pred, xg_cols, shift_vec, loss_code):
+    """Losses of the OLS refit without a group of columns, from a single fit.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+        Observed responses on the evaluation set.
+    pred : ndarray of shape (n,)
+        Predictions of the full OLS fit on the evaluation set.
+    xg_cols : ndarray of shape (n, s)
+        ``X_eval @ G[:, S]`` for the group ``S`` of ``s`` columns, with
+        ``G = (X'X)^{-1}`` from the training design.
+    shift_vec : ndarray of shape (s,)
+        ``G[S, S]^{-1} beta_hat[S]``, computed by the caller.
+    loss_code : int
+        :data:`LOSS_SQUARED` (0) or :data:`LOSS_ABSOLUTE` (1).
+
+    Returns
+    -------
+    losses : ndarray of shape (n,)
+        Loss of each observation under the model refitted without ``S``.
+
+    Notes
+    -----
+    The refit without ``S`` predicts ``pred - xg_cols @ shift_vec`` exactly.
+    The inner product is summed over the group's columns in order; the
+    ``prange`` runs over observations, so the result does not depend on the
+    number of threads.
+    """
+    n = y.shape[0]
+    s = shift_vec.shape[0]
+    losses = np.empty(n)
+    for i in prange(n):
+        correction = 0.0
+        for k in range(s):
+            correction += xg_cols[i, k] * shift_vec[k]
+        losses[i] = pointwise_loss(y[i], pred[i] - correction, loss_code)
+    return losses

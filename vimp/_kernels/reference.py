@@ -1,0 +1,173 @@
+"""Plain-NumPy twins of the kernels in :mod:`vimp._kernels.linear_nb`.
+
+Every function here has the name, signature and outputs of the kernel it
+mirrors, and is written in the most direct vectorised NumPy way, with no regard
+for memory or speed (:func:`pap_linear_losses` materialises the ``R x n`` matrix
+of losses). They exist to be obviously correct: the tests compare each kernel
+with its twin. Floating-point results agree to rounding, not bit for bit, since
+the summation order differs.
+"""
+
+import numpy as np
+
+from .linear_nb import LOSS_ABSOLUTE, LOSS_SQUARED
+
+__all__ = [
+    "gcm_linear_products",
+    "group_drop_losses",
+    "loco_linear_losses",
+    "pap_linear_losses",
+    "pointwise_loss",
+    "residual_products",
+]
+
+
+def pointwise_loss(y, yhat, loss_code):
+    """Elementwise loss of predictions.
+
+    Parameters
+    ----------
+    y : array_like
+        Observed responses.
+    yhat : array_like
+        Predictions, broadcastable against ``y``.
+    loss_code : int
+        ``LOSS_SQUARED`` (0) or ``LOSS_ABSOLUTE`` (1).
+
+    Returns
+    -------
+    ndarray
+        ``(y - yhat) ** 2`` or ``|y - yhat|``, broadcast; all ``nan`` for an
+        unknown code.
+    """
+    difference = np.asarray(y, dtype=np.float64) - np.asarray(yhat, dtype=np.float64)
+    if loss_code == LOSS_SQUARED:
+        return difference**2
+    if loss_code == LOSS_ABSOLUTE:
+        return np.abs(difference)
+    return np.full(difference.shape, np.nan)
+
+
+def pap_linear_losses(y, pred, x_cols, coef, perms, loss_code):
+    """Permute-and-predict losses of a linear model (reference).
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+        Observed responses.
+    pred : ndarray of shape (n,)
+        Predictions on the unpermuted data.
+    x_cols : ndarray of shape (n, g)
+        The columns of one feature group.
+    coef : ndarray of shape (g,)
+        Their coefficients.
+    perms : ndarray of shape (R, n), int64
+        One row permutation per repeat, applied jointly to all ``g`` columns.
+    loss_code : int
+        ``LOSS_SQUARED`` (0) or ``LOSS_ABSOLUTE`` (1).
+
+    Returns
+    -------
+    obs_mean_loss : ndarray of shape (n,)
+        Loss of each observation averaged over repeats.
+    repeat_mean_loss : ndarray of shape (R,)
+        Loss of each repeat averaged over observations.
+    """
+    # (R, n, g) permuted group minus the original group, projected on coef.
+    change = (x_cols[perms] - x_cols[np.newaxis, :, :]) @ coef
+    permuted_pred = pred[np.newaxis, :] + change
+    losses = pointwise_loss(y[np.newaxis, :], permuted_pred, loss_code)
+    return losses.mean(axis=0), losses.mean(axis=1)
+
+
+def loco_linear_losses(y, pred, xg, shift, loss_code):
+    """Losses of every drop-one OLS refit from a single fit (reference).
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+        Observed responses.
+    pred : ndarray of shape (n,)
+        Predictions of the full fit.
+    xg : ndarray of shape (n, p)
+        ``X_eval @ (X'X)^{-1}``.
+    shift : ndarray of shape (p,)
+        ``beta_hat / diag((X'X)^{-1})``.
+    loss_code : int
+        ``LOSS_SQUARED`` (0) or ``LOSS_ABSOLUTE`` (1).
+
+    Returns
+    -------
+    losses : ndarray of shape (n, p)
+        Loss of observation ``i`` under the refit without column ``j``.
+    """
+    reduced_pred = pred[:, np.newaxis] - xg * shift[np.newaxis, :]
+    return pointwise_loss(y[:, np.newaxis], reduced_pred, loss_code)
+
+
+def residual_products(x_resid, y_resid):
+    """GCM residual products with their column means and 1/n sds (reference).
+
+    Parameters
+    ----------
+    x_resid : ndarray of shape (n, p)
+        Feature residuals.
+    y_resid : ndarray of shape (n, p)
+        Response residuals, one column per feature.
+
+    Returns
+    -------
+    products : ndarray of shape (n, p)
+        ``x_resid * y_resid``.
+    mean : ndarray of shape (p,)
+        Column means.
+    sd : ndarray of shape (p,)
+        Column standard deviations with the ``1/n`` denominator.
+    """
+    products = x_resid * y_resid
+    return products, products.mean(axis=0), products.std(axis=0, ddof=0)
+
+
+def gcm_linear_products(x_resid_scaled, resid, beta):
+    """In-sample GCM residual products from one OLS fit (reference).
+
+    Parameters
+    ----------
+    x_resid_scaled : ndarray of shape (n, p)
+        Feature residuals ``X G e_j / G_jj``, one column per feature.
+    resid : ndarray of shape (n,)
+        Residuals of the full fit.
+    beta : ndarray of shape (p,)
+        Coefficients of the full fit.
+
+    Returns
+    -------
+    products : ndarray of shape (n, p)
+        ``e_ij * (resid[i] + beta[j] * e_ij)``.
+    """
+    y_resid_reduced = resid[:, np.newaxis] + beta[np.newaxis, :] * x_resid_scaled
+    return x_resid_scaled * y_resid_reduced
+
+
+def group_drop_losses(y, pred, xg_cols, shift_vec, loss_code):
+    """Losses of the OLS refit without a group of columns (reference).
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+        Observed responses.
+    pred : ndarray of shape (n,)
+        Predictions of the full fit.
+    xg_cols : ndarray of shape (n, s)
+        ``X_eval @ G[:, S]``.
+    shift_vec : ndarray of shape (s,)
+        ``G[S, S]^{-1} beta_hat[S]``.
+    loss_code : int
+        ``LOSS_SQUARED`` (0) or ``LOSS_ABSOLUTE`` (1).
+
+    Returns
+    -------
+    losses : ndarray of shape (n,)
+        Loss of each observation under the refit without ``S``.
+    """
+    return pointwise_loss(y, pred - xg_cols @ shift_vec, loss_code)
