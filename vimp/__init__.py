@@ -5,6 +5,7 @@ generalised covariance measure on one model-agnostic fitter interface, each retu
 :class:`ImportanceResult` with standard errors, confidence intervals and p-values.
 """
 
+from ._compare import compare
 from ._fitters import Fitter, SklearnFitter
 from ._loco import LOCO
 from ._pap import PermutationImportance
@@ -23,4 +24,5 @@ __all__ = [
     "SklearnFitter",
     "VimpWarning",
     "__version__",
+    "compare",
 ]

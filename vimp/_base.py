@@ -229,7 +229,7 @@ class LossImportance(BaseEstimator):
 
         def one_group(g):
             other = np.empty(n)
-            repeats = []
+            repeats, blocks = [], []
             for f, (fitter, rows) in enumerate(evaluations):
                 if self.constant_groups_[g]:
                     other[rows] = full[rows]
@@ -237,16 +237,20 @@ class LossImportance(BaseEstimator):
                 Xf, yf = take_rows(X, rows), y[rows]
                 wf = None if w is None else w[rows]
                 rng = child_rng(self.seed_, _SEED_EVAL, g, f)
-                other[rows], rep = self._group_losses(f, fitter, Xf, yf, wf, g, rng)
+                out = self._group_losses(f, fitter, Xf, yf, wf, g, rng)
+                other[rows], rep = out[0], out[1]
                 if rep is not None:
                     repeats.append(rep)
-            return other, repeats
+                if len(out) > 2:
+                    blocks.append((rows, out[2]))
+            return other, repeats, blocks
 
         results = run_tasks(one_group, range(len(self.groups_)), self.n_jobs, self.progress,
                             self._method)
         other = np.column_stack([r[0] for r in results])
         per_repeat = self._combine_repeats([r[1] for r in results], full, w, evaluations)
-        return self._build_result(full, other, w, fold_ids, per_repeat)
+        blocks = [r[2] for r in results]
+        return self._build_result(full, other, w, fold_ids, per_repeat, blocks)
 
     def _group_losses(self, fold, fitter, X, y, w, group, rng):  # pragma: no cover - interface
         raise NotImplementedError
@@ -270,10 +274,11 @@ class LossImportance(BaseEstimator):
     def _test_pvalues(self, full, other, diff, raw, raw_se, w):
         return pvalue_greater(raw, raw_se)
 
-    def _build_result(self, full, other, w, fold_ids, per_repeat):
+    def _build_result(self, full, other, w, fold_ids, per_repeat, blocks=None):
         level = float(self.level)
         diff = other - full[:, None]
         raw, raw_se = mean_and_se(diff, w)
+        raw_se = self._dependent_se(diff - raw, raw_se, w, blocks)
         # A constant group's difference is exactly zero: no sampling noise at all.
         raw = np.where(self.constant_groups_, 0.0, raw)
         raw_se = np.where(self.constant_groups_, 0.0, raw_se)
@@ -282,6 +287,8 @@ class LossImportance(BaseEstimator):
             est, se = raw, raw_se
         elif self.scale == "ratio":
             est, se = ratio_and_se(other, full, w)
+            mean_full = np.average(full, weights=w)
+            se = self._dependent_se((other - est * full[:, None]) / mean_full, se, w, blocks)
             est = np.where(self.constant_groups_, 1.0, est)
             se = np.where(self.constant_groups_, 0.0, se)
         else:  # sqrt: Bladen et al.'s sqrt(max(difference, 0)); delta-method se where raw > 0
@@ -323,6 +330,13 @@ class LossImportance(BaseEstimator):
         object.__setattr__(result, "ci_low", low)
         object.__setattr__(result, "ci_high", high)
         return result
+
+    def _dependent_se(self, influence, se, w, blocks):
+        """Standard errors that account for dependence between per-observation terms (PaP overrides).
+
+        ``blocks[g]`` lists what ``_group_losses`` returned beyond its two values, per evaluation block.
+        """
+        return se
 
     def _test_name(self):
         return "paired"

@@ -236,5 +236,8 @@ def make_fitter(estimator, response_method="predict"):
 
 
 def is_classifier_like(estimator):
-    """Whether ``estimator`` is a classifier (pipelines included)."""
+    """Whether ``estimator`` is a classifier (pipelines included; a Fitter answers for its estimator)."""
+    if isinstance(estimator, Fitter):
+        inner = getattr(estimator, "estimator", None)
+        return inner is not None and bool(is_classifier(inner))
     return bool(is_classifier(estimator))

@@ -84,8 +84,12 @@ class LOCO(LossImportance):
     >>> X = rng.normal(size=(2000, 3)); y = X @ np.array([1.0, 0.5, 0.0]) + rng.normal(size=2000)
     >>> loco = LOCO(LinearRegression(), random_state=0).fit(X[:1000], y[:1000])
     >>> result = loco.importance(X[1000:], y[1000:])
-    >>> result.to_frame()["importance"].round(1).tolist()  # about beta_j^2 Var(x_j | rest)
-    [1.0, 0.3, 0.0]
+    >>> result.to_frame()[["importance", "std_error"]].round(2)  # targets beta_j^2 Var(x_j | rest) = 1, 0.25, 0
+             importance  std_error
+    feature
+    x0             1.09       0.08
+    x1             0.24       0.04
+    x2            -0.00       0.00
     """
 
     _method = "loco"

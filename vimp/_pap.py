@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import LossImportance, prefit_fitter
+from ._inference import permutation_mean_se
 from ._validation import check_int
 
 
@@ -86,8 +87,12 @@ class PermutationImportance(LossImportance):
     >>> X = rng.normal(size=(2000, 3)); y = X @ np.array([1.0, 0.5, 0.0]) + rng.normal(size=2000)
     >>> pap = PermutationImportance(LinearRegression(), random_state=0).fit(X[:1000], y[:1000])
     >>> result = pap.importance(X[1000:], y[1000:])
-    >>> result.to_frame()["importance"].round(1).tolist()  # about 2 beta_j^2 Var(x_j)
-    [2.0, 0.5, 0.0]
+    >>> result.to_frame()[["importance", "std_error"]].round(2)  # targets 2 beta_j^2 Var(x_j) = 2, 0.5, 0
+             importance  std_error
+    feature
+    x0             2.08       0.13
+    x1             0.55       0.05
+    x2            -0.00       0.00
     """
 
     _method = "pap"
@@ -140,7 +145,15 @@ class PermutationImportance(LossImportance):
         obs_mean, repeat_mean = fitter.permutation_losses(
             X, y, self.group_columns_[group], perms, self.loss_, sample_weight=w
         )
-        return obs_mean, repeat_mean
+        return obs_mean, repeat_mean, perms
+
+    def _dependent_se(self, influence, se, w, blocks):
+        # Permuted terms share rows (a donor row enters two terms): see permutation_mean_se.
+        out = np.array(se, dtype=float, copy=True)
+        for g, group_blocks in enumerate(blocks or []):
+            if group_blocks and not self.constant_groups_[g]:
+                out[g] = permutation_mean_se(influence[:, g], w, group_blocks)
+        return out
 
     def _target(self):
         models = "the fitted model" if self.cv_ is None else f"the {len(self.folds_)} cross-fitted models"
