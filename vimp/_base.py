@@ -8,6 +8,7 @@ here once.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
@@ -151,7 +152,7 @@ class LossImportance(BaseEstimator):
         if fitting:
             self._classifier = is_classifier_like(self.estimator)
             if not numeric and not hasattr(self.estimator, "steps"):
-                bad = [c for c in X.columns if not np.issubdtype(X[c].dtype, np.number)]
+                bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c].dtype)]
                 raise TypeError(
                     f"X has non-numeric columns {bad[:10]} that {type(self.estimator).__name__} cannot "
                     "take; encode them, or pass a Pipeline that does (e.g. with a OneHotEncoder)"

@@ -96,7 +96,7 @@ def _load(args):
 
 
 def _model(name, X, seed):
-    from sklearn.compose import ColumnTransformer
+    from sklearn.compose import ColumnTransformer, make_column_selector
     from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
     from sklearn.linear_model import LinearRegression
     from sklearn.pipeline import make_pipeline
@@ -110,8 +110,11 @@ def _model(name, X, seed):
     categorical = [c for c in X.columns if not _is_numeric(X[c])]
     if not categorical:
         return model
+    # Select the columns to encode by dtype, not by name, so that LOCO's and GCM's refits without a
+    # categorical column still find the columns they need.
+    selector = make_column_selector(dtype_exclude=["number", "bool"])
     encode = ColumnTransformer(
-        [("categorical", OneHotEncoder(handle_unknown="ignore"), categorical)], remainder="passthrough"
+        [("categorical", OneHotEncoder(handle_unknown="ignore"), selector)], remainder="passthrough"
     )
     return make_pipeline(encode, model)
 
