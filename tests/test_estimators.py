@@ -370,3 +370,30 @@ def test_a_fitter_instance_plugs_in():
         X[200:], y[200:])
     b = LOCO(LinearRegression(), random_state=0).fit(X[:200], y[:200]).importance(X[200:], y[200:])
     np.testing.assert_allclose(a.importance, b.importance, rtol=1e-8)
+
+
+# --------------------------------------------------------------------------- scikit-learn's checks
+# The estimators are not predictors (they have fit and importance, no predict/score), so the full
+# check_estimator suite does not apply; these are the checks of the estimator contract that do.
+SKLEARN_CHECKS = [
+    "check_no_attributes_set_in_init", "check_get_params_invariance", "check_set_params",
+    "check_dont_overwrite_parameters", "check_fit_check_is_fitted", "check_n_features_in",
+    "check_estimators_overwrite_params", "check_fit2d_1sample", "check_fit2d_1feature",
+    "check_estimators_nan_inf", "check_fit1d", "check_estimators_dtypes",
+    "check_dataframe_column_names_consistency", "check_n_features_in_after_fitting",
+    "check_estimator_repr", "check_estimator_cloneable", "check_mixin_order", "check_fit_score_takes_y",
+    "check_estimators_unfitted", "check_requires_y_none", "check_complex_data", "check_estimators_pickle",
+    "check_parameters_default_constructible",
+]
+
+
+@pytest.mark.parametrize("check", SKLEARN_CHECKS)
+@pytest.mark.parametrize("cls", METHODS)
+def test_sklearn_estimator_checks(cls, check):
+    import warnings
+
+    from sklearn.utils import estimator_checks
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)  # sklearn's checks warn about themselves
+        getattr(estimator_checks, check)(cls.__name__, cls(LinearRegression()))

@@ -279,7 +279,7 @@ class LossImportance(BaseEstimator):
         level = float(self.level)
         diff = other - full[:, None]
         raw, raw_se = mean_and_se(diff, w)
-        raw_se = self._dependent_se(diff - raw, raw_se, w, blocks)
+        raw_se = self._dependent_se(full, other, w, blocks, 1.0, raw, raw_se)
         # A constant group's difference is exactly zero: no sampling noise at all.
         raw = np.where(self.constant_groups_, 0.0, raw)
         raw_se = np.where(self.constant_groups_, 0.0, raw_se)
@@ -289,7 +289,7 @@ class LossImportance(BaseEstimator):
         elif self.scale == "ratio":
             est, se = ratio_and_se(other, full, w)
             mean_full = np.average(full, weights=w)
-            se = self._dependent_se((other - est * full[:, None]) / mean_full, se, w, blocks)
+            se = self._dependent_se(full, other, w, blocks, est, 0.0, se * mean_full) / mean_full
             est = np.where(self.constant_groups_, 1.0, est)
             se = np.where(self.constant_groups_, 0.0, se)
         else:  # sqrt: Bladen et al.'s sqrt(max(difference, 0)); delta-method se where raw > 0
@@ -332,10 +332,12 @@ class LossImportance(BaseEstimator):
         object.__setattr__(result, "ci_high", high)
         return result
 
-    def _dependent_se(self, influence, se, w, blocks):
+    def _dependent_se(self, full, other, w, blocks, slope, offset, se):
         """Standard errors that account for dependence between per-observation terms (PaP overrides).
 
-        ``blocks[g]`` lists what ``_group_losses`` returned beyond its two values, per evaluation block.
+        The centred term of group ``g`` is ``other[:, g] - slope[g] * full - offset[g]``; ``se`` is the
+        independent-terms standard error of its weighted mean; ``blocks[g]`` lists, per evaluation block,
+        ``(rows, extra)`` with whatever ``_group_losses`` returned beyond its two values.
         """
         return se
 

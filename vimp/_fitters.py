@@ -86,14 +86,42 @@ class Fitter:
         repeat_mean : ndarray of shape (n_permutations,)
             Each permutation's (weighted) mean loss over the observations.
         """
+        terms = self.permutation_terms(X, y, columns, perms, loss, sample_weight)
+        return terms[0], terms[1]
+
+    def permutation_terms(self, X, y, columns, perms, loss, sample_weight=None):
+        """:meth:`permutation_losses` plus what the standard error of permute-and-predict needs.
+
+        Returns
+        -------
+        obs_mean, repeat_mean : as in :meth:`permutation_losses`
+        donor_mean : ndarray of shape (n,)
+            For each row ``k``, the (weighted) losses of the rows that received row ``k``'s column(s),
+            averaged over the permutations: ``mean_r w_i L_ri`` with ``perms[r, i] = k`` (``w = 1``
+            without weights).
+        obs_square_mean : ndarray of shape (n,)
+            Each observation's squared loss averaged over the permutations, ``mean_r L_ri^2``.
+
+        Notes
+        -----
+        Permute-and-predict terms share rows (a row is its own term's row and another term's donor);
+        :func:`vimp._inference.permutation_mean_se` uses these sums to account for that.
+        """
         perms = np.atleast_2d(perms)
-        obs_sum = np.zeros(len(y))
+        n = len(y)
+        obs_sum = np.zeros(n)
+        square_sum = np.zeros(n)
+        donor_sum = np.zeros(n)
         repeat_mean = np.empty(len(perms))
+        weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         for r, perm in enumerate(perms):
             values = loss(y, self.predict_permuted(X, columns, perm), self.classes_)
             obs_sum += values
+            square_sum += values**2
+            donor_sum[perm] += weight * values  # perm is a permutation: no repeated index
             repeat_mean[r] = np.average(values, weights=sample_weight)
-        return obs_sum / len(perms), repeat_mean
+        n_rep = len(perms)
+        return obs_sum / n_rep, repeat_mean, donor_sum / n_rep, square_sum / n_rep
 
     def drop_losses(self, X, y, columns, loss):
         """Per-observation losses of the model refitted without ``columns``."""

@@ -39,58 +39,67 @@ def mean_and_se(terms, weights=None):
     return mean, se
 
 
-def permutation_mean_se(influence, weights, blocks):
-    """Standard error of a weighted mean of permute-and-predict terms, which are dependent.
+def permutation_mean_se(full, other, donor, square, weights, blocks, slope, offset):
+    """Standard error of a permute-and-predict importance, whose per-observation terms share rows.
 
-    The term of evaluation row ``i`` averages the loss over permutations ``r`` with row ``i``'s column(s)
-    replaced by those of the donor row ``perms[r, i]``. Two terms are dependent when they share a row:
-    one row donates to the other (``k = perms[r, i]``), or both take the same donor in two repeats
-    (``perms[r, i] = perms[s, k]``, ``r != s``). Terms that share no row are independent given the fitted
-    model, so
+    The term of evaluation row ``i`` averages over permutations ``r`` the loss ``L_ri`` with row ``i``'s
+    column(s) replaced by those of the donor row ``perms[r, i]``. A row enters its own term and, as a
+    donor, ``R`` other terms, so the terms are dependent, and a standard error that treats them as
+    independent understates the variance (for OLS with one permutation, by a factor of about 1.5).
 
-    ``Var(sum_i w_i c_i) = sum_i w_i^2 c_i^2 + sum over dependent ordered pairs of w_i c_i w_k c_k``
-
-    is estimated with centred influence terms ``c`` and weights normalised to one (the variance under a
-    known dependency graph, as for cluster-robust and network-HAC variances). Ignoring these pairs, as an
-    independent-terms standard error would, understates the variance: one row's column enters two terms,
-    and its influence on both has the same sign (for OLS with one permutation, by a factor of about 1.5
-    on the variance of the dominant term). A pair that is dependent through two routes (rare: about
-    ``R^2 / m`` of them) is counted twice. Where the estimate is not positive (possible in small
-    samples) the independent-terms variance is returned.
+    Each row's influence is estimated by its Hájek projection: its own centred term
+    ``w_k (mean_r L_rk - a F_k - b)`` plus the average of the centred terms it donated to,
+    ``mean_r w_i (L_ri - a F_i - b)`` with ``perms[r, i] = k``. Each of these two estimates carries the
+    other row's part of the terms it averages as noise, which adds ``Var(h) / R`` per row in expectation
+    (``h`` one centred per-permutation term); that is estimated by ``mean_r (L_ri - a F_i - b)^2 / R`` per
+    row (weighted by ``w_i^2``) and subtracted. In the rare small sample where the difference is not
+    positive, the uncorrected (conservative) projection variance is used.
 
     Parameters
     ----------
-    influence : ndarray of shape (n,)
-        Centred influence terms of the evaluation rows.
+    full : ndarray of shape (n,)
+        Loss of the unpermuted model per row.
+    other : ndarray of shape (n,)
+        Permuted loss per row, averaged over the permutations.
+    donor : ndarray of shape (n,)
+        For each row, ``mean_r w_i L_ri`` over the rows ``i`` it donated to (see
+        :meth:`vimp.Fitter.permutation_terms`).
+    square : ndarray of shape (n,)
+        ``mean_r L_ri^2`` per row.
     weights : ndarray of shape (n,) or None
     blocks : list of (rows, perms)
         For each evaluation block (a fold, or the held-out set): its global row indices (length m) and
-        the permutations of shape (R, m) in block-local indices.
+        its permutations of shape (R, m) in block-local indices.
+    slope, offset : float
+        The centred term is ``L - slope * F - offset``: ``(1, mean difference)`` for the difference
+        scale, ``(ratio, 0)`` for the ratio scale (then divide the result by the mean full loss).
+
+    Returns
+    -------
+    se : float
     """
-    c = np.asarray(influence, dtype=float)
-    w = _normalised_weights(weights, c.shape[0])
-    wc = w * c
-    independent = np.sum(wc**2)
-    cross = 0.0
+    n = len(full)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    shift = slope * full + offset
+    own = w * (other - shift)
+    donated = np.asarray(donor, dtype=float).copy()
+    n_rep = np.ones(n)
     for rows, perms in blocks:
         perms = np.atleast_2d(np.asarray(perms, dtype=np.int64))
-        local = wc[rows]
-        m = len(rows)
-        order = np.arange(m)
-        inverse = np.empty_like(perms)
-        for r in range(len(perms)):
-            inverse[r, perms[r]] = order
-        for r in range(len(perms)):
-            partner = perms[r]
-            # ordered pair (i, donor) and, by symmetry, (donor, i)
-            cross += 2.0 * np.sum(np.where(partner != order, local * local[partner], 0.0))
-            for s_ in range(len(perms)):
-                if s_ == r:
-                    continue
-                shared = inverse[s_, partner]  # the row that takes, in repeat s_, i's donor of repeat r
-                cross += np.sum(np.where(shared != order, local * local[shared], 0.0))
-    variance = independent + cross
-    return float(np.sqrt(variance if variance > 0 else independent))
+        received_w = np.zeros(len(rows))
+        received_wshift = np.zeros(len(rows))
+        for perm in perms:
+            received_w[perm] += w[rows]
+            received_wshift[perm] += w[rows] * shift[rows]
+        donated[rows] -= received_wshift / len(perms)
+        n_rep[rows] = len(perms)
+    projection = np.sum((own + donated) ** 2)
+    # mean_r (L_ri - shift_i)^2 from mean_r L_ri^2 and mean_r L_ri
+    term_square = square - 2.0 * shift * other + shift**2
+    variance = projection - np.sum(w**2 * term_square / n_rep)
+    if not variance > 0:
+        variance = projection
+    return float(np.sqrt(variance) / np.sum(w))
 
 
 def ratio_and_se(numerator, denominator, weights=None):

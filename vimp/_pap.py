@@ -142,17 +142,25 @@ class PermutationImportance(LossImportance):
     def _group_losses(self, fold, fitter, X, y, w, group, rng):
         n = len(y)
         perms = np.vstack([rng.permutation(n) for _ in range(self.n_permutations)])
-        obs_mean, repeat_mean = fitter.permutation_losses(
+        obs_mean, repeat_mean, donor_mean, square_mean = fitter.permutation_terms(
             X, y, self.group_columns_[group], perms, self.loss_, sample_weight=w
         )
-        return obs_mean, repeat_mean, perms
+        return obs_mean, repeat_mean, (perms, donor_mean, square_mean)
 
-    def _dependent_se(self, influence, se, w, blocks):
-        # Permuted terms share rows (a donor row enters two terms): see permutation_mean_se.
+    def _dependent_se(self, full, other, w, blocks, slope, offset, se):
+        # Permuted terms share rows (a donor row enters R other terms): see permutation_mean_se.
         out = np.array(se, dtype=float, copy=True)
+        slope = np.broadcast_to(slope, out.shape)
+        offset = np.broadcast_to(offset, out.shape)
         for g, group_blocks in enumerate(blocks or []):
-            if group_blocks and not self.constant_groups_[g]:
-                out[g] = permutation_mean_se(influence[:, g], w, group_blocks)
+            if not group_blocks or self.constant_groups_[g]:
+                continue
+            donor, square = np.zeros(len(full)), np.zeros(len(full))
+            for rows, (_, donor_mean, square_mean) in group_blocks:
+                donor[rows], square[rows] = donor_mean, square_mean
+            out[g] = permutation_mean_se(full, other[:, g], donor, square, w,
+                                         [(rows, perms) for rows, (perms, _, _) in group_blocks],
+                                         slope[g], offset[g])
         return out
 
     def _target(self):

@@ -81,6 +81,8 @@ def check_X(X, name="X"):
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} must be non-empty; got shape {arr.shape}")
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} must be real: Complex data not supported")
     try:
         arr = arr.astype(float)
     except (TypeError, ValueError):
@@ -103,6 +105,8 @@ def _check_finite(values, name, labels):
 
 def check_y(y, n_samples, name="y", classifier=False):
     """A 1-D target of length ``n_samples`` without NaN or inf."""
+    if y is None:
+        raise ValueError(f"this estimator requires y to be passed, but the target {name} is None")
     if isinstance(y, pd.DataFrame):
         if y.shape[1] != 1:
             raise ValueError(f"{name} must be 1-D; got a DataFrame with {y.shape[1]} columns")
@@ -112,6 +116,8 @@ def check_y(y, n_samples, name="y", classifier=False):
         arr = arr[:, 0]
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D; got shape {arr.shape}")
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} must be real: Complex data not supported")
     if arr.shape[0] != n_samples:
         raise ValueError(
             f"X and {name} must have the same number of rows; got {n_samples} and {arr.shape[0]}"
