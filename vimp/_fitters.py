@@ -49,9 +49,11 @@ class Fitter:
     response_method = "predict"
 
     def fit(self, X, y, sample_weight=None):  # pragma: no cover - interface
+        """Fit the full model on ``(X, y)``, keep what refits need, and return ``self``."""
         raise NotImplementedError
 
     def predict(self, X):  # pragma: no cover - interface
+        """Predictions (or class probabilities, per :attr:`response_method`) on the full-width ``X``."""
         raise NotImplementedError
 
     def predict_permuted(self, X, columns, perm):
@@ -59,12 +61,15 @@ class Fitter:
         return self.predict(permute_columns(X, columns, perm))
 
     def refit_without(self, columns):  # pragma: no cover - interface
+        """A fitted model trained on the same data without ``columns``; it predicts on full-width X."""
         raise NotImplementedError
 
     def refit_permuted(self, columns, perm):  # pragma: no cover - interface
+        """A fitted model trained with the training ``columns`` permuted jointly by the row order ``perm``."""
         raise NotImplementedError
 
     def regress_columns(self, columns, estimator=None):  # pragma: no cover - interface
+        """A fitted model of ``X[:, columns]`` on the other columns; ``predict`` returns (n, len(columns))."""
         raise NotImplementedError
 
     @property

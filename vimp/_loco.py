@@ -64,7 +64,11 @@ class LOCO(LossImportance):
     evaluation rows at random into two halves, averages the full model's loss over one half and the
     reduced model's loss over the other, and applies a one-sided z test to the difference of these two
     independent means (Williamson et al., 2023). It keeps its level at zero importance at the price of
-    some power. ``test="paired"`` uses the paired differences (more power, valid away from zero).
+    some power, which is large in small samples: the two halves' mean losses differ by the noise of the
+    losses themselves, not of their differences (a few hundred rows may not be enough to detect a
+    feature that the paired interval clearly excludes from zero). All features share one split, so their
+    split-test p-values are correlated. ``test="paired"`` uses the paired differences (more power,
+    valid away from zero importance, anti-conservative at it). The interval is always the paired one.
 
     References
     ----------

@@ -62,11 +62,13 @@ class PermutationImportance(LossImportance):
     **Estimand.** With a fixed fitted model :math:`\\hat f`, the target is
     :math:`E[L(Y, \\hat f(X^{\\pi_j}))] - E[L(Y, \\hat f(X))]` over new data: the importance *for that
     fitted model*. The standard error comes from the per-observation differences (averaged over the
-    permutations), so the intervals cover this conditional target. They do not account for the training
-    variability of :math:`\\hat f`: for OLS the population value is :math:`2\\beta_j^2 \\mathrm{Var}(x_j)`
-    while these intervals cover :math:`2\\hat\\beta_j^2 \\mathrm{Var}(x_j)`, and cover the population
-    value only about two times in three. With ``cv=K`` the target is the average over the K fitted
-    models.
+    permutations), corrected for the rows they share (a permuted row's column enters another row's
+    term; see ``vimp._inference.permutation_mean_se``), so the intervals cover this conditional
+    target. They do not account for the training variability of :math:`\\hat f`: for OLS with Gaussian
+    features the population value is :math:`2\\beta_j^2 \\Sigma_{jj}`, while the fitted model's is
+    :math:`2\\hat\\beta_j^2 \\Sigma_{jj} + 2\\hat\\beta_j (\\Sigma(\\beta - \\hat\\beta))_j`, and the
+    intervals cover the population value only about two times in three. With ``cv=K`` the target is the
+    average over the K fitted models.
 
     **Test.** One-sided z test of "importance > 0" on the per-observation differences. A feature the
     fitted model uses has a positive target even if it is pure noise in the population; use LOCO to test
