@@ -31,6 +31,7 @@ from vimp._kernels import (
     group_drop_losses,
     loco_linear_losses,
     pap_linear_losses,
+    pap_linear_terms,
     pointwise_loss,
     reference,
     residual_products,
@@ -128,6 +129,32 @@ def test_pap_linear_losses_matches_twin(n, g, n_repeats, loss_code):
     assert repeat_mean.shape == (n_repeats,)
     assert_matches_twin(obs_mean, ref_obs_mean)
     assert_matches_twin(repeat_mean, ref_repeat_mean)
+
+
+@pytest.mark.parametrize("loss_code", LOSS_CODES)
+@pytest.mark.parametrize("n_repeats", [1, 7])
+@pytest.mark.parametrize("n", [1, 57, 2 * PAP_BLOCK_SIZE + 37])
+def test_pap_linear_terms_matches_twin_and_generic_sums(n, n_repeats, loss_code):
+    rng = np.random.default_rng(12)
+    y, pred, x_cols, coef, perms = make_pap_inputs(rng, n, 2, n_repeats)
+    inverse = np.argsort(perms, axis=1).astype(np.int64)
+    weight = rng.uniform(0.5, 2.0, size=n)
+    out = pap_linear_terms(y, pred, x_cols, coef, perms, inverse, weight, loss_code)
+    ref = reference.pap_linear_terms(y, pred, x_cols, coef, perms, inverse, weight, loss_code)
+    for a, b in zip(out, ref):
+        assert_matches_twin(a, b)
+    # The first two outputs are those of pap_linear_losses.
+    obs_mean, repeat_mean = pap_linear_losses(y, pred, x_cols, coef, perms, loss_code)
+    assert_matches_twin(out[0], obs_mean)
+    assert_matches_twin(out[1], repeat_mean)
+    # donor_mean by its definition, with an explicit loop over (r, i).
+    losses = reference.pointwise_loss(y[None, :], pred[None, :] + (x_cols[perms] - x_cols[None]) @ coef,
+                                      loss_code)
+    donor = np.zeros(n)
+    for r in range(n_repeats):
+        for i in range(n):
+            donor[perms[r, i]] += weight[i] * losses[r, i]
+    assert_matches_twin(out[2], donor / n_repeats)
 
 
 def test_pap_reference_by_hand():
@@ -464,10 +491,26 @@ def test_every_kernel_has_a_twin_with_the_same_signature():
 
 @pytest.mark.skipif(JIT_DISABLED, reason="flags exist only on compiled dispatchers")
 def test_flag_policy():
-    parallel_kernels = {pap_linear_losses, loco_linear_losses, gcm_linear_products, group_drop_losses}
+    parallel_kernels = {pap_linear_losses, pap_linear_terms, loco_linear_losses, gcm_linear_products,
+                        group_drop_losses}
     for kernel in TWINS:
         options = kernel.targetoptions
         # cache=True is not kept in targetoptions; it installs an on-disk FunctionCache.
         assert type(kernel._cache).__name__ == "FunctionCache"
         assert "fastmath" not in options
         assert bool(options.get("parallel", False)) == (kernel in parallel_kernels)
+
+
+@pytest.mark.skipif(JIT_DISABLED, reason="this is the run that the test starts")
+def test_kernels_as_plain_python():
+    """The kernel tests again with NUMBA_DISABLE_JIT=1, so the kernels' Python code runs (and is covered)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", __file__],
+        env=env, capture_output=True, text=True,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

@@ -18,6 +18,7 @@ from .linear_nb import (
     group_drop_losses,
     loco_linear_losses,
     pap_linear_losses,
+    pap_linear_terms,
     pointwise_loss,
     residual_products,
 )
@@ -26,6 +27,7 @@ from .linear_nb import (
 TWINS = {
     pointwise_loss: reference.pointwise_loss,
     pap_linear_losses: reference.pap_linear_losses,
+    pap_linear_terms: reference.pap_linear_terms,
     loco_linear_losses: reference.loco_linear_losses,
     residual_products: reference.residual_products,
     gcm_linear_products: reference.gcm_linear_products,
@@ -43,6 +45,7 @@ __all__ = [
     "njit_kernel",
     "njit_parallel",
     "pap_linear_losses",
+    "pap_linear_terms",
     "pointwise_loss",
     "reference",
     "residual_products",

@@ -34,6 +34,7 @@ __all__ = [
     "group_drop_losses",
     "loco_linear_losses",
     "pap_linear_losses",
+    "pap_linear_terms",
     "pointwise_loss",
     "residual_products",
 ]
@@ -163,6 +164,97 @@ def pap_linear_losses(y, pred, x_cols, coef, perms, loss_code):
         else:
             repeat_mean_loss[r] = np.nan
     return obs_mean_loss, repeat_mean_loss
+
+
+@njit_parallel
+def pap_linear_terms(y, pred, x_cols, coef, perms, inverse, weight, loss_code):
+    """Permute-and-predict losses of a linear model, with the sums its standard error needs.
+
+    As :func:`pap_linear_losses`, plus each row's losses as a donor and its mean squared loss (see
+    :meth:`vimp.Fitter.permutation_terms` and :func:`vimp._inference.permutation_mean_se`).
+
+    Parameters
+    ----------
+    y, pred, x_cols, coef, perms, loss_code
+        As in :func:`pap_linear_losses`.
+    inverse : ndarray of shape (R, n), int64
+        ``inverse[r]`` is the inverse permutation of ``perms[r]``.
+    weight : ndarray of shape (n,)
+        Observation weights (ones for none); they enter ``donor_mean`` only.
+
+    Returns
+    -------
+    obs_mean_loss : ndarray of shape (n,)
+    repeat_mean_loss : ndarray of shape (R,)
+        Unweighted, as in :func:`pap_linear_losses`.
+    donor_mean : ndarray of shape (n,)
+        ``mean_r weight[i] * L[r, i]`` with ``i = inverse[r, k]``, for each row ``k``.
+    square_mean : ndarray of shape (n,)
+        ``mean_r L[r, i] ** 2`` for each row ``i``.
+
+    Notes
+    -----
+    The ``prange`` runs over fixed blocks of :data:`PAP_BLOCK_SIZE` observations; each block owns its
+    rows' sums (the donor sum of row ``k`` recomputes the loss of the row that received ``k``, so no two
+    blocks write to one slot) and one row of the per-repeat buffer, summed over blocks in order. The
+    result is the same for any number of threads.
+    """
+    n = y.shape[0]
+    n_repeats = perms.shape[0]
+    n_cols = x_cols.shape[1]
+
+    group_part = np.empty(n)
+    for i in prange(n):
+        total = 0.0
+        for k in range(n_cols):
+            total += coef[k] * x_cols[i, k]
+        group_part[i] = total
+
+    n_blocks = (n + PAP_BLOCK_SIZE - 1) // PAP_BLOCK_SIZE
+    obs_sum = np.zeros(n)
+    square_sum = np.zeros(n)
+    donor_sum = np.zeros(n)
+    block_repeat_sum = np.zeros((n_blocks, n_repeats))
+    for block in prange(n_blocks):
+        start = block * PAP_BLOCK_SIZE
+        stop = min(start + PAP_BLOCK_SIZE, n)
+        for r in range(n_repeats):
+            repeat_total = 0.0
+            for i in range(start, stop):
+                permuted = pred[i] + (group_part[perms[r, i]] - group_part[i])
+                loss = pointwise_loss(y[i], permuted, loss_code)
+                obs_sum[i] += loss
+                square_sum[i] += loss * loss
+                repeat_total += loss
+            block_repeat_sum[block, r] = repeat_total
+            for k in range(start, stop):
+                i = inverse[r, k]
+                permuted = pred[i] + (group_part[k] - group_part[i])
+                donor_sum[k] += weight[i] * pointwise_loss(y[i], permuted, loss_code)
+
+    obs_mean_loss = np.empty(n)
+    square_mean = np.empty(n)
+    donor_mean = np.empty(n)
+    for i in range(n):
+        if n_repeats > 0:
+            obs_mean_loss[i] = obs_sum[i] / n_repeats
+            square_mean[i] = square_sum[i] / n_repeats
+            donor_mean[i] = donor_sum[i] / n_repeats
+        else:
+            obs_mean_loss[i] = np.nan
+            square_mean[i] = np.nan
+            donor_mean[i] = np.nan
+
+    repeat_mean_loss = np.empty(n_repeats)
+    for r in range(n_repeats):
+        total = 0.0
+        for block in range(n_blocks):
+            total += block_repeat_sum[block, r]
+        if n > 0:
+            repeat_mean_loss[r] = total / n
+        else:
+            repeat_mean_loss[r] = np.nan
+    return obs_mean_loss, repeat_mean_loss, donor_mean, square_mean
 
 
 @njit_parallel

@@ -17,6 +17,7 @@ __all__ = [
     "group_drop_losses",
     "loco_linear_losses",
     "pap_linear_losses",
+    "pap_linear_terms",
     "pointwise_loss",
     "residual_products",
 ]
@@ -78,6 +79,35 @@ def pap_linear_losses(y, pred, x_cols, coef, perms, loss_code):
     permuted_pred = pred[np.newaxis, :] + change
     losses = pointwise_loss(y[np.newaxis, :], permuted_pred, loss_code)
     return losses.mean(axis=0), losses.mean(axis=1)
+
+
+def pap_linear_terms(y, pred, x_cols, coef, perms, inverse, weight, loss_code):
+    """Permute-and-predict losses with the sums of their standard error (reference).
+
+    Parameters
+    ----------
+    y, pred, x_cols, coef, perms, loss_code
+        As in :func:`pap_linear_losses`.
+    inverse : ndarray of shape (R, n), int64
+        Inverse permutations of ``perms``.
+    weight : ndarray of shape (n,)
+        Observation weights (ones for none).
+
+    Returns
+    -------
+    obs_mean_loss, repeat_mean_loss, donor_mean, square_mean : ndarrays
+        Per-row mean loss, per-repeat mean loss, per-row ``mean_r weight[i] L[r, i]`` over the rows ``i``
+        that received the row as donor, and per-row mean squared loss.
+    """
+    change = (x_cols[perms] - x_cols[np.newaxis, :, :]) @ coef
+    losses = pointwise_loss(y[np.newaxis, :], pred[np.newaxis, :] + change, loss_code)  # (R, n)
+    donor = np.zeros(len(y))
+    for r in range(perms.shape[0]):
+        np.add.at(donor, perms[r], weight * losses[r])
+    n_repeats = perms.shape[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        donor_mean = donor / n_repeats if n_repeats else np.full(len(y), np.nan)
+    return losses.mean(axis=0), losses.mean(axis=1), donor_mean, (losses**2).mean(axis=0)
 
 
 def loco_linear_losses(y, pred, xg, shift, loss_code):
