@@ -397,3 +397,13 @@ def test_sklearn_estimator_checks(cls, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)  # sklearn's checks warn about themselves
         getattr(estimator_checks, check)(cls.__name__, cls(LinearRegression()))
+
+
+def test_a_fitter_instance_is_copied_per_fold():
+    X, y = make_data()
+    loco = LOCO(SklearnFitter(LinearRegression()), cv=3, random_state=0).fit(X, y)
+    assert len({id(f) for f in loco.fitters_}) == 3
+    coefs = [f.estimator_.coef_ for f in loco.fitters_]
+    assert not np.allclose(coefs[0], coefs[1])
+    b = LOCO(LinearRegression(), cv=3, random_state=0).fit(X, y).importance()
+    np.testing.assert_allclose(loco.importance().importance, b.importance, rtol=1e-8)

@@ -7,6 +7,7 @@ generalised covariance measure on one model-agnostic fitter interface, each retu
 
 from ._compare import compare
 from ._fitters import Fitter, SklearnFitter
+from ._gcm import GCM
 from ._loco import LOCO
 from ._pap import PermutationImportance
 from ._results import ImportanceResult
@@ -16,6 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Fitter",
+    "GCM",
     "ImportanceResult",
     "LOCO",
     "NuisanceQualityWarning",

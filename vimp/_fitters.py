@@ -22,6 +22,7 @@ refit from one factorisation plug into the same seam.
 
 from __future__ import annotations
 
+import copy
 import inspect
 
 import numpy as np
@@ -252,11 +253,12 @@ def make_fitter(estimator, response_method="predict"):
     Parameters
     ----------
     estimator : scikit-learn estimator or Fitter
-        A :class:`Fitter` instance is returned as it is.
+        A :class:`Fitter` instance is returned as a deep copy (one per fold), never fitted in place.
     response_method : {"predict", "predict_proba"}
     """
     if isinstance(estimator, Fitter):
-        return estimator
+        # A fresh copy per call: each fold and each refit needs its own fitted state.
+        return copy.deepcopy(estimator)
     try:
         from ._linear_fitter import linear_fitter_for
     except ImportError:  # pragma: no cover - the linear fitter ships with the package
