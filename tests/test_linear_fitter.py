@@ -1,0 +1,385 @@
+"""The exact linear fitter: every closed-form answer equals a brute-force scikit-learn refit."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.linalg import sqrtm
+from sklearn.linear_model import Lasso, LinearRegression, Ridge
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+import vimp
+from vimp import Fitter, SklearnFitter
+from vimp._fitters import make_fitter
+from vimp._linear_fitter import LinearFitter, linear_fitter_for
+from vimp._losses import LOSSES, Loss
+from vimp.linear import bladen_cov
+
+RTOL = 1e-8
+
+
+def relative_error(actual, expected):
+    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+    assert actual.shape == expected.shape
+    return np.max(np.abs(actual - expected)) / max(np.max(np.abs(expected)), 1e-300)
+
+
+def assert_close(actual, expected, rtol=RTOL):
+    error = relative_error(actual, expected)
+    assert error <= rtol, f"relative error {error:.2e} > {rtol:.0e}"
+
+
+class OpaqueLinearRegression(LinearRegression):
+    """A LinearRegression that make_fitter does not recognise (subclasses may change fit)."""
+
+
+def random_problem(seed, n=80, p=6):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p)) * rng.uniform(0.5, 3.0, size=p) + rng.normal(scale=5.0, size=p)
+    y = X @ rng.normal(size=p) + rng.normal(size=n)
+    X_eval = rng.normal(size=(n, p)) * 2.0
+    y_eval = X_eval @ rng.normal(size=p) + rng.normal(size=n)
+    weights = rng.uniform(0.0, 2.0, size=n)
+    weights[:5] = 0.0
+    return X, y, X_eval, y_eval, weights
+
+
+def bladen_problem(seed, n, p, delta=0.99):
+    """Training and validation sets of the Bladen et al. design: X = Z A with A = sqrtm(Sigma)."""
+    rng = np.random.default_rng(seed)
+    A = np.real(sqrtm(bladen_cov(p, delta)))
+    X, X_eval = rng.normal(size=(n, p)) @ A, rng.normal(size=(n, p)) @ A
+    y = X.sum(axis=1) + rng.normal(scale=0.01, size=n)
+    y_eval = X_eval.sum(axis=1) + rng.normal(scale=0.01, size=n)
+    return X, y, X_eval, y_eval
+
+
+ESTIMATORS = [
+    LinearRegression(),
+    LinearRegression(fit_intercept=False),
+    Ridge(alpha=10.0),
+    Ridge(alpha=1e-10),
+    Ridge(alpha=3.0, fit_intercept=False),
+    make_pipeline(StandardScaler(), LinearRegression()),
+    make_pipeline(StandardScaler(), LinearRegression(fit_intercept=False)),
+    make_pipeline(StandardScaler(), Ridge(alpha=10.0)),
+    make_pipeline(StandardScaler(), Ridge(alpha=10.0, fit_intercept=False)),
+]
+GROUPS = [[0], [3], [1, 4], [0, 2, 5]]
+
+
+# ----------------------------------------------------------------------------- recognition
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
+def test_recognised_estimators_get_a_fresh_linear_fitter(estimator):
+    first, second = make_fitter(estimator), make_fitter(estimator)
+    assert isinstance(first, LinearFitter)
+    assert first is not second
+    assert not hasattr(first, "coef_")
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        OpaqueLinearRegression(),
+        LinearRegression(positive=True),
+        Ridge(alpha=1.0, positive=True, solver="lbfgs"),
+        Ridge(alpha=np.array([1.0, 2.0])),
+        Lasso(),
+        make_pipeline(StandardScaler(with_mean=False), Ridge()),
+        make_pipeline(MinMaxScaler(), LinearRegression()),
+        make_pipeline(StandardScaler(), StandardScaler(), LinearRegression()),
+        Pipeline([("model", LinearRegression())]),
+    ],
+    ids=repr,
+)
+def test_other_estimators_are_declined(estimator):
+    assert linear_fitter_for(estimator) is None
+    assert isinstance(make_fitter(estimator), SklearnFitter)
+
+
+def test_ridge_solver_does_not_matter():
+    # Every solver is answered with the exact ridge solution (iterative solvers only approximate it).
+    X, y, X_eval, _, _ = random_problem(16)
+    exact = SklearnFitter(Ridge(alpha=3.0, solver="svd")).fit(X, y)
+    for solver in ("lsqr", "sparse_cg", "sag"):
+        fast = linear_fitter_for(Ridge(alpha=3.0, solver=solver)).fit(X, y)
+        assert_close(fast.predict(X_eval), exact.predict(X_eval))
+
+
+def test_predict_proba_is_not_served():
+    assert isinstance(make_fitter(LinearRegression(), response_method="predict_proba"), SklearnFitter)
+
+
+# ----------------------------------------------------------------------------- exactness
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
+def test_closed_forms_equal_brute_force_refits(estimator, weighted):
+    X, y, X_eval, y_eval, w = random_problem(0)
+    w = w if weighted else None
+    fast = linear_fitter_for(estimator).fit(X, y, w)
+    slow = SklearnFitter(estimator).fit(X, y, w)
+    assert_close(fast.predict(X_eval), slow.predict(X_eval))
+    for columns in GROUPS:
+        reduced = slow.refit_without(columns)
+        assert_close(fast.refit_without(columns).predict(X_eval), reduced.predict(X_eval))
+        regression = slow.regress_columns(columns).predict(X_eval)
+        assert_close(fast.regress_columns(columns).predict(X_eval), regression)
+        x_resid, y_resid = fast.residuals_without(X_eval, y_eval, columns)
+        assert x_resid.shape == (len(y_eval), len(columns)) and y_resid.shape == (len(y_eval),)
+        assert_close(x_resid, X_eval[:, columns] - regression)
+        assert_close(y_resid, y_eval - reduced.predict(X_eval))
+
+
+@pytest.mark.parametrize("estimator", [LinearRegression(), Ridge(alpha=2.0)], ids=repr)
+def test_coefficients_match_sklearn_and_dropped_columns_are_zero(estimator):
+    X, y, _, _, w = random_problem(1)
+    fast = linear_fitter_for(estimator).fit(X, y, w)
+    ref = Ridge(alpha=getattr(estimator, "alpha", 0.0)) if isinstance(estimator, Ridge) else LinearRegression()
+    ref.fit(X, y, sample_weight=w)
+    assert_close(fast.coef_, ref.coef_)
+    assert_close(fast.intercept_, ref.intercept_)
+    reduced = fast.refit_without([1, 4])
+    assert np.all(reduced.coef_[[1, 4]] == 0.0)
+    keep = [0, 2, 3, 5]
+    ref_reduced = type(ref)(**ref.get_params()).fit(X[:, keep], y, sample_weight=w)
+    assert_close(reduced.coef_[keep], ref_reduced.coef_)
+    assert_close(reduced.intercept_, ref_reduced.intercept_)
+
+
+@pytest.mark.parametrize("n, p", [(20, 12), (30, 28), (200, 12)])
+def test_bladen_design_near_collinear_ols_is_exact(n, p):
+    X, y, X_eval, y_eval = bladen_problem(2, n, p)
+    fast = linear_fitter_for(LinearRegression()).fit(X, y)
+    assert fast.factorisation_ == "qr"  # condition number of the design above 1e3
+    slow = SklearnFitter(LinearRegression()).fit(X, y)
+    assert_close(fast.predict(X_eval), slow.predict(X_eval))
+    for columns in ([0], [1, 3], list(range(2, p))):
+        reduced = slow.refit_without(columns)
+        assert_close(fast.refit_without(columns).predict(X_eval), reduced.predict(X_eval))
+        regression = slow.regress_columns(columns).predict(X_eval)
+        x_resid, y_resid = fast.residuals_without(X_eval, y_eval, columns)
+        assert_close(x_resid, X_eval[:, columns] - regression)
+        assert_close(y_resid, y_eval - reduced.predict(X_eval))
+
+
+@pytest.mark.parametrize("estimator", [LinearRegression(), Ridge(alpha=2.0)], ids=repr)
+def test_cholesky_and_qr_factorisations_agree(estimator, monkeypatch):
+    X, y, X_eval, y_eval, w = random_problem(17)
+    cholesky = linear_fitter_for(estimator).fit(X, y, w)
+    assert cholesky.factorisation_ == "cholesky"
+    monkeypatch.setattr("vimp._linear_fitter._CHOLESKY_MAX_CONDITION", 0.0)
+    qr = linear_fitter_for(estimator).fit(X, y, w)
+    assert qr.factorisation_ == "qr"
+    assert_close(qr.G_, cholesky.G_, 1e-10)
+    assert_close(qr.predict(X_eval), cholesky.predict(X_eval), 1e-12)
+    assert_close(qr.residuals_without(X_eval, y_eval, [1, 2])[1],
+                 cholesky.residuals_without(X_eval, y_eval, [1, 2])[1], 1e-10)
+
+
+def _ridge_reference(X, y, alpha, keep, X_eval):
+    """Ridge with intercept as least squares on the augmented, centred design (SVD solver)."""
+    Xk = X[:, keep]
+    mean = Xk.mean(axis=0)
+    design = np.vstack([Xk - mean, np.sqrt(alpha) * np.eye(len(keep))])
+    target = np.concatenate([y - y.mean(), np.zeros(len(keep))])
+    beta = np.linalg.lstsq(design, target, rcond=None)[0]
+    return (X_eval[:, keep] - mean) @ beta + y.mean()
+
+
+@pytest.mark.parametrize("alpha", [1e-10, 10.0])
+def test_bladen_design_ridge_is_exact(alpha):
+    # p = n - 2 at delta = 0.99: scikit-learn's Ridge solves the normal equations (error ~ cond^2 eps), so
+    # the reference here is least squares on the augmented design; Ridge itself is checked where it is
+    # accurate (alpha = 10).
+    n, p = 40, 38
+    X, y, X_eval, _ = bladen_problem(3, n, p)
+    fast = linear_fitter_for(Ridge(alpha=alpha)).fit(X, y)
+    for columns in ([], [0], [1, 3]):
+        keep = np.setdiff1d(np.arange(p), columns)
+        got = fast.refit_without(columns).predict(X_eval) if columns else fast.predict(X_eval)
+        assert_close(got, _ridge_reference(X, y, alpha, keep, X_eval))
+        if alpha >= 1.0:
+            sklearn_pred = Ridge(alpha=alpha).fit(X[:, keep], y).predict(X_eval[:, keep])
+            assert_close(got, sklearn_pred)
+
+
+def test_dataframe_input_and_column_names():
+    X, y, X_eval, _, _ = random_problem(4)
+    names = [f"f{j}" for j in range(X.shape[1])]
+    frame, frame_eval = pd.DataFrame(X, columns=names), pd.DataFrame(X_eval, columns=names)
+    fast = linear_fitter_for(LinearRegression()).fit(frame, y)
+    slow = SklearnFitter(LinearRegression()).fit(frame, y)
+    assert_close(fast.predict(frame_eval), slow.predict(frame_eval))
+    assert_close(fast.refit_without([2]).predict(frame_eval), slow.refit_without([2]).predict(frame_eval))
+    assert_close(fast.regress_columns([1, 2]).predict(frame_eval),
+                 slow.regress_columns([1, 2]).predict(frame_eval))
+
+
+def test_refit_permuted_equals_brute_force():
+    X, y, X_eval, _, w = random_problem(5)
+    perm = np.random.default_rng(5).permutation(len(y))
+    for estimator in (LinearRegression(), make_pipeline(StandardScaler(), Ridge(alpha=5.0))):
+        fast = linear_fitter_for(estimator).fit(X, y, w).refit_permuted([1, 2], perm)
+        slow = SklearnFitter(estimator).fit(X, y, w).refit_permuted([1, 2], perm)
+        assert isinstance(fast, LinearFitter)
+        assert_close(fast.predict(X_eval), slow.predict(X_eval))
+
+
+def test_regress_columns_with_another_estimator_falls_back_to_sklearn():
+    X, y, X_eval, _, w = random_problem(6)
+    fast = linear_fitter_for(LinearRegression()).fit(X, y, w)
+    slow = SklearnFitter(LinearRegression()).fit(X, y, w)
+    for other in (Ridge(alpha=5.0), Lasso(alpha=0.1)):
+        expected = slow.regress_columns([0, 3], other).predict(X_eval)
+        assert_close(fast.regress_columns([0, 3], other).predict(X_eval), expected)
+    # An equivalent estimator is answered in closed form.
+    same = fast.regress_columns([0, 3], make_pipeline(StandardScaler(), LinearRegression()))
+    assert not isinstance(same, type(slow.regress_columns([0, 3])))
+    assert_close(same.predict(X_eval), slow.regress_columns([0, 3]).predict(X_eval))
+
+
+# ----------------------------------------------------------------------------- permutation and kernels
+@pytest.mark.parametrize("estimator", [LinearRegression(), make_pipeline(StandardScaler(), Ridge(alpha=3.0))],
+                         ids=repr)
+def test_predict_permuted_is_the_generic_answer(estimator):
+    X, y, X_eval, _, _ = random_problem(7)
+    fast = linear_fitter_for(estimator).fit(X, y)
+    perm = np.random.default_rng(7).permutation(len(X_eval))
+    for columns in GROUPS:
+        assert_close(fast.predict_permuted(X_eval, columns, perm),
+                     Fitter.predict_permuted(fast, X_eval, columns, perm), 1e-12)
+
+
+@pytest.mark.parametrize("loss_name", ["squared_error", "absolute_error"])
+def test_permutation_losses_kernel_equals_generic_path(loss_name):
+    X, y, X_eval, y_eval, w = random_problem(8, n=300)
+    loss = LOSSES[loss_name]
+    fast = linear_fitter_for(Ridge(alpha=1.0)).fit(X, y)
+    slow = SklearnFitter(Ridge(alpha=1.0)).fit(X, y)
+    rng = np.random.default_rng(8)
+    perms = np.vstack([rng.permutation(len(y_eval)) for _ in range(4)])
+    for columns in GROUPS:
+        obs, rep = fast.permutation_losses(X_eval, y_eval, columns, perms, loss)
+        obs_generic, rep_generic = Fitter.permutation_losses(slow, X_eval, y_eval, columns, perms, loss)
+        assert_close(obs, obs_generic, 1e-10)
+        assert_close(rep, rep_generic, 1e-10)
+        # weights and custom losses take the generic path
+        obs_w, rep_w = fast.permutation_losses(X_eval, y_eval, columns, perms, loss, sample_weight=w)
+        obs_w_generic, rep_w_generic = Fitter.permutation_losses(slow, X_eval, y_eval, columns, perms, loss,
+                                                                 sample_weight=w)
+        assert_close(obs_w, obs_w_generic, 1e-10)
+        assert_close(rep_w, rep_w_generic, 1e-10)
+
+
+@pytest.mark.parametrize("loss", [LOSSES["squared_error"], LOSSES["absolute_error"],
+                                  Loss("quartic", lambda y, pred: (y - pred) ** 4)], ids=lambda l: l.name)
+def test_permutation_terms_equal_generic_path(loss):
+    X, y, X_eval, y_eval, w = random_problem(18, n=200)
+    fast = linear_fitter_for(LinearRegression()).fit(X, y)
+    slow = SklearnFitter(LinearRegression()).fit(X, y)
+    rng = np.random.default_rng(18)
+    perms = np.vstack([rng.permutation(len(y_eval)) for _ in range(3)])
+    for weights in (None, w):
+        for columns in GROUPS:
+            got = fast.permutation_terms(X_eval, y_eval, columns, perms, loss, sample_weight=weights)
+            expected = Fitter.permutation_terms(slow, X_eval, y_eval, columns, perms, loss, sample_weight=weights)
+            assert len(got) == len(expected)
+            for a, b in zip(got, expected):
+                assert_close(a, b, 1e-10)
+
+
+@pytest.mark.parametrize("loss", [LOSSES["squared_error"], LOSSES["absolute_error"],
+                                  Loss("quartic", lambda y, pred: (y - pred) ** 4)], ids=lambda l: l.name)
+def test_drop_losses_equal_brute_force(loss):
+    X, y, X_eval, y_eval, w = random_problem(9)
+    fast = linear_fitter_for(LinearRegression()).fit(X, y, w)
+    slow = SklearnFitter(LinearRegression()).fit(X, y, w)
+    for columns in GROUPS:
+        assert_close(fast.drop_losses(X_eval, y_eval, columns, loss),
+                     slow.refit_without(columns).losses(X_eval, y_eval, loss), 1e-10)
+    every = fast.drop_one_losses(X_eval, y_eval, loss)
+    for j in range(X.shape[1]):
+        assert_close(every[:, j], slow.refit_without([j]).losses(X_eval, y_eval, loss), 1e-10)
+
+
+# ----------------------------------------------------------------------------- degenerate designs
+def test_collinear_design_raises_naming_the_columns():
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(50, 5))
+    X[:, 3] = X[:, 0] - 2.0 * X[:, 1]
+    y = rng.normal(size=50)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d", "e"])
+    with pytest.raises(ValueError, match=r"X: columns \['a', 'b', 'd'\].*collinear"):
+        linear_fitter_for(LinearRegression()).fit(frame, y)
+    with pytest.raises(ValueError, match=r"columns \['x0', 'x1', 'x3'\]"):
+        linear_fitter_for(LinearRegression()).fit(X, y)
+    # ridge is identified; the same design fits, and matches sklearn
+    fast = linear_fitter_for(Ridge(alpha=1.0)).fit(X, y)
+    assert_close(fast.refit_without([3]).predict(X), SklearnFitter(Ridge(alpha=1.0)).fit(X, y)
+                 .refit_without([3]).predict(X))
+
+
+def test_more_columns_than_rows_raises():
+    rng = np.random.default_rng(11)
+    X, y = rng.normal(size=(10, 12)), rng.normal(size=10)
+    with pytest.raises(ValueError, match="10 rows with positive weight for 12"):
+        linear_fitter_for(LinearRegression()).fit(X, y)
+
+
+def test_constant_column_gets_coefficient_zero():
+    X, y, X_eval, y_eval, _ = random_problem(12)
+    X[:, 2] = 3.0
+    fast = linear_fitter_for(LinearRegression()).fit(X, y)
+    slow = SklearnFitter(LinearRegression()).fit(X, y)
+    assert fast.coef_[2] == 0.0
+    assert_close(fast.predict(X_eval), slow.predict(X_eval))
+    for columns in ([2], [1, 2], [0]):
+        assert_close(fast.refit_without(columns).predict(X_eval), slow.refit_without(columns).predict(X_eval))
+        assert_close(fast.regress_columns(columns).predict(X_eval),
+                     slow.regress_columns(columns).predict(X_eval))
+        x_resid, y_resid = fast.residuals_without(X_eval, y_eval, columns)
+        assert_close(y_resid, y_eval - slow.refit_without(columns).predict(X_eval))
+
+
+def test_invalid_parameters_name_themselves():
+    X, y, _, _, _ = random_problem(13)
+    with pytest.raises(ValueError, match="alpha"):
+        LinearFitter(alpha=-1.0).fit(X, y)
+    with pytest.raises(ValueError, match="sample_weight"):
+        LinearFitter().fit(X, y, -np.ones(len(y)))
+    fitter = LinearFitter().fit(X, y)
+    with pytest.raises(ValueError, match="columns"):
+        fitter.refit_without([X.shape[1]])
+    with pytest.raises(ValueError, match="X has 2 columns"):
+        fitter.predict(X[:, :2])
+
+
+# ----------------------------------------------------------------------------- end to end
+def test_loco_with_linear_fitter_equals_generic_refits():
+    X, y, X_eval, y_eval, _ = random_problem(14, n=200)
+    groups = {"a": [0], "bc": [1, 2], "d": [3], "ef": [4, 5]}
+    for kwargs in ({}, {"groups": groups}, {"loss": "absolute_error"}):
+        fast = vimp.LOCO(LinearRegression(), random_state=0, **kwargs).fit(X, y)
+        slow = vimp.LOCO(OpaqueLinearRegression(), random_state=0, **kwargs).fit(X, y)
+        assert isinstance(fast.fitters_[0], LinearFitter)
+        assert isinstance(slow.fitters_[0], SklearnFitter)
+        a, b = fast.importance(X_eval, y_eval), slow.importance(X_eval, y_eval)
+        assert_close(a.importance, b.importance)
+        assert_close(a.std_error, b.std_error)
+    fast = vimp.LOCO(LinearRegression(), cv=2, refit="permute", random_state=0).fit(X, y)
+    slow = vimp.LOCO(OpaqueLinearRegression(), cv=2, refit="permute", random_state=0).fit(X, y)
+    assert_close(fast.importance().importance, slow.importance().importance)
+
+
+def test_permutation_importance_with_linear_fitter_equals_generic_path():
+    X, y, X_eval, y_eval, w = random_problem(15, n=200)
+    for kwargs in ({}, {"groups": {"ab": [0, 1], "c": [2]}}):
+        fast = vimp.PermutationImportance(LinearRegression(), n_permutations=3, random_state=0, **kwargs)
+        slow = vimp.PermutationImportance(OpaqueLinearRegression(), n_permutations=3, random_state=0, **kwargs)
+        fast.fit(X, y)
+        slow.fit(X, y)
+        for weights in (None, w):
+            a = fast.importance(X_eval, y_eval, sample_weight=weights)
+            b = slow.importance(X_eval, y_eval, sample_weight=weights)
+            assert_close(a.importance, b.importance)
+            assert_close(a.per_repeat, b.per_repeat)
