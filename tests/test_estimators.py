@@ -407,3 +407,14 @@ def test_a_fitter_instance_is_copied_per_fold():
     assert not np.allclose(coefs[0], coefs[1])
     b = LOCO(LinearRegression(), cv=3, random_state=0).fit(X, y).importance()
     np.testing.assert_allclose(loco.importance().importance, b.importance, rtol=1e-8)
+
+
+def test_loco_batch_path_for_linear_models_equals_refits_and_keeps_reduced_models():
+    X, y = make_data()
+    fast = LOCO(LinearRegression(), cv=3, random_state=0).fit(X, y)
+    slow = LOCO(SklearnFitter(LinearRegression()), cv=3, random_state=0).fit(X, y)
+    np.testing.assert_allclose(fast.importance().per_observation, slow.importance().per_observation,
+                               rtol=1e-9, atol=1e-12)
+    # reduced models are built on first use, and predict like sklearn refits without the column
+    reduced = fast.reduced_fitters_[1][2]
+    np.testing.assert_allclose(reduced.predict(X), slow.reduced_fitters_[1][2].predict(X), rtol=1e-9)

@@ -224,9 +224,23 @@ class LossImportance(BaseEstimator):
         n = len(y)
         fold_ids = np.zeros(n, dtype=np.intp)
         full = np.empty(n)
+        # Each fold's evaluation rows, taken once (not once per group).
+        fold_data = []
         for f, (fitter, rows) in enumerate(evaluations):
             fold_ids[rows] = f
-            full[rows] = fitter.losses(take_rows(X, rows), y[rows], self.loss_)
+            if len(rows) == n and np.array_equal(rows, np.arange(n)):
+                data = (X, y, w)
+            else:
+                data = (take_rows(X, rows), y[rows], None if w is None else w[rows])
+            fold_data.append(data)
+            full[rows] = fitter.losses(data[0], data[1], self.loss_)
+
+        batch = self._batch_group_losses(evaluations, fold_data)
+        if batch is not None:
+            other = batch
+            for g in np.flatnonzero(self.constant_groups_):
+                other[:, g] = full
+            return self._build_result(full, other, w, fold_ids, None, None)
 
         def one_group(g):
             other = np.empty(n)
@@ -235,8 +249,7 @@ class LossImportance(BaseEstimator):
                 if self.constant_groups_[g]:
                     other[rows] = full[rows]
                     continue
-                Xf, yf = take_rows(X, rows), y[rows]
-                wf = None if w is None else w[rows]
+                Xf, yf, wf = fold_data[f]
                 rng = child_rng(self.seed_, _SEED_EVAL, g, f)
                 out = self._group_losses(f, fitter, Xf, yf, wf, g, rng)
                 other[rows], rep = out[0], out[1]
@@ -255,6 +268,10 @@ class LossImportance(BaseEstimator):
 
     def _group_losses(self, fold, fitter, X, y, w, group, rng):  # pragma: no cover - interface
         raise NotImplementedError
+
+    def _batch_group_losses(self, evaluations, fold_data):
+        """Every group's losses at once, shape (n, n_groups), where a fitter can; else None."""
+        return None
 
     def _combine_repeats(self, repeats, full, w, evaluations):
         """Natural-scale importance of each permutation repeat, pooled over folds (None for LOCO)."""

@@ -86,13 +86,12 @@ def permutation_mean_se(full, other, donor, square, weights, blocks, slope, offs
     n_rep = np.ones(n)
     for rows, perms in blocks:
         perms = np.atleast_2d(np.asarray(perms, dtype=np.int64))
-        received_w = np.zeros(len(rows))
-        received_wshift = np.zeros(len(rows))
-        for perm in perms:
-            received_w[perm] += w[rows]
-            received_wshift[perm] += w[rows] * shift[rows]
-        donated[rows] -= received_wshift / len(perms)
-        n_rep[rows] = len(perms)
+        n_perm, m = perms.shape
+        # sum over repeats of w_i * shift_i for the rows i that received row k (k = perms[r, i])
+        received_wshift = np.bincount(perms.ravel(), weights=np.tile(w[rows] * shift[rows], n_perm),
+                                      minlength=m)
+        donated[rows] -= received_wshift / n_perm
+        n_rep[rows] = n_perm
     projection = np.sum((own + donated) ** 2)
     # mean_r (L_ri - shift_i)^2 from mean_r L_ri^2 and mean_r L_ri
     term_square = square - 2.0 * shift * other + shift**2

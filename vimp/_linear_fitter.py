@@ -749,13 +749,9 @@ class LinearFitter(_LinearPredictor):
             from ._kernels import pap_linear_terms
 
             perms = np.ascontiguousarray(perms, dtype=np.int64)
-            inverse = np.empty_like(perms)
-            rows = np.arange(n, dtype=np.int64)
-            for r in range(len(perms)):
-                inverse[r, perms[r]] = rows
             return pap_linear_terms(np.ascontiguousarray(y, dtype=np.float64), np.ascontiguousarray(pred),
                                     np.ascontiguousarray(Xf[:, cols]), np.ascontiguousarray(self.coef_[cols]),
-                                    perms, inverse, np.ones(n), int(loss.kernel_code))
+                                    perms, np.ones(n), int(loss.kernel_code))
         part = Xf[:, cols] @ self.coef_[cols]
         weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         obs_sum, square_sum, donor_sum = np.zeros(n), np.zeros(n), np.zeros(n)

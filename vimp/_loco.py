@@ -120,6 +120,11 @@ class LOCO(LossImportance):
         check_choice(self.test, "test", LOCO_TESTS)
 
     def _fit_extra(self, X, y, sample_weight):
+        self._reduced = None
+        if not self._batch_ready(self.fitters_):
+            self._reduced = self._refit_all()
+
+    def _refit_all(self):
         tasks = [(f, g) for f in range(len(self.folds_)) for g in range(len(self.groups_))]
 
         def refit(task):
@@ -136,7 +141,30 @@ class LOCO(LossImportance):
 
         fitted = run_tasks(refit, tasks, self.n_jobs, self.progress, "loco refits")
         n_groups = len(self.groups_)
-        self.reduced_fitters_ = [fitted[f * n_groups:(f + 1) * n_groups] for f in range(len(self.folds_))]
+        return [fitted[f * n_groups:(f + 1) * n_groups] for f in range(len(self.folds_))]
+
+    def _batch_ready(self, fitters):
+        """Whether every fold's model answers all drop-one losses at once (exact linear fitters)."""
+        return (self.refit == "drop" and all(len(c) == 1 for c in self.group_columns_)
+                and all(hasattr(f, "drop_one_losses") for f in fitters))
+
+    def _batch_group_losses(self, evaluations, fold_data):
+        if not self._batch_ready([fitter for fitter, _ in evaluations]):
+            return None
+        n = sum(len(rows) for _, rows in evaluations)
+        other = np.empty((n, len(self.groups_)))
+        singles = np.array([c[0] for c in self.group_columns_], dtype=np.intp)
+        for (fitter, rows), (Xf, yf, _) in zip(evaluations, fold_data):
+            other[rows] = fitter.drop_one_losses(Xf, yf, self.loss_)[:, singles]
+        return other
+
+    @property
+    def reduced_fitters_(self):
+        """``reduced_fitters_[fold][group]``: the model refitted without the group (built on first use
+        when an exact linear fitter answers the losses directly)."""
+        if self._reduced is None:
+            self._reduced = self._refit_all()
+        return self._reduced
 
     def _group_losses(self, fold, fitter, X, y, w, group, rng):
         return self.reduced_fitters_[fold][group].losses(X, y, self.loss_), None

@@ -167,7 +167,7 @@ def pap_linear_losses(y, pred, x_cols, coef, perms, loss_code):
 
 
 @njit_parallel
-def pap_linear_terms(y, pred, x_cols, coef, perms, inverse, weight, loss_code):
+def pap_linear_terms(y, pred, x_cols, coef, perms, weight, loss_code):
     """Permute-and-predict losses of a linear model, with the sums its standard error needs.
 
     As :func:`pap_linear_losses`, plus each row's losses as a donor and its mean squared loss (see
@@ -177,8 +177,6 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, inverse, weight, loss_code):
     ----------
     y, pred, x_cols, coef, perms, loss_code
         As in :func:`pap_linear_losses`.
-    inverse : ndarray of shape (R, n), int64
-        ``inverse[r]`` is the inverse permutation of ``perms[r]``.
     weight : ndarray of shape (n,)
         Observation weights (ones for none); they enter ``donor_mean`` only.
 
@@ -188,7 +186,7 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, inverse, weight, loss_code):
     repeat_mean_loss : ndarray of shape (R,)
         Unweighted, as in :func:`pap_linear_losses`.
     donor_mean : ndarray of shape (n,)
-        ``mean_r weight[i] * L[r, i]`` with ``i = inverse[r, k]``, for each row ``k``.
+        ``mean_r weight[i] * L[r, i]`` over the row ``i`` with ``perms[r, i] = k``, for each row ``k``.
     square_mean : ndarray of shape (n,)
         ``mean_r L[r, i] ** 2`` for each row ``i``.
 
@@ -209,6 +207,11 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, inverse, weight, loss_code):
         for k in range(n_cols):
             total += coef[k] * x_cols[i, k]
         group_part[i] = total
+
+    inverse = np.empty((n_repeats, n), dtype=np.int64)
+    for r in prange(n_repeats):
+        for i in range(n):
+            inverse[r, perms[r, i]] = i
 
     n_blocks = (n + PAP_BLOCK_SIZE - 1) // PAP_BLOCK_SIZE
     obs_sum = np.zeros(n)

@@ -81,15 +81,13 @@ def pap_linear_losses(y, pred, x_cols, coef, perms, loss_code):
     return losses.mean(axis=0), losses.mean(axis=1)
 
 
-def pap_linear_terms(y, pred, x_cols, coef, perms, inverse, weight, loss_code):
+def pap_linear_terms(y, pred, x_cols, coef, perms, weight, loss_code):
     """Permute-and-predict losses with the sums of their standard error (reference).
 
     Parameters
     ----------
     y, pred, x_cols, coef, perms, loss_code
         As in :func:`pap_linear_losses`.
-    inverse : ndarray of shape (R, n), int64
-        Inverse permutations of ``perms``.
     weight : ndarray of shape (n,)
         Observation weights (ones for none).
 
