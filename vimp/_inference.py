@@ -32,6 +32,9 @@ def mean_and_se(terms, weights=None):
     weights : ndarray of shape (n,) or None
     """
     terms = np.asarray(terms, dtype=float)
+    if weights is None:
+        mean = terms.mean(axis=0)
+        return mean, terms.std(axis=0) / np.sqrt(terms.shape[0])
     w = _normalised_weights(weights, terms.shape[0])
     wb = w if terms.ndim == 1 else w[:, None]
     mean = np.sum(wb * terms, axis=0)
