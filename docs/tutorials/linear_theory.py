@@ -71,7 +71,7 @@ for k, d in enumerate([0.0, 0.25, 0.5, 0.75, 0.9]):
     X_te, y_te = draw(2000, rng, A_d)
     pap_d = PermutationImportance(LinearRegression(), scale="sqrt", random_state=k).fit(X_tr, y_tr)
     pa = pap_d.importance(X_te, y_te)
-    b0 = pap_d.fitters_[0].estimator_.coef_[0]  # the fitted model's coefficient of x0
+    b0 = LinearRegression().fit(X_tr, y_tr).coef_[0]  # the fitted model's coefficient of x0 (OLS is deterministic)
     lo = LOCO(LinearRegression(), scale="sqrt", random_state=k).fit(X_tr, y_tr).importance(X_te, y_te)
     rows.append({"delta": d, "beta_hat_0": b0,
                  "PaP theory": vl.bladen_pap(p, d), "PaP": pa.importance[0],

@@ -1,4 +1,4 @@
-"""Make the figures of the tutorials into docs/_static/ (about 15 seconds).
+"""Make the figures of the tutorials into docs/_static/ (about 20 seconds).
 
 Run from anywhere: ``python docs/tutorials/make_figures.py``. Writes
 
