@@ -383,3 +383,20 @@ def test_permutation_importance_with_linear_fitter_equals_generic_path():
             b = slow.importance(X_eval, y_eval, sample_weight=weights)
             assert_close(a.importance, b.importance)
             assert_close(a.per_repeat, b.per_repeat)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: LinearRegression(), lambda: LinearRegression(fit_intercept=False), lambda: Ridge(alpha=3.0),
+    lambda: make_pipeline(StandardScaler(), Ridge(alpha=2.0)),
+])
+def test_residuals_each_equals_residuals_without_column_by_column(make):
+    rng = np.random.default_rng(44)
+    X = rng.normal(size=(200, 6))
+    X[:, 3] = 2.0  # a constant column
+    y = X[:, 0] - X[:, 2] + rng.normal(size=200)
+    fitter = make_fitter(make()).fit(X[:150], y[:150])
+    x_all, y_all = fitter.residuals_each(X[150:], y[150:])
+    for j in range(6):
+        x_one, y_one = fitter.residuals_without(X[150:], y[150:], [j])
+        np.testing.assert_allclose(x_all[:, j], x_one[:, 0], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(y_all[:, j], y_one, rtol=1e-10, atol=1e-12)

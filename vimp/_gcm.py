@@ -686,8 +686,41 @@ class GCM(BaseEstimator):
         return run_tasks(lambda g: self._nuisance(fitter, g), range(len(self.groups_)), self.n_jobs,
                          self.progress, "gcm regressions")
 
+    def _batch_residuals(self, fitter, X, y_num):
+        """Every single-feature group's residuals from one call of an exact linear fitter, or None."""
+        if not (self._fast(fitter) and hasattr(fitter, "residuals_each")
+                and all(len(c) == 1 for c in self.group_columns_)):
+            return None
+        both = fitter.residuals_each(X, y_num)
+        if both is None:
+            return None
+        x_all, y_all = both
+        out = []
+        for columns in self.group_columns_:
+            j = columns[0]
+            if self.constant_columns_[j]:  # as _Nuisance: no x-regression, the full model's residual
+                out.append((np.zeros((len(y_num), 1)), y_num - np.asarray(fitter.predict(X), dtype=float)))
+            else:
+                out.append((x_all[:, [j]], y_all[:, j]))
+        return out
+
     def _crossfit_residuals(self):
         X, y_num = self._X, self._y_num
+        batches = []
+        for fitter, (_, test) in zip(self.fitters_, self.folds_):
+            batch = self._batch_residuals(fitter, take_rows(X, test), y_num[test])
+            if batch is None:
+                break
+            batches.append(batch)
+        if len(batches) == len(self.folds_):
+            n = len(y_num)
+            out = []
+            for g in range(len(self.groups_)):
+                rx, ry = np.zeros((n, 1)), np.zeros(n)
+                for f, (_, test) in enumerate(self.folds_):
+                    rx[test], ry[test] = batches[f][g]
+                out.append((rx, ry))
+            return out
         tasks = [(f, g) for g in range(len(self.groups_)) for f in range(len(self.folds_))]
 
         def one(task):
@@ -771,6 +804,11 @@ class GCM(BaseEstimator):
         return result
 
     def _evaluate(self, models, X, y_num):
+        fitters = {id(m.fitter) for m in models}
+        if len(fitters) == 1:
+            batch = self._batch_residuals(models[0].fitter, X, y_num)
+            if batch is not None:
+                return batch
         return run_tasks(lambda m: m.residuals(X, y_num), models, self.n_jobs, False, "gcm residuals")
 
     def _result(self, residuals, X, y_num, w, split, fold_ids):

@@ -663,6 +663,35 @@ class LinearFitter(_LinearPredictor):
             return self._sklearn_view(source).regress_columns(cols, source)
         return _LinearColumnModel(self, cols)
 
+    def residuals_each(self, X, y):
+        """:meth:`residuals_without` for every single column at once, from one product ``Z_c G``.
+
+        Returns
+        -------
+        x_resid, y_resid : ndarrays of shape (n, n_features)
+            Column ``j``: the residual of ``X[:, j]`` on the other columns, and ``y`` minus the prediction
+            of the model refitted without column ``j`` (for a column left out of the fit as constant:
+            ``X[:, j]`` minus its training value, and the full model's residual).
+            None when the x-regressions need scikit-learn (a scaler before a model without intercept).
+        """
+        if self._columns_need_sklearn:
+            return None
+        Xf = _as_2d_float(X)
+        self._check_width(Xf)
+        yf = np.asarray(y, dtype=float)
+        if yf.shape != (Xf.shape[0],):
+            raise ValueError(f"y must be 1-D with one value per row of X ({Xf.shape[0]}); got shape {yf.shape}")
+        residual = yf - (Xf @ self.coef_ + self.intercept_)
+        active = np.flatnonzero(self.active_)
+        y_resid = np.repeat(residual[:, None], Xf.shape[1], axis=1)
+        x_resid = Xf - (self.center_ if self.fit_intercept else 0.0)
+        if active.size:
+            V = self._centred(Xf) @ self.G_[:, active]
+            diag = np.diag(self.G_)[active]
+            x_resid[:, active] = V / diag * self.scale_[active]
+            y_resid[:, active] += V * (self.beta_[active] / diag)
+        return x_resid, y_resid
+
     def residuals_without(self, X, y, columns):
         """Residuals of ``X[:, columns]`` and of ``y`` on the other columns, on evaluation data.
 
