@@ -251,18 +251,60 @@ def _infer_group(rx, ry, w, single, test, scale, n_bootstrap, rng):
     return out
 
 
+def _infer_singles(rx, ry, w, scale):
+    """:func:`_infer_group` for many single-column groups under the Wald test, vectorised over columns.
+
+    ``rx`` and ``ry`` are (n, k), one column per feature. Returns the list of per-feature dicts that
+    :func:`_infer_group` would return (the same numbers; the tests compare the two paths).
+    """
+    n, k = rx.shape
+    R = rx * ry
+    active = np.any(rx != 0, axis=0)
+    a, se = mean_and_se(R, w)
+    a = np.where(active, a, 0.0)
+    se = np.where(active, se, 0.0)
+    value = np.zeros(k)
+    est_se = np.zeros(k)
+    if active.any():
+        value[active], influence = _column_scale(scale, a[active], rx[:, active], ry[:, active],
+                                                 R[:, active], w)
+        est_se[active] = mean_and_se(influence, w)[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        statistic = np.where(se > 0, a / np.where(se > 0, se, 1.0), 0.0)
+    pvalue = np.where(active, pvalue_two_sided(a, se), 1.0)
+    parts = []
+    for j in range(k):
+        on = bool(active[j])
+        parts.append({
+            "products": R[:, [j]], "column_mean": a[[j]], "column_se": se[[j]],
+            "column_importance": value[[j]],
+            "importance": float(value[j]) if on else 0.0, "se": float(est_se[j]) if on else 0.0,
+            "raw": float(a[j]), "raw_se": float(se[j]),
+            "per_obs": R[:, j] if on else np.zeros(n),
+            "pvalue": float(pvalue[j]), "statistic": float(statistic[j]) if on else 0.0,
+            "df": 1 if on else 0,
+        })
+    return parts
+
+
 def _build_result(x_res, y_res, names, column_names, single, w, test, scale, level, p_adjust,
-                  n_bootstrap, seq, split, target, fold_ids, extra_details):
+                  n_bootstrap, seq, split, target, fold_ids, extra_details, stacked=None):
     """An :class:`ImportanceResult` from each group's residuals.
 
     ``x_res[g]`` is (n, m_g) and ``y_res[g]`` (n, m_g); ``column_names[g]`` names the group's columns.
+    ``stacked``: the two lists already stacked column-wise, when the caller has them.
     """
     k = len(names)
-    parts = [
-        _infer_group(x_res[g], y_res[g], w, single[g], test, scale, n_bootstrap,
-                     child_rng(seq, _SEED_TEST, g))
-        for g in range(k)
-    ]
+    if stacked is None:
+        stacked = (np.column_stack(x_res), np.column_stack(y_res))
+    if test == "wald" and all(single) and all(x.shape[1] == 1 for x in x_res):
+        parts = _infer_singles(stacked[0], stacked[1], w, scale)
+    else:
+        parts = [
+            _infer_group(x_res[g], y_res[g], w, single[g], test, scale, n_bootstrap,
+                         child_rng(seq, _SEED_TEST, g))
+            for g in range(k)
+        ]
 
     def gather(key):
         return np.array([p[key] for p in parts], dtype=float)
@@ -281,8 +323,8 @@ def _build_result(x_res, y_res, names, column_names, single, w, test, scale, lev
         "statistic": gather("statistic"),
         "df": np.array([p["df"] for p in parts], dtype=int),
         "columns": columns,
-        "x_residuals": np.column_stack(x_res),
-        "y_residuals": np.column_stack(y_res),
+        "x_residuals": stacked[0],
+        "y_residuals": stacked[1],
         "residual_columns": tuple(c for cols in column_names for c in cols),
     }
     details.update(extra_details)
@@ -701,7 +743,7 @@ class GCM(BaseEstimator):
             if self.constant_columns_[j]:  # as _Nuisance: no x-regression, the full model's residual
                 out.append((np.zeros((len(y_num), 1)), y_num - np.asarray(fitter.predict(X), dtype=float)))
             else:
-                out.append((x_all[:, [j]], y_all[:, j]))
+                out.append((x_all[:, j:j + 1], y_all[:, j]))
         return out
 
     def _crossfit_residuals(self):
@@ -813,15 +855,26 @@ class GCM(BaseEstimator):
 
     def _result(self, residuals, X, y_num, w, split, fold_ids):
         Xf = as_float_array(X)
-        r2_x, r2_y = [], []
-        for g, (rx, ry) in enumerate(residuals):
-            cols = self.group_columns_[g]
-            active = ~self.constant_columns_[cols]
-            r2_y.append(float(_r2(y_num, ry, w)))
-            r2 = _r2(Xf[:, cols[active]], rx[:, active], w) if active.any() else np.array([np.nan])
-            r2_x.append(float(np.min(r2)))
         x_res = [rx for rx, _ in residuals]
-        y_res = [np.repeat(ry[:, None], rx.shape[1], axis=1) for rx, ry in residuals]
+        stacked = None
+        if all(len(cols) == 1 for cols in self.group_columns_):
+            # one column per group: R² of all regressions at once, residual matrices stacked once
+            singles = np.array([cols[0] for cols in self.group_columns_], dtype=np.intp)
+            X_all = np.column_stack(x_res)
+            Y_all = np.column_stack([ry for _, ry in residuals])
+            r2_x = np.where(self.constant_columns_[singles], np.nan, _r2(Xf[:, singles], X_all, w))
+            r2_y = _r2(np.broadcast_to(y_num[:, None], Y_all.shape), Y_all, w)
+            y_res = [Y_all[:, g:g + 1] for g in range(Y_all.shape[1])]
+            stacked = (X_all, Y_all)
+        else:
+            r2_x, r2_y = [], []
+            for g, (rx, ry) in enumerate(residuals):
+                cols = self.group_columns_[g]
+                active = ~self.constant_columns_[cols]
+                r2_y.append(float(_r2(y_num, ry, w)))
+                r2 = _r2(Xf[:, cols[active]], rx[:, active], w) if active.any() else np.array([np.nan])
+                r2_x.append(float(np.min(r2)))
+            y_res = [np.repeat(ry[:, None], rx.shape[1], axis=1) for rx, ry in residuals]
         column_names = [[self._feature_names[c] for c in cols] for cols in self.group_columns_]
         single = [len(cols) == 1 for cols in self.group_columns_]
         mode = {"in-sample": "in-sample residuals", "holdout": "held-out residuals"}.get(
@@ -831,7 +884,7 @@ class GCM(BaseEstimator):
             extra["positive_class"] = self.classes_[1]
         return _build_result(x_res, y_res, self.groups_, column_names, single, w, self.test, self.scale,
                              self.level, self.p_adjust, self.n_bootstrap, self.seed_, split,
-                             f"{_target_text(self.scale)}; from {mode}", fold_ids, extra)
+                             f"{_target_text(self.scale)}; from {mode}", fold_ids, extra, stacked)
 
     # ------------------------------------------------------------------ residuals given
     @classmethod
