@@ -418,3 +418,26 @@ def test_loco_batch_path_for_linear_models_equals_refits_and_keeps_reduced_model
     # reduced models are built on first use, and predict like sklearn refits without the column
     reduced = fast.reduced_fitters_[1][2]
     np.testing.assert_allclose(reduced.predict(X), slow.reduced_fitters_[1][2].predict(X), rtol=1e-9)
+
+
+@pytest.mark.parametrize("cls", METHODS)
+def test_same_numbers_under_the_threading_backend(cls):
+    from joblib import parallel_backend
+
+    X, y = make_data()
+    model = DecisionTreeRegressor(max_depth=3, random_state=0)
+    a = cls(model, random_state=5, n_jobs=1).fit(X[:200], y[:200]).importance(X[200:], y[200:])
+    with parallel_backend("threading", n_jobs=2):
+        b = cls(model, random_state=5, n_jobs=2).fit(X[:200], y[:200]).importance(X[200:], y[200:])
+    np.testing.assert_array_equal(a.importance, b.importance)
+    np.testing.assert_array_equal(a.std_error, b.std_error)
+
+
+def test_progress_bar_is_shown_only_when_asked(capsys):
+    X, y = make_data()
+    LOCO(DecisionTreeRegressor(max_depth=2, random_state=0), random_state=0).fit(
+        X[:200], y[:200]).importance(X[200:], y[200:])
+    assert capsys.readouterr().err == ""
+    LOCO(DecisionTreeRegressor(max_depth=2, random_state=0), progress=True, random_state=0).fit(
+        X[:200], y[:200]).importance(X[200:], y[200:])
+    assert "loco" in capsys.readouterr().err
