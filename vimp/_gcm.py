@@ -106,6 +106,12 @@ def _r2(target, resid, w):
     """``1 - sum(w r^2) / sum(w (t - mean_w t)^2)`` per column (NaN where the target is constant)."""
     target = np.asarray(target, dtype=float)
     resid = np.asarray(resid, dtype=float)
+    if w is None and target.ndim == 2:  # unweighted: sums of squares without weight arrays
+        centred = target - target.mean(axis=0)
+        total = np.einsum("ij,ij->j", centred, centred)
+        explained = np.einsum("ij,ij->j", resid, resid)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(total > 0, 1.0 - explained / np.where(total > 0, total, 1.0), np.nan)
     wt = np.ones(target.shape[0]) if w is None else w
     wt = wt if target.ndim == 1 else wt[:, None]
     centre = np.sum(wt * target, axis=0) / np.sum(wt, axis=0)
@@ -113,6 +119,19 @@ def _r2(target, resid, w):
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(total > 0, 1.0 - np.sum(wt * resid**2, axis=0) / np.where(total > 0, total, 1.0),
                         np.nan)
+
+
+def _r2_shared_target(target, resid, w):
+    """:func:`_r2` of one target against each column of ``resid`` (n, k)."""
+    target = np.asarray(target, dtype=float)
+    wt = np.ones(target.shape[0]) if w is None else np.asarray(w, dtype=float)
+    centre = np.sum(wt * target) / np.sum(wt)
+    total = np.sum(wt * (target - centre) ** 2)
+    if not total > 0:
+        return np.full(resid.shape[1], np.nan)
+    explained = np.einsum("i,ij,ij->j", wt, resid, resid) if w is not None else np.einsum(
+        "ij,ij->j", resid, resid)
+    return 1.0 - explained / total
 
 
 def _check_params(test, scale, level, p_adjust, n_bootstrap, random_state):
@@ -265,7 +284,9 @@ def _infer_singles(rx, ry, w, scale):
     se = np.where(active, se, 0.0)
     value = np.zeros(k)
     est_se = np.zeros(k)
-    if active.any():
+    if scale == "covariance":  # the estimate is the mean product: its influence is R - a
+        value, est_se = a.copy(), se.copy()
+    elif active.any():
         value[active], influence = _column_scale(scale, a[active], rx[:, active], ry[:, active],
                                                  R[:, active], w)
         est_se[active] = mean_and_se(influence, w)[1]
@@ -863,7 +884,7 @@ class GCM(BaseEstimator):
             X_all = np.column_stack(x_res)
             Y_all = np.column_stack([ry for _, ry in residuals])
             r2_x = np.where(self.constant_columns_[singles], np.nan, _r2(Xf[:, singles], X_all, w))
-            r2_y = _r2(np.broadcast_to(y_num[:, None], Y_all.shape), Y_all, w)
+            r2_y = _r2_shared_target(y_num, Y_all, w)
             y_res = [Y_all[:, g:g + 1] for g in range(Y_all.shape[1])]
             stacked = (X_all, Y_all)
         else:

@@ -682,6 +682,13 @@ class LinearFitter(_LinearPredictor):
         if yf.shape != (Xf.shape[0],):
             raise ValueError(f"y must be 1-D with one value per row of X ({Xf.shape[0]}); got shape {yf.shape}")
         residual = yf - (Xf @ self.coef_ + self.intercept_)
+        if self.active_.all():  # the common case, in as few passes over (n, p) as possible
+            V = self._centred(Xf) @ self.G_
+            diag = np.diag(self.G_)
+            x_resid = V * (self.scale_ / diag)
+            y_resid = V * (self.beta_ / diag)
+            y_resid += residual[:, None]
+            return x_resid, y_resid
         active = np.flatnonzero(self.active_)
         y_resid = np.repeat(residual[:, None], Xf.shape[1], axis=1)
         x_resid = Xf - (self.center_ if self.fit_intercept else 0.0)
