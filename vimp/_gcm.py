@@ -270,6 +270,10 @@ def _infer_group(rx, ry, w, single, test, scale, n_bootstrap, rng):
     return out
 
 
+class _SingleParts(list):
+    """The per-feature dicts of :func:`_infer_singles`, with the (n, k) products kept whole."""
+
+
 def _infer_singles(rx, ry, w, scale):
     """:func:`_infer_group` for many single-column groups under the Wald test, vectorised over columns.
 
@@ -293,7 +297,8 @@ def _infer_singles(rx, ry, w, scale):
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = np.where(se > 0, a / np.where(se > 0, se, 1.0), 0.0)
     pvalue = np.where(active, pvalue_two_sided(a, se), 1.0)
-    parts = []
+    parts = _SingleParts()
+    parts.products = np.where(active, R, 0.0) if not active.all() else R
     for j in range(k):
         on = bool(active[j])
         parts.append({
@@ -366,7 +371,8 @@ def _build_result(x_res, y_res, names, column_names, single, w, test, scale, lev
         test=test,
         p_adjust=p_adjust,
         target=target,
-        per_observation=np.column_stack([p["per_obs"] for p in parts]),
+        per_observation=(parts.products if isinstance(parts, _SingleParts)
+                         else np.column_stack([p["per_obs"] for p in parts])),
         fold_ids=fold_ids,
         mc_std=np.full(k, np.nan),
         per_repeat=None,
@@ -401,6 +407,20 @@ def _check_residual_array(values, name):
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf (non-finite values)")
     return arr
+
+
+class _StackedResiduals(list):
+    """Per-feature ``(x_resid (n, 1), y_resid (n,))`` pairs that are views of two (n, k) matrices.
+
+    The exact linear path produces all single-feature residuals as matrices; keeping them (``stacked``)
+    spares the copies of stacking the pairs again.
+    """
+
+    @classmethod
+    def of(cls, X_all, Y_all):
+        out = cls((X_all[:, g:g + 1], Y_all[:, g]) for g in range(X_all.shape[1]))
+        out.stacked = (X_all, Y_all)
+        return out
 
 
 # ------------------------------------------------------------------------------------- nuisances
@@ -733,6 +753,8 @@ class GCM(BaseEstimator):
         return copy.deepcopy(fitter) if fitter is self.estimator else fitter
 
     def _fit_model(self, X, y, w, rows):
+        if len(rows) == len(y) and np.array_equal(rows, np.arange(len(y))):
+            return self._make_fitter().fit(X, y, w)  # all rows, in order: no copy
         return self._make_fitter().fit(take_rows(X, rows), y[rows], None if w is None else w[rows])
 
     def _fast(self, fitter):
@@ -758,14 +780,16 @@ class GCM(BaseEstimator):
         if both is None:
             return None
         x_all, y_all = both
-        out = []
-        for columns in self.group_columns_:
-            j = columns[0]
-            if self.constant_columns_[j]:  # as _Nuisance: no x-regression, the full model's residual
-                out.append((np.zeros((len(y_num), 1)), y_num - np.asarray(fitter.predict(X), dtype=float)))
-            else:
-                out.append((x_all[:, j:j + 1], y_all[:, j]))
-        return out
+        singles = np.array([c[0] for c in self.group_columns_], dtype=np.intp)
+        if np.array_equal(singles, np.arange(x_all.shape[1])):
+            X_sel, Y_sel = x_all, y_all  # one group per column, in order: no copy
+        else:
+            X_sel, Y_sel = x_all[:, singles], y_all[:, singles]
+        constant = self.constant_columns_[singles]
+        if constant.any():  # as _Nuisance: no x-regression, the full model's residual
+            X_sel[:, constant] = 0.0
+            Y_sel[:, constant] = (y_num - np.asarray(fitter.predict(X), dtype=float))[:, None]
+        return _StackedResiduals.of(X_sel, Y_sel)
 
     def _crossfit_residuals(self):
         X, y_num = self._X, self._y_num
@@ -776,14 +800,11 @@ class GCM(BaseEstimator):
                 break
             batches.append(batch)
         if len(batches) == len(self.folds_):
-            n = len(y_num)
-            out = []
-            for g in range(len(self.groups_)):
-                rx, ry = np.zeros((n, 1)), np.zeros(n)
-                for f, (_, test) in enumerate(self.folds_):
-                    rx[test], ry[test] = batches[f][g]
-                out.append((rx, ry))
-            return out
+            n, k = len(y_num), len(self.groups_)
+            X_all, Y_all = np.empty((n, k)), np.empty((n, k))
+            for batch, (_, test) in zip(batches, self.folds_):
+                X_all[test], Y_all[test] = batch.stacked
+            return _StackedResiduals.of(X_all, Y_all)
         tasks = [(f, g) for g in range(len(self.groups_)) for f in range(len(self.folds_))]
 
         def one(task):
@@ -881,8 +902,11 @@ class GCM(BaseEstimator):
         if all(len(cols) == 1 for cols in self.group_columns_):
             # one column per group: R² of all regressions at once, residual matrices stacked once
             singles = np.array([cols[0] for cols in self.group_columns_], dtype=np.intp)
-            X_all = np.column_stack(x_res)
-            Y_all = np.column_stack([ry for _, ry in residuals])
+            if isinstance(residuals, _StackedResiduals):
+                X_all, Y_all = residuals.stacked
+            else:
+                X_all = np.column_stack(x_res)
+                Y_all = np.column_stack([ry for _, ry in residuals])
             r2_x = np.where(self.constant_columns_[singles], np.nan, _r2(Xf[:, singles], X_all, w))
             r2_y = _r2_shared_target(y_num, Y_all, w)
             y_res = [Y_all[:, g:g + 1] for g in range(Y_all.shape[1])]
