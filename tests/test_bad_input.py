@@ -128,3 +128,17 @@ def test_prefit_with_cv_is_refused():
     X, y = data()
     with pytest.raises(ValueError, match="prefit"):
         PermutationImportance(LinearRegression().fit(X, y), prefit=True, cv=3).fit(X, y)
+
+
+def test_pipeline_selecting_columns_by_name_gets_a_clear_message():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=100), "c": rng.choice(["x", "y"], 100)})
+    y = X["a"] + rng.normal(size=100)
+    model = make_pipeline(ColumnTransformer([("onehot", OneHotEncoder(), ["c"])], remainder="passthrough"),
+                          LinearRegression())
+    with pytest.raises(ValueError, match="make_column_selector"):
+        LOCO(model).fit(X, y)

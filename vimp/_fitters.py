@@ -210,7 +210,18 @@ class SklearnFitter(Fitter):
         n_features = self.X_train_.shape[1]
         keep = np.setdiff1d(np.arange(n_features), np.asarray(columns, dtype=np.intp))
         reduced = SklearnFitter(self.estimator, self.response_method, columns=keep)
-        return reduced.fit(self.X_train_, self.y_train_, self.sample_weight_)
+        try:
+            return reduced.fit(self.X_train_, self.y_train_, self.sample_weight_)
+        except (ValueError, KeyError) as exc:
+            if not hasattr(self.X_train_, "columns"):
+                raise
+            dropped = [self.X_train_.columns[c] for c in np.atleast_1d(columns)]
+            raise ValueError(
+                f"refitting {type(self.estimator).__name__} without columns {dropped} failed: {exc}. "
+                "A pipeline step that selects columns by name cannot be refitted without them; select "
+                "them by dtype instead (sklearn.compose.make_column_selector), or leave such columns "
+                "out of the groups"
+            ) from exc
 
     def refit_permuted(self, columns, perm):
         """A new fitter, fitted on the training data with ``columns`` permuted jointly by ``perm``."""
