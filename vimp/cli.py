@@ -204,6 +204,10 @@ def _run_importance(args):
         print()
         for method, result in results.items():
             print(f"{method.upper()}: {result.target}; test: {result.test}")
+        if "loco" in results and results["loco"].test == "split":
+            print("note: LOCO's p-values come from a sample-split test, which stays valid at zero importance "
+                  "but has little power with a few hundred rows; its intervals are paired, so an interval "
+                  "can exclude 0 while the p-value is large.")
     if not args.no_plot:
         try:
             _plot(results, args.plot)
