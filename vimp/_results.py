@@ -167,7 +167,8 @@ class ImportanceResult:
         ax.set_yticks(pos)
         ax.set_yticklabels([self.names[i] for i in order])
         ax.axvline(0.0, color="grey", linewidth=0.8)
-        ax.set_xlabel(f"{self.method.upper()} importance ({self.scale}; {self.loss})")
+        scale = self.scale if self.loss in (None, "none") else f"{self.scale}; {self.loss}"
+        ax.set_xlabel(f"{self.method.upper()} importance ({scale})")
         ax.set_title(f"{self.method.upper()} with {self.level:.0%} confidence intervals")
         return ax
 
