@@ -131,7 +131,10 @@ class LossImportance(BaseEstimator):
             self._X, self._y, self._w = X, y, sample_weight
         self.fitters_ = self._fit_full(X, y, sample_weight)
         constant = constant_columns(X)
-        self.constant_groups_ = np.array([bool(np.all(constant[c])) for c in self.group_columns_])
+        if all(len(c) == 1 for c in self.group_columns_):
+            self.constant_groups_ = constant[np.array([c[0] for c in self.group_columns_], dtype=np.intp)]
+        else:
+            self.constant_groups_ = np.array([bool(np.all(constant[c])) for c in self.group_columns_])
         self._fit_extra(X, y, sample_weight)
         return self
 

@@ -11,7 +11,10 @@ import pandas as pd
 
 
 def take_rows(X, rows):
-    """Rows ``rows`` (integer positions) of ``X``."""
+    """Rows ``rows`` (integer positions) of ``X``; ``X`` itself when ``rows`` is every row in order."""
+    rows = np.asarray(rows)
+    if len(rows) == len(X) and (len(rows) == 0 or (rows[0] == 0 and np.all(np.diff(rows) == 1))):
+        return X
     if isinstance(X, pd.DataFrame):
         return X.iloc[rows]
     return X[rows]

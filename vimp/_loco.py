@@ -152,10 +152,17 @@ class LOCO(LossImportance):
         if not self._batch_ready([fitter for fitter, _ in evaluations]):
             return None
         n = sum(len(rows) for _, rows in evaluations)
-        other = np.empty((n, len(self.groups_)))
         singles = np.array([c[0] for c in self.group_columns_], dtype=np.intp)
+        in_order = np.array_equal(singles, np.arange(self.n_features_in_))
+        if len(evaluations) == 1 and in_order:  # one held-out set, one group per column: no copies
+            fitter, rows = evaluations[0]
+            Xf, yf, _ = fold_data[0]
+            if np.array_equal(rows, np.arange(n)):
+                return fitter.drop_one_losses(Xf, yf, self.loss_)
+        other = np.empty((n, len(self.groups_)))
         for (fitter, rows), (Xf, yf, _) in zip(evaluations, fold_data):
-            other[rows] = fitter.drop_one_losses(Xf, yf, self.loss_)[:, singles]
+            losses = fitter.drop_one_losses(Xf, yf, self.loss_)
+            other[rows] = losses if in_order else losses[:, singles]
         return other
 
     @property
@@ -179,7 +186,12 @@ class LOCO(LossImportance):
     def _halves(self, n):
         from ._split import sample_split
 
-        return sample_split(n, child_rng(self.seed_, _SEED_TEST))
+        cached = getattr(self, "_halves_cache", None)
+        if cached is not None and cached[0] == n and cached[1] is self.seed_:
+            return cached[2]
+        halves = sample_split(n, child_rng(self.seed_, _SEED_TEST))
+        self._halves_cache = (n, self.seed_, halves)
+        return halves
 
     def _test_name(self):
         return self.test

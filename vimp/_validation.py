@@ -84,7 +84,7 @@ def check_X(X, name="X"):
     if np.iscomplexobj(arr):
         raise ValueError(f"{name} must be real: Complex data not supported")
     try:
-        arr = arr.astype(float)
+        arr = arr.astype(float)  # a copy: later in-place changes to the user's array cannot reach us
     except (TypeError, ValueError):
         raise TypeError(
             f"{name} has non-numeric entries; pass numbers, or a DataFrame with a pipeline that encodes "
