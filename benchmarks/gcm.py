@@ -40,25 +40,21 @@ faster than the loop of two scikit-learn fits per feature.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import json
 import os
-import platform
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import scipy
-import sklearn
 from scipy import stats
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import KFold
 
 import vimp
+from _common import best_time, machine_info, relative_difference, thread_limit
 
 try:  # optional peer: never a dependency of vimp
     import pycomets
@@ -157,54 +153,16 @@ def pycomets_gcm(X, y):
 
 
 # ----------------------------------------------------------------------------- timing / machine
-def best_time(function, data, repeats):
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function(*data)
-        times.append(time.perf_counter() - start)
-    return min(times), times, result
 
 
-def machine_info():
-    info = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": sys.version.split()[0],
-        "cpu_count": os.cpu_count(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scikit-learn": sklearn.__version__,
-        "vimp": vimp.__version__,
-        "pycomets": getattr(pycomets, "__version__", "installed") if pycomets else "not installed",
-    }
-    try:
-        from threadpoolctl import threadpool_info
-
-        info["threadpools"] = [
-            {k: pool.get(k) for k in ("internal_api", "num_threads", "version")} for pool in threadpool_info()
-        ]
-    except ImportError:  # pragma: no cover
-        pass
-    if hasattr(os, "getloadavg"):
-        info["load_average_at_start"] = list(os.getloadavg())
-    return info
 
 
-@contextlib.contextmanager
-def thread_limit(threads):
-    if threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=threads):
-        yield
 
 
-def relative_difference(a, b):
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+
+
 
 
 def stat_differences(mine, reference):
@@ -451,7 +409,7 @@ def main(argv=None):
 
     rows, checks, targets = [], {}, {}
     with thread_limit(args.threads):
-        info = machine_info()
+        info = machine_info({"pycomets": pycomets})
         info["threads_limit"] = args.threads
         if not args.no_speed:
             rows, checks, targets = run_speed(n, p, repeats)

@@ -32,23 +32,20 @@ loop and hidimstat and <= 3x lstsq; PaP >= 10x faster than scikit-learn's permut
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import scipy
-import sklearn
 from sklearn.base import clone
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LinearRegression
 
 import vimp
+from _common import best_time, machine_info, relative_difference, thread_limit
 from vimp._linear_fitter import LinearFitter
 from vimp._losses import LOSSES
 
@@ -125,62 +122,13 @@ def hidimstat_pfi(Xtr, ytr, Xte, yte):
 
 
 # ----------------------------------------------------------------------------- timing
-def best_time(function, data, repeats):
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function(*data)
-        times.append(time.perf_counter() - start)
-    return min(times), times, result
 
 
-def machine_info():
-    info = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": sys.version.split()[0],
-        "cpu_count": os.cpu_count(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scikit-learn": sklearn.__version__,
-        "vimp": vimp.__version__,
-        "hidimstat": getattr(hidimstat, "__version__", "not installed") if hidimstat else "not installed",
-    }
-    try:
-        import numba
-
-        info["numba"] = numba.__version__
-        info["numba_threads"] = numba.get_num_threads()
-    except ImportError:  # pragma: no cover
-        info["numba"] = "not installed"
-    try:
-        from threadpoolctl import threadpool_info
-
-        info["threadpools"] = [
-            {k: pool.get(k) for k in ("internal_api", "num_threads", "version")} for pool in threadpool_info()
-        ]
-    except ImportError:  # pragma: no cover
-        pass
-    if hasattr(os, "getloadavg"):
-        info["load_average_at_start"] = list(os.getloadavg())
-    return info
 
 
-@contextlib.contextmanager
-def thread_limit(threads):
-    if threads is None:
-        yield
-        return
-    import numba
-    from threadpoolctl import threadpool_limits
 
-    previous = numba.get_num_threads()
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        with threadpool_limits(limits=threads):
-            yield
-    finally:
-        numba.set_num_threads(previous)
+
+
 
 
 _COLD_COMPILE = """
@@ -214,9 +162,7 @@ def cold_compile_seconds():
     return {"import_seconds": import_s, "compile_seconds": compile_s}
 
 
-def relative_difference(a, b):
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
 
 
 # ----------------------------------------------------------------------------- main table
@@ -400,7 +346,7 @@ def main(argv=None):
     loop_max_p = 200
 
     with thread_limit(args.threads):
-        info = machine_info()  # inside the limit: the thread pools as the timings saw them
+        info = machine_info({"hidimstat": hidimstat})  # inside the limit: the thread pools as the timings saw them
         info["threads_limit"] = args.threads
         rows, checks, targets, warmup = run_main(n, p, repeats)
         print_main(rows, checks, targets, n, p)

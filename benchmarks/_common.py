@@ -1,0 +1,83 @@
+"""Helpers shared by the benchmark scripts: timing, machine description, thread limits, differences."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+import scipy
+import sklearn
+
+import vimp
+
+
+def best_time(function, data, repeats):
+    """Best wall time of ``function(*data)`` over ``repeats`` runs, every run's time, and the last result."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function(*data)
+        times.append(time.perf_counter() - start)
+    return min(times), times, result
+
+
+def machine_info(peers):
+    """Platform, library versions, thread pools and load average; ``peers`` maps a name to a module or None."""
+    info = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "python": sys.version.split()[0],
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "vimp": vimp.__version__,
+    }
+    for name, module in peers.items():
+        info[name] = getattr(module, "__version__", "installed") if module else "not installed"
+    try:
+        import numba
+
+        info["numba"] = numba.__version__
+        info["numba_threads"] = numba.get_num_threads()
+    except ImportError:  # pragma: no cover
+        info["numba"] = "not installed"
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["threadpools"] = [
+            {k: pool.get(k) for k in ("internal_api", "num_threads", "version")} for pool in threadpool_info()
+        ]
+    except ImportError:  # pragma: no cover
+        pass
+    if hasattr(os, "getloadavg"):
+        info["load_average_at_start"] = list(os.getloadavg())
+    return info
+
+
+@contextlib.contextmanager
+def thread_limit(threads):
+    """Limit BLAS/OpenMP pools and Numba's threads to ``threads`` (no limit for None)."""
+    if threads is None:
+        yield
+        return
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def relative_difference(a, b):
+    """``max |a - b| / max |b|``."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
