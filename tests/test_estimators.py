@@ -420,6 +420,27 @@ def test_loco_batch_path_for_linear_models_equals_refits_and_keeps_reduced_model
     np.testing.assert_allclose(reduced.predict(X), slow.reduced_fitters_[1][2].predict(X), rtol=1e-9)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("scale", ["difference", "ratio"])
+def test_pap_batch_path_for_linear_models_equals_the_per_group_path(scale, weighted):
+    # LinearFitter answers all groups from one prediction (and, unweighted, through the compiled
+    # kernel); SklearnFitter goes group by group with full predictions. Same permutations, same numbers.
+    X, y = make_data()
+    X = np.column_stack([X, np.full(len(y), 2.0)])  # a constant column: its group is skipped
+    groups = {"k": [X.shape[1] - 1], "a": [0], "bc": [1, 2], "c": [3]}  # the constant group first
+    w = np.random.default_rng(3).uniform(0.5, 2.0, size=len(y)) if weighted else None
+    kwargs = dict(n_permutations=4, groups=groups, scale=scale, cv=3, random_state=2)
+    fast = PermutationImportance(LinearRegression(), **kwargs).fit(X, y, sample_weight=w).importance()
+    slow = PermutationImportance(SklearnFitter(LinearRegression()), **kwargs).fit(
+        X, y, sample_weight=w).importance()
+    for field in ("importance", "std_error", "raw_importance", "raw_std_error", "mc_std", "pvalue"):
+        np.testing.assert_allclose(getattr(fast, field), getattr(slow, field), rtol=1e-9, atol=1e-12,
+                                   err_msg=field)
+    np.testing.assert_allclose(fast.per_repeat, slow.per_repeat, rtol=1e-9, atol=1e-12)
+    assert fast.importance[0] == (0.0 if scale == "difference" else 1.0)
+    assert np.isfinite(fast.mc_std[1:]).all()  # the other groups' repeats are kept
+
+
 @pytest.mark.parametrize("cls", METHODS)
 def test_same_numbers_under_the_threading_backend(cls):
     from joblib import parallel_backend

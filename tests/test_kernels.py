@@ -20,6 +20,7 @@ import numba
 import numpy as np
 import pytest
 import scipy.linalg
+import scipy.stats
 from numpy.testing import assert_allclose, assert_array_equal
 
 from vimp._kernels import (
@@ -32,6 +33,7 @@ from vimp._kernels import (
     loco_linear_losses,
     pap_linear_losses,
     pap_linear_terms,
+    permutations_from_words,
     pointwise_loss,
     reference,
     residual_products,
@@ -79,7 +81,7 @@ def make_pap_inputs(rng, n, g, n_repeats):
     x_cols = rng.normal(size=(n, g))
     coef = rng.normal(size=g)
     pred = x_cols @ coef + 0.3 * rng.normal(size=n)
-    perms = np.ascontiguousarray(np.stack([rng.permutation(n) for _ in range(n_repeats)]).reshape(n_repeats, n))
+    perms = np.array([rng.permutation(n) for _ in range(n_repeats)], dtype=np.int64).reshape(n_repeats, n)
     assert perms.dtype == np.int64
     return y, pred, x_cols, coef, perms
 
@@ -132,28 +134,89 @@ def test_pap_linear_losses_matches_twin(n, g, n_repeats, loss_code):
 
 
 @pytest.mark.parametrize("loss_code", LOSS_CODES)
-@pytest.mark.parametrize("n_repeats", [1, 7])
+@pytest.mark.parametrize("n_repeats", [0, 1, 7])
+@pytest.mark.parametrize("unit_weights", [True, False])
 @pytest.mark.parametrize("n", [1, 57, 2 * PAP_BLOCK_SIZE + 37])
-def test_pap_linear_terms_matches_twin_and_generic_sums(n, n_repeats, loss_code):
+def test_pap_linear_terms_matches_twin_and_generic_sums(n, unit_weights, n_repeats, loss_code):
     rng = np.random.default_rng(12)
     y, pred, x_cols, coef, perms = make_pap_inputs(rng, n, 2, n_repeats)
-    weight = rng.uniform(0.5, 2.0, size=n)
-    out = pap_linear_terms(y, pred, x_cols, coef, perms, weight, loss_code)
-    ref = reference.pap_linear_terms(y, pred, x_cols, coef, perms, weight, loss_code)
+    weight = np.ones(n) if unit_weights else rng.uniform(0.5, 2.0, size=n)
+    full = rng.uniform(0.0, 3.0, size=n)
+    out = pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code)
+    if n_repeats == 0:  # nothing to average: every per-row output is nan, the per-repeat one empty
+        assert out[1].shape == (0,)
+        for k in (0, 2, 3, 4, 5):
+            assert out[k].shape == (n,) and np.all(np.isnan(out[k]))
+        return
+    ref = reference.pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code)
+    assert len(out) == len(ref) == 6
     for a, b in zip(out, ref):
         assert_matches_twin(a, b)
     # The first two outputs are those of pap_linear_losses.
     obs_mean, repeat_mean = pap_linear_losses(y, pred, x_cols, coef, perms, loss_code)
     assert_matches_twin(out[0], obs_mean)
     assert_matches_twin(out[1], repeat_mean)
-    # donor_mean by its definition, with an explicit loop over (r, i).
+    # The donor averages by their definition, with an explicit loop over (r, i).
     losses = reference.pointwise_loss(y[None, :], pred[None, :] + (x_cols[perms] - x_cols[None]) @ coef,
                                       loss_code)
-    donor = np.zeros(n)
+    donor, donor_full, donor_weight = np.zeros(n), np.zeros(n), np.zeros(n)
     for r in range(n_repeats):
         for i in range(n):
             donor[perms[r, i]] += weight[i] * losses[r, i]
+            donor_full[perms[r, i]] += weight[i] * full[i]
+            donor_weight[perms[r, i]] += weight[i]
     assert_matches_twin(out[2], donor / n_repeats)
+    assert_matches_twin(out[3], (losses**2).mean(axis=0))
+    assert_matches_twin(out[4], donor_full / n_repeats)
+    assert_matches_twin(out[5], donor_weight / n_repeats)
+
+
+# --------------------------------------------------------------------------- permutations from words
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 17, 300])
+def test_permutations_from_words_match_twin_and_are_permutations(n):
+    rng = np.random.default_rng(13)
+    words = rng.integers(0, 2**64, size=(9, (max(n - 1, 0) + 4) // 2), dtype=np.uint64)
+    perms, exhausted = permutations_from_words(words, n)
+    ref_perms, ref_exhausted = reference.permutations_from_words(words, n)
+    assert perms.dtype == np.int64 and perms.shape == (9, n)
+    assert_array_equal(perms, ref_perms)
+    assert_array_equal(exhausted, ref_exhausted)
+    assert not exhausted.any()  # 4 spare words; a rejection has probability below 300 / 2**32
+    assert_array_equal(np.sort(perms, axis=1), np.broadcast_to(np.arange(n), (9, n)))
+
+
+def test_permutations_from_words_by_hand_with_rejections():
+    # n = 3. Step s = 3 rejects x with (3 x) mod 2**32 < 2**32 mod 3 = 1, i.e. x = 0: two zeros are
+    # skipped, x = 5 gives j = floor(15 / 2**32) = 0 and swaps positions 2 and 0 -> [2, 1, 0].
+    # Step s = 2 (2**32 mod 2 = 0, never rejects): x = 2**31 + 7 gives j = 1, no change; a second row with
+    # x = 7 gives j = 0 and swaps positions 1 and 0 -> [1, 2, 0].
+    words = np.array([[0, 0, 5, 2**31 + 7], [0, 0, 5, 7]], dtype=np.uint64)
+    words = words[:, 0::2] + (words[:, 1::2] << np.uint64(32))  # two 32-bit words per value, low first
+    for function in (permutations_from_words, reference.permutations_from_words):
+        perms, exhausted = function(words, 3)
+        assert_array_equal(perms, [[2, 1, 0], [1, 2, 0]])
+        assert_array_equal(exhausted, [False, False])
+    # All-zero words are rejected at s = 3 until the row runs out: flagged, for the caller to redraw.
+    for function in (permutations_from_words, reference.permutations_from_words):
+        perms, exhausted = function(np.zeros((2, 3), dtype=np.uint64), 3)
+        assert_array_equal(exhausted, [True, True])
+
+
+def test_permutations_from_words_are_uniform():
+    # All 24 permutations of 4 rows from 48,000 rows of words: Pearson's chi-square against equal
+    # frequencies (23 df). The seed is literal; under exact uniformity the test has size 1e-3.
+    rng = np.random.default_rng(14)
+    perms, _ = permutations_from_words(rng.integers(0, 2**64, size=(48_000, 4), dtype=np.uint64), 4)
+    codes = perms @ np.array([64, 16, 4, 1])
+    _, counts = np.unique(codes, return_counts=True)
+    assert len(counts) == 24
+    assert scipy.stats.chisquare(counts).pvalue > 1e-3
+    # and every row lands at every position equally often at n = 50 (chi-square per position, 49 df)
+    perms, _ = permutations_from_words(rng.integers(0, 2**64, size=(5_000, 27), dtype=np.uint64), 50)
+    position_counts = np.stack([np.bincount(perms[:, i], minlength=50) for i in range(50)])
+    pvalues = scipy.stats.chisquare(position_counts, axis=1).pvalue
+    # 50 dependent tests: Bonferroni at 1e-3 overall
+    assert pvalues.min() > 1e-3 / 50
 
 
 def test_pap_reference_by_hand():
@@ -307,6 +370,9 @@ def _all_kernel_calls(rng):
         (gcm_linear_products, (x_resid, resid, beta)),
         (group_drop_losses, (*linear_inputs, LOSS_SQUARED)),
         (group_drop_losses, (*linear_inputs, LOSS_ABSOLUTE)),
+        (pap_linear_terms, (*pap_inputs[:5], rng.uniform(0.5, 2.0, size=len(pap_inputs[0])),
+                            rng.uniform(0.0, 2.0, size=len(pap_inputs[0])), LOSS_SQUARED)),
+        (permutations_from_words, (rng.integers(0, 2**64, size=(11, 200), dtype=np.uint64), 390)),
     ]
 
 
@@ -433,6 +499,12 @@ def test_python_functions_of_kernels_match_twins():
             reference.pap_linear_losses(*pap_inputs, loss_code),
         ):
             assert_matches_twin(actual, desired)
+        weight, full = rng.uniform(0.5, 2.0, size=n), rng.uniform(0.0, 2.0, size=n)
+        for actual, desired in zip(
+            python_function(pap_linear_terms)(*pap_inputs, weight, full, loss_code),
+            reference.pap_linear_terms(*pap_inputs, weight, full, loss_code),
+        ):
+            assert_matches_twin(actual, desired)
 
         linear_inputs = make_linear_inputs(rng, n, p)
         assert_matches_twin(
@@ -476,6 +548,13 @@ def test_python_functions_of_kernels_match_twins():
     )
     assert np.all(np.isnan(repeat_mean))
 
+    words = rng.integers(0, 2**64, size=(3, 20), dtype=np.uint64)
+    for actual, desired in zip(python_function(permutations_from_words)(words, 30),
+                               reference.permutations_from_words(words, 30)):
+        assert_array_equal(actual, desired)
+    _, exhausted = python_function(permutations_from_words)(np.zeros((1, 2), dtype=np.uint64), 3)
+    assert exhausted.all()
+
 
 # --------------------------------------------------------------------------- flag policy
 def test_every_kernel_has_a_twin_with_the_same_signature():
@@ -490,8 +569,7 @@ def test_every_kernel_has_a_twin_with_the_same_signature():
 
 @pytest.mark.skipif(JIT_DISABLED, reason="flags exist only on compiled dispatchers")
 def test_flag_policy():
-    parallel_kernels = {pap_linear_losses, pap_linear_terms, loco_linear_losses, gcm_linear_products,
-                        group_drop_losses}
+    parallel_kernels = {pap_linear_losses, loco_linear_losses, gcm_linear_products, group_drop_losses}
     for kernel in TWINS:
         options = kernel.targetoptions
         # cache=True is not kept in targetoptions; it installs an on-disk FunctionCache.
@@ -513,3 +591,44 @@ def test_kernels_as_plain_python():
         env=env, capture_output=True, text=True,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+
+# --------------------------------------------------------------------------- draw_permutations
+def test_draw_permutations_uses_only_the_generator():
+    from vimp._split import _permutation_reserve, draw_permutations
+
+    n, R = 1000, 6
+    perms = draw_permutations(np.random.default_rng(15), n, R)
+    words = np.random.default_rng(15).integers(0, 2**64, size=(R, (n - 1 + _permutation_reserve(n) + 1) // 2),
+                                                dtype=np.uint64)
+    assert_array_equal(perms, reference.permutations_from_words(words, n)[0])
+    assert_array_equal(np.sort(perms, axis=1), np.broadcast_to(np.arange(n), (R, n)))
+    assert draw_permutations(np.random.default_rng(15), 1, 3).tolist() == [[0], [0], [0]]
+    assert draw_permutations(np.random.default_rng(15), 0, 2).shape == (2, 0)
+    assert draw_permutations(np.random.default_rng(15), 5, 0).shape == (0, 5)
+    with pytest.raises(ValueError, match="n and n_permutations"):
+        draw_permutations(np.random.default_rng(15), -1, 2)
+
+
+def test_draw_permutations_redraws_an_exhausted_row(monkeypatch):
+    import vimp._kernels
+    from vimp._split import draw_permutations
+
+    real = vimp._kernels.permutations_from_words
+
+    def exhaust_row_one(words, n):
+        perms, exhausted = real(words, n)
+        exhausted[1] = True
+        perms[1] = 0  # not a permutation: must be replaced
+        return perms, exhausted
+
+    monkeypatch.setattr(vimp._kernels, "permutations_from_words", exhaust_row_one)
+    perms = draw_permutations(np.random.default_rng(16), 50, 3)
+    rng = np.random.default_rng(16)
+    from vimp._split import _permutation_reserve
+
+    rng.integers(0, 2**64, size=(3, (49 + _permutation_reserve(50) + 1) // 2), dtype=np.uint64)
+    assert_array_equal(perms[1], rng.permutation(50))  # drawn after the words, from the same Generator
+    monkeypatch.setattr(vimp._kernels, "permutations_from_words", real)
+    unpatched = draw_permutations(np.random.default_rng(16), 50, 3)
+    assert_array_equal(perms[[0, 2]], unpatched[[0, 2]])

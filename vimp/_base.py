@@ -228,7 +228,7 @@ class LossImportance(BaseEstimator):
         fold_ids = np.zeros(n, dtype=np.intp)
         full = np.empty(n)
         # Each fold's evaluation rows, taken once (not once per group).
-        fold_data = []
+        fold_data, fold_full = [], []
         for f, (fitter, rows) in enumerate(evaluations):
             fold_ids[rows] = f
             if len(rows) == n and np.array_equal(rows, np.arange(n)):
@@ -236,14 +236,16 @@ class LossImportance(BaseEstimator):
             else:
                 data = (take_rows(X, rows), y[rows], None if w is None else w[rows])
             fold_data.append(data)
-            full[rows] = fitter.losses(data[0], data[1], self.loss_)
+            fold_full.append(fitter.losses(data[0], data[1], self.loss_))
+            full[rows] = fold_full[-1]
 
-        batch = self._batch_group_losses(evaluations, fold_data)
+        batch = self._batch_group_losses(evaluations, fold_data, fold_full)
         if batch is not None:
-            other = batch
+            other, repeats, blocks = batch
             for g in np.flatnonzero(self.constant_groups_):
                 other[:, g] = full
-            return self._build_result(full, other, w, fold_ids, None, None)
+            per_repeat = None if repeats is None else self._combine_repeats(repeats, full, w, evaluations)
+            return self._build_result(full, other, w, fold_ids, per_repeat, blocks)
 
         def one_group(g):
             other = np.empty(n)
@@ -254,7 +256,7 @@ class LossImportance(BaseEstimator):
                     continue
                 Xf, yf, wf = fold_data[f]
                 rng = child_rng(self.seed_, _SEED_EVAL, g, f)
-                out = self._group_losses(f, fitter, Xf, yf, wf, g, rng)
+                out = self._group_losses(f, fitter, Xf, yf, wf, g, rng, fold_full[f])
                 other[rows], rep = out[0], out[1]
                 if rep is not None:
                     repeats.append(rep)
@@ -269,16 +271,21 @@ class LossImportance(BaseEstimator):
         blocks = [r[2] for r in results]
         return self._build_result(full, other, w, fold_ids, per_repeat, blocks)
 
-    def _group_losses(self, fold, fitter, X, y, w, group, rng):  # pragma: no cover - interface
+    def _group_losses(self, fold, fitter, X, y, w, group, rng, full):  # pragma: no cover - interface
         raise NotImplementedError
 
-    def _batch_group_losses(self, evaluations, fold_data):
-        """Every group's losses at once, shape (n, n_groups), where a fitter can; else None."""
+    def _batch_group_losses(self, evaluations, fold_data, fold_full):
+        """Every group's losses at once, where the fitters can; else None.
+
+        Returns ``(other, repeats, blocks)``: the (n, n_groups) losses, and per group the list of its
+        per-repeat means and of its ``(rows, extra)`` blocks, as the per-group path collects them (both
+        None when the method has neither).
+        """
         return None
 
     def _combine_repeats(self, repeats, full, w, evaluations):
         """Natural-scale importance of each permutation repeat, pooled over folds (None for LOCO)."""
-        if not repeats or not repeats[0]:
+        if not any(repeats):
             return None
         mean_full = np.average(full, weights=w)
         fold_weight = np.array([len(rows) if w is None else w[rows].sum() for _, rows in evaluations])

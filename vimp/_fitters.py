@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,18 @@ from sklearn.base import clone, is_classifier
 
 from ._data import drop_columns, permute_columns, take_columns
 
-__all__ = ["Fitter", "SklearnFitter", "make_fitter"]
+__all__ = ["Fitter", "PermutationTerms", "SklearnFitter", "make_fitter"]
+
+
+class PermutationTerms(NamedTuple):
+    """Per-row and per-repeat sums of permute-and-predict losses (see :meth:`Fitter.permutation_terms`)."""
+
+    obs_mean: np.ndarray
+    repeat_mean: np.ndarray
+    donor_mean: np.ndarray
+    square_mean: np.ndarray
+    donor_full_mean: np.ndarray
+    donor_weight_mean: np.ndarray
 
 
 class Fitter:
@@ -92,21 +104,34 @@ class Fitter:
         repeat_mean : ndarray of shape (n_permutations,)
             Each permutation's (weighted) mean loss over the observations.
         """
-        terms = self.permutation_terms(X, y, columns, perms, loss, sample_weight)
-        return terms[0], terms[1]
+        # The donor sums are not used here: a zero ``full`` spares the unpermuted prediction.
+        terms = self.permutation_terms(X, y, columns, perms, loss, sample_weight, full=np.zeros(len(y)))
+        return terms.obs_mean, terms.repeat_mean
 
-    def permutation_terms(self, X, y, columns, perms, loss, sample_weight=None):
+    def permutation_terms(self, X, y, columns, perms, loss, sample_weight=None, full=None):
         """:meth:`permutation_losses` plus what the standard error of permute-and-predict needs.
+
+        Parameters
+        ----------
+        X, y, columns, perms, loss, sample_weight
+            As in :meth:`permutation_losses`.
+        full : ndarray of shape (n,), optional
+            Each row's loss without permutation, ``self.losses(X, y, loss)``; computed when not given.
 
         Returns
         -------
-        obs_mean, repeat_mean : as in :meth:`permutation_losses`
-        donor_mean : ndarray of shape (n,)
-            For each row ``k``, the (weighted) losses of the rows that received row ``k``'s column(s),
-            averaged over the permutations: ``mean_r w_i L_ri`` with ``perms[r, i] = k`` (``w = 1``
-            without weights).
-        obs_square_mean : ndarray of shape (n,)
-            Each observation's squared loss averaged over the permutations, ``mean_r L_ri^2``.
+        PermutationTerms
+            A named tuple ``(obs_mean, repeat_mean, donor_mean, square_mean, donor_full_mean,
+            donor_weight_mean)``:
+
+            - ``obs_mean``, ``repeat_mean``: as in :meth:`permutation_losses`;
+            - ``donor_mean`` (n,): for each row ``k``, the (weighted) losses of the rows that received
+              row ``k``'s column(s), averaged over the permutations: ``mean_r w_i L_ri`` with
+              ``perms[r, i] = k`` (``w = 1`` without weights);
+            - ``square_mean`` (n,): each row's squared loss averaged over the permutations,
+              ``mean_r L_ri^2``;
+            - ``donor_full_mean``, ``donor_weight_mean`` (n,): as ``donor_mean``, of ``w_i * full_i``
+              and of ``w_i``.
 
         Notes
         -----
@@ -115,19 +140,24 @@ class Fitter:
         """
         perms = np.atleast_2d(perms)
         n = len(y)
-        obs_sum = np.zeros(n)
-        square_sum = np.zeros(n)
-        donor_sum = np.zeros(n)
-        repeat_mean = np.empty(len(perms))
         weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        if full is None:
+            full = self.losses(X, y, loss)
+        weighted_full = weight * np.asarray(full, dtype=float)
+        obs_sum, square_sum = np.zeros(n), np.zeros(n)
+        donor_sum, donor_full, donor_weight = np.zeros(n), np.zeros(n), np.zeros(n)
+        repeat_mean = np.empty(len(perms))
         for r, perm in enumerate(perms):
             values = loss(y, self.predict_permuted(X, columns, perm), self.classes_)
             obs_sum += values
             square_sum += values**2
             donor_sum[perm] += weight * values  # perm is a permutation: no repeated index
+            donor_full[perm] += weighted_full
+            donor_weight[perm] += weight
             repeat_mean[r] = np.average(values, weights=sample_weight)
         n_rep = len(perms)
-        return obs_sum / n_rep, repeat_mean, donor_sum / n_rep, square_sum / n_rep
+        return PermutationTerms(obs_sum / n_rep, repeat_mean, donor_sum / n_rep, square_sum / n_rep,
+                                donor_full / n_rep, donor_weight / n_rep)
 
     def drop_losses(self, X, y, columns, loss):
         """Per-observation losses of the model refitted without ``columns``."""

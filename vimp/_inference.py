@@ -42,7 +42,8 @@ def mean_and_se(terms, weights=None):
     return mean, se
 
 
-def permutation_mean_se(full, other, donor, square, weights, blocks, slope, offset):
+def permutation_mean_se(full, other, donor, square, donor_full, donor_weight, weights, n_rep, slope,
+                        offset):
     """Standard error of a permute-and-predict importance, whose per-observation terms share rows.
 
     The term of evaluation row ``i`` averages over permutations ``r`` the loss ``L_ri`` with row ``i``'s
@@ -61,47 +62,43 @@ def permutation_mean_se(full, other, donor, square, weights, blocks, slope, offs
     Parameters
     ----------
     full : ndarray of shape (n,)
-        Loss of the unpermuted model per row.
-    other : ndarray of shape (n,)
-        Permuted loss per row, averaged over the permutations.
-    donor : ndarray of shape (n,)
-        For each row, ``mean_r w_i L_ri`` over the rows ``i`` it donated to (see
+        Loss of the unpermuted model per row, ``F``.
+    other : ndarray of shape (n,) or (k, n)
+        Permuted loss per row, averaged over the permutations; for ``k`` groups at once, one row per
+        group (then so are the arrays below, and ``slope`` and ``offset`` have one entry per group).
+    donor, square, donor_full, donor_weight : ndarrays of shape (n,) or (k, n)
+        Per row ``k``: ``mean_r w_i L_ri``, ``mean_r w_i F_i`` and ``mean_r w_i`` over the rows ``i`` that
+        received row ``k`` (``perms[r, i] = k``), and ``mean_r L_kr^2`` (see
         :meth:`vimp.Fitter.permutation_terms`).
-    square : ndarray of shape (n,)
-        ``mean_r L_ri^2`` per row.
     weights : ndarray of shape (n,) or None
-    blocks : list of (rows, perms)
-        For each evaluation block (a fold, or the held-out set): its global row indices (length m) and
-        its permutations of shape (R, m) in block-local indices.
-    slope, offset : float
+    n_rep : float, or ndarray of shape (n,) or (k, n)
+        Number of permutations behind each row's averages.
+    slope, offset : float or ndarray of shape (k,)
         The centred term is ``L - slope * F - offset``: ``(1, mean difference)`` for the difference
         scale, ``(ratio, 0)`` for the ratio scale (then divide the result by the mean full loss).
 
     Returns
     -------
-    se : float
+    se : float, or ndarray of shape (k,)
     """
+    full = np.asarray(full, dtype=float)
+    other = np.asarray(other, dtype=float)
     n = len(full)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    if other.ndim == 2:  # one row per group: slope and offset per row
+        slope = np.asarray(slope, dtype=float)[:, None]
+        offset = np.asarray(offset, dtype=float)[:, None]
     shift = slope * full + offset
     own = w * (other - shift)
-    donated = np.asarray(donor, dtype=float).copy()
-    n_rep = np.ones(n)
-    for rows, perms in blocks:
-        perms = np.atleast_2d(np.asarray(perms, dtype=np.int64))
-        n_perm, m = perms.shape
-        # sum over repeats of w_i * shift_i for the rows i that received row k (k = perms[r, i])
-        received_wshift = np.bincount(perms.ravel(), weights=np.tile(w[rows] * shift[rows], n_perm),
-                                      minlength=m)
-        donated[rows] -= received_wshift / n_perm
-        n_rep[rows] = n_perm
-    projection = np.sum((own + donated) ** 2)
+    # mean_r w_i (L_ri - slope F_i - offset) over the rows i that received row k
+    donated = donor - slope * donor_full - offset * donor_weight
+    projection = np.sum((own + donated) ** 2, axis=-1)
     # mean_r (L_ri - shift_i)^2 from mean_r L_ri^2 and mean_r L_ri
     term_square = square - 2.0 * shift * other + shift**2
-    variance = projection - np.sum(w**2 * term_square / n_rep)
-    if not variance > 0:
-        variance = projection
-    return float(np.sqrt(variance) / np.sum(w))
+    variance = projection - np.sum(w**2 * term_square / n_rep, axis=-1)
+    variance = np.where(variance > 0, variance, projection)
+    se = np.sqrt(variance) / np.sum(w)
+    return float(se) if np.ndim(se) == 0 else se
 
 
 def ratio_and_se(numerator, denominator, weights=None):

@@ -30,7 +30,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ._data import as_float_array, permute_columns
-from ._fitters import Fitter, SklearnFitter
+from ._fitters import Fitter, PermutationTerms, SklearnFitter
 
 __all__ = ["LinearFitter", "linear_fitter_for"]
 
@@ -127,6 +127,26 @@ def _spd_solve(H, B):
                                 check_finite=False)
     except linalg.LinAlgError:  # pragma: no cover - G[S, S] is positive definite when the fit succeeded
         return linalg.solve(H, B, assume_a="sym", check_finite=False)
+
+
+def _numpy_permutation_terms(y, pred, part, perms, loss, weight, full, sample_weight):
+    """:class:`PermutationTerms` of one group from rank-one permuted predictions ``pred + part[perm] - part``."""
+    n = len(y)
+    weighted_full = weight * full
+    obs_sum, square_sum = np.zeros(n), np.zeros(n)
+    donor_sum, donor_full, donor_weight = np.zeros(n), np.zeros(n), np.zeros(n)
+    repeat_mean = np.empty(len(perms))
+    for r, perm in enumerate(perms):
+        values = loss(y, pred + (part[perm] - part), None)
+        obs_sum += values
+        square_sum += values**2
+        donor_sum[perm] += weight * values  # perm is a permutation: no repeated index
+        donor_full[perm] += weighted_full
+        donor_weight[perm] += weight
+        repeat_mean[r] = np.average(values, weights=sample_weight)
+    n_rep = len(perms)
+    return PermutationTerms(obs_sum / n_rep, repeat_mean, donor_sum / n_rep, square_sum / n_rep,
+                            donor_full / n_rep, donor_weight / n_rep)
 
 
 #: Largest 2-norm condition number of the equilibrated Cholesky factor (the square root of the Gram
@@ -764,7 +784,7 @@ class LinearFitter(_LinearPredictor):
         coef = np.ascontiguousarray(self.coef_[cols])
         return pap_linear_losses(yf, pred, x_cols, coef, perms, int(loss.kernel_code))
 
-    def permutation_terms(self, X, y, columns, perms, loss, sample_weight=None):
+    def permutation_terms(self, X, y, columns, perms, loss, sample_weight=None, full=None):
         """Permute-and-predict loss sums for the standard error, with rank-one permuted predictions.
 
         Same inputs and outputs as :meth:`vimp.Fitter.permutation_terms`. The model predicts once; each
@@ -773,33 +793,53 @@ class LinearFitter(_LinearPredictor):
         without weights go through the compiled kernel ``pap_linear_terms``; other losses, and weights (the
         kernel's repeat means are unweighted), through NumPy.
         """
+        return self.permutation_terms_groups(X, y, [columns], [perms], loss, sample_weight, full)[0]
+
+    def permutation_terms_groups(self, X, y, groups, perms, loss, sample_weight=None, full=None):
+        """:meth:`permutation_terms` for several column groups, predicting ``X`` once for all of them.
+
+        Parameters
+        ----------
+        X, y, loss, sample_weight, full
+            As in :meth:`vimp.Fitter.permutation_terms`.
+        groups : list of sequences of int
+            Column positions of each group.
+        perms : iterable of ndarrays of shape (R_g, n)
+            Each group's row permutations, one array per group, consumed in order (a generator may draw
+            them as they are needed).
+
+        Returns
+        -------
+        list of PermutationTerms
+            One per group, in order.
+        """
         Xf = _as_2d_float(X)
         self._check_width(Xf)
-        cols = _column_positions(columns, Xf.shape[1])
-        perms = np.atleast_2d(np.asarray(perms, dtype=np.intp))
         n = Xf.shape[0]
-        if perms.ndim != 2 or perms.shape[1] != n:
-            raise ValueError(f"perms must have shape (n_permutations, {n}); got {perms.shape}")
-        pred = Xf @ self.coef_ + self.intercept_
-        if loss.kernel_code is not None and sample_weight is None:
-            from ._kernels import pap_linear_terms
-
-            perms = np.ascontiguousarray(perms, dtype=np.int64)
-            return pap_linear_terms(np.ascontiguousarray(y, dtype=np.float64), np.ascontiguousarray(pred),
-                                    np.ascontiguousarray(Xf[:, cols]), np.ascontiguousarray(self.coef_[cols]),
-                                    perms, np.ones(n), int(loss.kernel_code))
-        part = Xf[:, cols] @ self.coef_[cols]
+        yf = np.ascontiguousarray(y, dtype=np.float64)
+        pred = np.ascontiguousarray(Xf @ self.coef_ + self.intercept_)
+        full = loss(yf, pred, None) if full is None else np.asarray(full, dtype=float)
+        full = np.ascontiguousarray(full)
+        use_kernel = loss.kernel_code is not None and sample_weight is None
         weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        obs_sum, square_sum, donor_sum = np.zeros(n), np.zeros(n), np.zeros(n)
-        repeat_mean = np.empty(len(perms))
-        for r, perm in enumerate(perms):
-            values = loss(y, pred + (part[perm] - part), None)
-            obs_sum += values
-            square_sum += values**2
-            donor_sum[perm] += weight * values  # perm is a permutation: no repeated index
-            repeat_mean[r] = np.average(values, weights=sample_weight)
-        n_rep = len(perms)
-        return obs_sum / n_rep, repeat_mean, donor_sum / n_rep, square_sum / n_rep
+        out = []
+        for columns, group_perms in zip(groups, perms, strict=True):
+            cols = _column_positions(columns, Xf.shape[1])
+            group_perms = np.atleast_2d(np.asarray(group_perms))
+            if group_perms.ndim != 2 or group_perms.shape[1] != n:
+                raise ValueError(f"perms must have shape (n_permutations, {n}); got {group_perms.shape}")
+            if use_kernel:
+                from ._kernels import pap_linear_terms
+
+                out.append(PermutationTerms(*pap_linear_terms(
+                    yf, pred, np.ascontiguousarray(Xf[:, cols]), np.ascontiguousarray(self.coef_[cols]),
+                    np.ascontiguousarray(group_perms, dtype=np.int64), weight, full,
+                    int(loss.kernel_code))))
+                continue
+            out.append(_numpy_permutation_terms(yf, pred, Xf[:, cols] @ self.coef_[cols],
+                                                group_perms.astype(np.intp, copy=False), loss, weight,
+                                                full, sample_weight))
+        return out
 
     def drop_losses(self, X, y, columns, loss):
         """Per-observation losses of the model refitted without ``columns``, through the compiled kernel.

@@ -148,9 +148,12 @@ class LOCO(LossImportance):
         return (self.refit == "drop" and all(len(c) == 1 for c in self.group_columns_)
                 and all(hasattr(f, "drop_one_losses") for f in fitters))
 
-    def _batch_group_losses(self, evaluations, fold_data):
+    def _batch_group_losses(self, evaluations, fold_data, fold_full):
         if not self._batch_ready([fitter for fitter, _ in evaluations]):
             return None
+        return self._drop_one_batch(evaluations, fold_data), None, None
+
+    def _drop_one_batch(self, evaluations, fold_data):
         n = sum(len(rows) for _, rows in evaluations)
         singles = np.array([c[0] for c in self.group_columns_], dtype=np.intp)
         in_order = np.array_equal(singles, np.arange(self.n_features_in_))
@@ -173,7 +176,7 @@ class LOCO(LossImportance):
             self._reduced = self._refit_all()
         return self._reduced
 
-    def _group_losses(self, fold, fitter, X, y, w, group, rng):
+    def _group_losses(self, fold, fitter, X, y, w, group, rng, full):
         return self.reduced_fitters_[fold][group].losses(X, y, self.loss_), None
 
     def _test_pvalues(self, full, other, diff, raw, raw_se, w):

@@ -22,6 +22,7 @@ from .linear_nb import (
     pointwise_loss,
     residual_products,
 )
+from .random_nb import permutations_from_words
 
 #: Each kernel and its plain-NumPy twin.
 TWINS = {
@@ -32,6 +33,7 @@ TWINS = {
     residual_products: reference.residual_products,
     gcm_linear_products: reference.gcm_linear_products,
     group_drop_losses: reference.group_drop_losses,
+    permutations_from_words: reference.permutations_from_words,
 }
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "njit_parallel",
     "pap_linear_losses",
     "pap_linear_terms",
+    "permutations_from_words",
     "pointwise_loss",
     "reference",
     "residual_products",

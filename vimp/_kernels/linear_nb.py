@@ -166,19 +166,22 @@ def pap_linear_losses(y, pred, x_cols, coef, perms, loss_code):
     return obs_mean_loss, repeat_mean_loss
 
 
-@njit_parallel
-def pap_linear_terms(y, pred, x_cols, coef, perms, weight, loss_code):
-    """Permute-and-predict losses of a linear model, with the sums its standard error needs.
+@njit_kernel
+def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code):
+    """Permute-and-predict losses of a linear model, with the sums their standard error needs.
 
-    As :func:`pap_linear_losses`, plus each row's losses as a donor and its mean squared loss (see
-    :meth:`vimp.Fitter.permutation_terms` and :func:`vimp._inference.permutation_mean_se`).
+    As :func:`pap_linear_losses`, plus, for each row, its mean squared loss and three averages over the
+    rows it donated its column(s) to (see :meth:`vimp.Fitter.permutation_terms` and
+    :func:`vimp._inference.permutation_mean_se`).
 
     Parameters
     ----------
     y, pred, x_cols, coef, perms, loss_code
         As in :func:`pap_linear_losses`.
     weight : ndarray of shape (n,)
-        Observation weights (ones for none); they enter ``donor_mean`` only.
+        Observation weights (ones for none); they enter the donor averages only.
+    full : ndarray of shape (n,)
+        Loss of each row without permutation.
 
     Returns
     -------
@@ -186,78 +189,70 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, weight, loss_code):
     repeat_mean_loss : ndarray of shape (R,)
         Unweighted, as in :func:`pap_linear_losses`.
     donor_mean : ndarray of shape (n,)
-        ``mean_r weight[i] * L[r, i]`` over the row ``i`` with ``perms[r, i] = k``, for each row ``k``.
+        For each row ``k``: ``mean_r weight[i] * L[r, i]`` over the row ``i`` with ``perms[r, i] = k``.
     square_mean : ndarray of shape (n,)
         ``mean_r L[r, i] ** 2`` for each row ``i``.
+    donor_full_mean, donor_weight_mean : ndarrays of shape (n,)
+        As ``donor_mean``, of ``weight[i] * full[i]`` and of ``weight[i]``.
 
     Notes
     -----
-    The ``prange`` runs over fixed blocks of :data:`PAP_BLOCK_SIZE` observations; each block owns its
-    rows' sums (the donor sum of row ``k`` recomputes the loss of the row that received ``k``, so no two
-    blocks write to one slot) and one row of the per-repeat buffer, summed over blocks in order. The
-    result is the same for any number of threads.
+    One serial pass over the ``R x n`` losses, which are never stored: each loss is added to its row's
+    sums and, through the permutation, to its donor's (a scatter, which is why the kernel is serial:
+    callers parallelise over feature groups). Sums run in a fixed order, so the result is deterministic.
+    With unit weights the donor weight average is exactly one and is not accumulated.
     """
     n = y.shape[0]
     n_repeats = perms.shape[0]
     n_cols = x_cols.shape[1]
 
     group_part = np.empty(n)
-    for i in prange(n):
+    for i in range(n):
         total = 0.0
         for k in range(n_cols):
             total += coef[k] * x_cols[i, k]
         group_part[i] = total
-
-    inverse = np.empty((n_repeats, n), dtype=np.int64)
-    for r in prange(n_repeats):
-        for i in range(n):
-            inverse[r, perms[r, i]] = i
-
-    n_blocks = (n + PAP_BLOCK_SIZE - 1) // PAP_BLOCK_SIZE
-    obs_sum = np.zeros(n)
-    square_sum = np.zeros(n)
-    donor_sum = np.zeros(n)
-    block_repeat_sum = np.zeros((n_blocks, n_repeats))
-    for block in prange(n_blocks):
-        start = block * PAP_BLOCK_SIZE
-        stop = min(start + PAP_BLOCK_SIZE, n)
-        for r in range(n_repeats):
-            repeat_total = 0.0
-            for i in range(start, stop):
-                permuted = pred[i] + (group_part[perms[r, i]] - group_part[i])
-                loss = pointwise_loss(y[i], permuted, loss_code)
-                obs_sum[i] += loss
-                square_sum[i] += loss * loss
-                repeat_total += loss
-            block_repeat_sum[block, r] = repeat_total
-            for k in range(start, stop):
-                i = inverse[r, k]
-                permuted = pred[i] + (group_part[k] - group_part[i])
-                donor_sum[k] += weight[i] * pointwise_loss(y[i], permuted, loss_code)
-
-    obs_mean_loss = np.empty(n)
-    square_mean = np.empty(n)
-    donor_mean = np.empty(n)
+    unit_weights = True
+    weighted_full = np.empty(n)
     for i in range(n):
-        if n_repeats > 0:
-            obs_mean_loss[i] = obs_sum[i] / n_repeats
-            square_mean[i] = square_sum[i] / n_repeats
-            donor_mean[i] = donor_sum[i] / n_repeats
-        else:
-            obs_mean_loss[i] = np.nan
-            square_mean[i] = np.nan
-            donor_mean[i] = np.nan
+        weighted_full[i] = weight[i] * full[i]
+        if weight[i] != 1.0:
+            unit_weights = False
 
+    obs = np.zeros(n)
+    square = np.zeros(n)
+    donor = np.zeros(n)
+    donor_full = np.zeros(n)
+    donor_weight = np.zeros(n)
     repeat_mean_loss = np.empty(n_repeats)
     for r in range(n_repeats):
-        total = 0.0
-        for block in range(n_blocks):
-            total += block_repeat_sum[block, r]
+        repeat_total = 0.0
+        for i in range(n):
+            k = perms[r, i]
+            loss = pointwise_loss(y[i], pred[i] + (group_part[k] - group_part[i]), loss_code)
+            obs[i] += loss
+            square[i] += loss * loss
+            donor[k] += weight[i] * loss
+            donor_full[k] += weighted_full[i]
+            repeat_total += loss
+        if not unit_weights:
+            for i in range(n):
+                donor_weight[perms[r, i]] += weight[i]
         if n > 0:
-            repeat_mean_loss[r] = total / n
+            repeat_mean_loss[r] = repeat_total / n
         else:
             repeat_mean_loss[r] = np.nan
-    return obs_mean_loss, repeat_mean_loss, donor_mean, square_mean
+
+    if n_repeats > 0:
+        scale = 1.0 / n_repeats
+        if unit_weights:
+            donor_weight_mean = np.ones(n)
+        else:
+            donor_weight_mean = donor_weight * scale
+        return obs * scale, repeat_mean_loss, donor * scale, square * scale, donor_full * scale, \
+            donor_weight_mean
+    nothing = np.full(n, np.nan)
+    return nothing, repeat_mean_loss, nothing.copy(), nothing.copy(), nothing.copy(), nothing.copy()
 
 
 @njit_parallel

@@ -81,7 +81,7 @@ def pap_linear_losses(y, pred, x_cols, coef, perms, loss_code):
     return losses.mean(axis=0), losses.mean(axis=1)
 
 
-def pap_linear_terms(y, pred, x_cols, coef, perms, weight, loss_code):
+def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code):
     """Permute-and-predict losses with the sums of their standard error (reference).
 
     Parameters
@@ -90,22 +90,28 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, weight, loss_code):
         As in :func:`pap_linear_losses`.
     weight : ndarray of shape (n,)
         Observation weights (ones for none).
+    full : ndarray of shape (n,)
+        Loss of each row without permutation.
 
     Returns
     -------
-    obs_mean_loss, repeat_mean_loss, donor_mean, square_mean : ndarrays
+    obs_mean_loss, repeat_mean_loss, donor_mean, square_mean, donor_full_mean, donor_weight_mean : ndarrays
         Per-row mean loss, per-repeat mean loss, per-row ``mean_r weight[i] L[r, i]`` over the rows ``i``
-        that received the row as donor, and per-row mean squared loss.
+        that received the row as donor, per-row mean squared loss, and the donor averages of
+        ``weight[i] * full[i]`` and ``weight[i]``.
     """
     change = (x_cols[perms] - x_cols[np.newaxis, :, :]) @ coef
     losses = pointwise_loss(y[np.newaxis, :], pred[np.newaxis, :] + change, loss_code)  # (R, n)
-    donor = np.zeros(len(y))
-    for r in range(perms.shape[0]):
+    n, n_repeats = len(y), perms.shape[0]
+    donor, donor_full, donor_weight = np.zeros(n), np.zeros(n), np.zeros(n)
+    for r in range(n_repeats):
         np.add.at(donor, perms[r], weight * losses[r])
-    n_repeats = perms.shape[0]
+        np.add.at(donor_full, perms[r], weight * full)
+        np.add.at(donor_weight, perms[r], weight)
     with np.errstate(invalid="ignore", divide="ignore"):
-        donor_mean = donor / n_repeats if n_repeats else np.full(len(y), np.nan)
-    return losses.mean(axis=0), losses.mean(axis=1), donor_mean, (losses**2).mean(axis=0)
+        scale = 1.0 / n_repeats if n_repeats else np.nan
+        return (losses.mean(axis=0), losses.mean(axis=1), donor * scale, (losses**2).mean(axis=0),
+                donor_full * scale, donor_weight * scale)
 
 
 def loco_linear_losses(y, pred, xg, shift, loss_code):
@@ -199,3 +205,33 @@ def group_drop_losses(y, pred, xg_cols, shift_vec, loss_code):
         Loss of each observation under the refit without ``S``.
     """
     return pointwise_loss(y, pred - xg_cols @ shift_vec, loss_code)
+
+
+def permutations_from_words(words, n):
+    """Fisher–Yates permutations from 32-bit words with Lemire's rejection (reference, plain Python).
+
+    Same inputs and outputs as :func:`vimp._kernels.random_nb.permutations_from_words`, written with
+    Python integers (so no fixed-width arithmetic is involved) for small test sizes.
+    """
+    words = np.asarray(words, dtype=np.uint64)
+    n_perms = words.shape[0]
+    perms = np.tile(np.arange(n, dtype=np.int64), (n_perms, 1))
+    exhausted = np.zeros(n_perms, dtype=bool)
+    for r in range(n_perms):
+        # each 64-bit value gives two 32-bit words, its low half first
+        stream = iter(half for v in words[r] for half in (int(v) % 2**32, int(v) // 2**32))
+        perm = list(range(n))
+        for i in range(n - 1, 0, -1):
+            s = i + 1
+            threshold = (2**32) % s
+            for x in stream:
+                m = x * s
+                if m % 2**32 >= threshold:
+                    break
+            else:
+                exhausted[r] = True
+                break
+            j = m >> 32
+            perm[i], perm[j] = perm[j], perm[i]
+        perms[r] = perm
+    return perms, exhausted
