@@ -130,6 +130,13 @@ def test_prefit_with_cv_is_refused():
         PermutationImportance(LinearRegression().fit(X, y), prefit=True, cv=3).fit(X, y)
 
 
+@pytest.mark.parametrize("value", [1, "yes", None])
+def test_shared_permutations_must_be_a_bool(value):
+    X, y = data()
+    with pytest.raises(TypeError, match="shared_permutations"):
+        PermutationImportance(ExplodingRegressor(), shared_permutations=value).fit(X, y)
+
+
 def test_pipeline_selecting_columns_by_name_gets_a_clear_message():
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import make_pipeline

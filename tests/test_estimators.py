@@ -420,16 +420,18 @@ def test_loco_batch_path_for_linear_models_equals_refits_and_keeps_reduced_model
     np.testing.assert_allclose(reduced.predict(X), slow.reduced_fitters_[1][2].predict(X), rtol=1e-9)
 
 
+@pytest.mark.parametrize("shared", [False, True])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("scale", ["difference", "ratio"])
-def test_pap_batch_path_for_linear_models_equals_the_per_group_path(scale, weighted):
+def test_pap_batch_path_for_linear_models_equals_the_per_group_path(scale, weighted, shared):
     # LinearFitter answers all groups from one prediction (and, unweighted, through the compiled
     # kernel); SklearnFitter goes group by group with full predictions. Same permutations, same numbers.
     X, y = make_data()
     X = np.column_stack([X, np.full(len(y), 2.0)])  # a constant column: its group is skipped
     groups = {"k": [X.shape[1] - 1], "a": [0], "bc": [1, 2], "c": [3]}  # the constant group first
     w = np.random.default_rng(3).uniform(0.5, 2.0, size=len(y)) if weighted else None
-    kwargs = dict(n_permutations=4, groups=groups, scale=scale, cv=3, random_state=2)
+    kwargs = dict(n_permutations=4, groups=groups, scale=scale, cv=3, random_state=2,
+                  shared_permutations=shared)
     fast = PermutationImportance(LinearRegression(), **kwargs).fit(X, y, sample_weight=w).importance()
     slow = PermutationImportance(SklearnFitter(LinearRegression()), **kwargs).fit(
         X, y, sample_weight=w).importance()
@@ -439,6 +441,42 @@ def test_pap_batch_path_for_linear_models_equals_the_per_group_path(scale, weigh
     np.testing.assert_allclose(fast.per_repeat, slow.per_repeat, rtol=1e-9, atol=1e-12)
     assert fast.importance[0] == (0.0 if scale == "difference" else 1.0)
     assert np.isfinite(fast.mc_std[1:]).all()  # the other groups' repeats are kept
+
+
+class _RecordingFitter(SklearnFitter):
+    """Records the permutations each group is given (a class-level list survives the per-fold copies)."""
+
+    seen = []
+
+    def permutation_terms(self, X, y, columns, perms, loss, sample_weight=None, full=None):
+        type(self).seen.append((tuple(columns), len(y), np.array(perms)))
+        return super().permutation_terms(X, y, columns, perms, loss, sample_weight, full)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_shared_permutations_are_the_same_for_every_group_and_fold_specific(shared):
+    X, y = make_data(n=301)  # folds of 151 and 150 rows: the fold is told by its size
+    _RecordingFitter.seen = []
+    PermutationImportance(_RecordingFitter(LinearRegression()), n_permutations=3, cv=2, random_state=4,
+                          shared_permutations=shared, n_jobs=1).fit(X, y).importance()
+    seen = _RecordingFitter.seen
+    assert len(seen) == 2 * X.shape[1]
+    by_fold = {}
+    for columns, n_rows, perms in seen:
+        assert perms.shape == (3, n_rows)
+        assert (np.sort(perms, axis=1) == np.arange(n_rows)).all()
+        by_fold.setdefault(n_rows, []).append(perms)
+    assert sorted(by_fold) == [150, 151] and all(len(v) == X.shape[1] for v in by_fold.values())
+    for fold_perms in by_fold.values():
+        same = [np.array_equal(fold_perms[0], other) for other in fold_perms[1:]]
+        assert all(same) if shared else not any(same)
+    # independent permutations are those of the default
+    if not shared:
+        _RecordingFitter.seen = []
+        PermutationImportance(_RecordingFitter(LinearRegression()), n_permutations=3, cv=2,
+                              random_state=4).fit(X, y).importance()
+        for (_, _, a), (_, _, b) in zip(seen, _RecordingFitter.seen):
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("cls", METHODS)

@@ -33,6 +33,7 @@ from vimp._kernels import (
     loco_linear_losses,
     pap_linear_losses,
     pap_linear_terms,
+    pap_se_sums,
     permutations_from_words,
     pointwise_loss,
     reference,
@@ -66,6 +67,7 @@ def assert_bit_identical(first, second):
         for a, b in zip(first, second):
             assert_bit_identical(a, b)
         return
+    first, second = np.asarray(first), np.asarray(second)  # scalars too
     assert first.shape == second.shape
     assert first.dtype == second.dtype
     assert first.tobytes() == second.tobytes()
@@ -169,6 +171,30 @@ def test_pap_linear_terms_matches_twin_and_generic_sums(n, unit_weights, n_repea
     assert_matches_twin(out[3], (losses**2).mean(axis=0))
     assert_matches_twin(out[4], donor_full / n_repeats)
     assert_matches_twin(out[5], donor_weight / n_repeats)
+
+
+def _se_inputs(rng, n):
+    arrays = [rng.uniform(0.0, 3.0, size=n) for _ in range(7)]  # full, other, donor, square, donor_full,
+    return (*arrays, rng.integers(1, 5, size=n).astype(float))  # donor_weight, weight; then n_rep
+
+
+@pytest.mark.parametrize("n", [0, 1, 57])
+def test_pap_se_sums_match_twin_and_the_formula(n):
+    rng = np.random.default_rng(17)
+    inputs = _se_inputs(rng, n)
+    for slope, offset in ((1.0, 0.3), (1.7, 0.0)):
+        got = pap_se_sums(*inputs, slope, offset)
+        want = reference.pap_se_sums(*inputs, slope, offset)
+        assert_allclose(got, want, rtol=KERNEL_RTOL)
+        python_got = python_function(pap_se_sums)(*inputs, slope, offset)
+        assert_allclose(python_got, want, rtol=KERNEL_RTOL)
+    if n:  # one row by hand: w (o - s) + d - a df - b dw, with s = a F + b
+        full, other, donor, square, donor_full, donor_weight, weight, n_rep = (v[:1] for v in inputs)
+        shift = 1.7 * full[0] + 0.3
+        influence = weight[0] * (other[0] - shift) + donor[0] - 1.7 * donor_full[0] - 0.3 * donor_weight[0]
+        noise = weight[0] ** 2 * (square[0] - 2 * shift * other[0] + shift**2) / n_rep[0]
+        assert_allclose(pap_se_sums(full, other, donor, square, donor_full, donor_weight, weight, n_rep,
+                                    1.7, 0.3), (influence**2, noise), rtol=1e-14)
 
 
 # --------------------------------------------------------------------------- permutations from words
@@ -373,6 +399,7 @@ def _all_kernel_calls(rng):
         (pap_linear_terms, (*pap_inputs[:5], rng.uniform(0.5, 2.0, size=len(pap_inputs[0])),
                             rng.uniform(0.0, 2.0, size=len(pap_inputs[0])), LOSS_SQUARED)),
         (permutations_from_words, (rng.integers(0, 2**64, size=(11, 200), dtype=np.uint64), 390)),
+        (pap_se_sums, (*_se_inputs(rng, n), 1.3, 0.2)),
     ]
 
 
@@ -598,10 +625,14 @@ def test_draw_permutations_uses_only_the_generator():
     from vimp._split import _permutation_reserve, draw_permutations
 
     n, R = 1000, 6
+    width = (n - 1 + _permutation_reserve(n) + 1) // 2
     perms = draw_permutations(np.random.default_rng(15), n, R)
-    words = np.random.default_rng(15).integers(0, 2**64, size=(R, (n - 1 + _permutation_reserve(n) + 1) // 2),
-                                                dtype=np.uint64)
+    words = np.random.default_rng(15).bit_generator.random_raw((R, width))  # PCG64: raw 64-bit outputs
     assert_array_equal(perms, reference.permutations_from_words(words, n)[0])
+    # a 32-bit bit generator goes through Generator.integers
+    mt_perms = draw_permutations(np.random.Generator(np.random.MT19937(15)), n, R)
+    mt_words = np.random.Generator(np.random.MT19937(15)).integers(0, 2**64, size=(R, width), dtype=np.uint64)
+    assert_array_equal(mt_perms, reference.permutations_from_words(mt_words, n)[0])
     assert_array_equal(np.sort(perms, axis=1), np.broadcast_to(np.arange(n), (R, n)))
     assert draw_permutations(np.random.default_rng(15), 1, 3).tolist() == [[0], [0], [0]]
     assert draw_permutations(np.random.default_rng(15), 0, 2).shape == (2, 0)
@@ -627,7 +658,7 @@ def test_draw_permutations_redraws_an_exhausted_row(monkeypatch):
     rng = np.random.default_rng(16)
     from vimp._split import _permutation_reserve
 
-    rng.integers(0, 2**64, size=(3, (49 + _permutation_reserve(50) + 1) // 2), dtype=np.uint64)
+    rng.bit_generator.random_raw((3, (49 + _permutation_reserve(50) + 1) // 2))
     assert_array_equal(perms[1], rng.permutation(50))  # drawn after the words, from the same Generator
     monkeypatch.setattr(vimp._kernels, "permutations_from_words", real)
     unpatched = draw_permutations(np.random.default_rng(16), 50, 3)

@@ -63,42 +63,40 @@ def permutation_mean_se(full, other, donor, square, donor_full, donor_weight, we
     ----------
     full : ndarray of shape (n,)
         Loss of the unpermuted model per row, ``F``.
-    other : ndarray of shape (n,) or (k, n)
-        Permuted loss per row, averaged over the permutations; for ``k`` groups at once, one row per
-        group (then so are the arrays below, and ``slope`` and ``offset`` have one entry per group).
-    donor, square, donor_full, donor_weight : ndarrays of shape (n,) or (k, n)
+    other : ndarray of shape (n,)
+        Permuted loss per row, averaged over the permutations.
+    donor, square, donor_full, donor_weight : ndarrays of shape (n,)
         Per row ``k``: ``mean_r w_i L_ri``, ``mean_r w_i F_i`` and ``mean_r w_i`` over the rows ``i`` that
         received row ``k`` (``perms[r, i] = k``), and ``mean_r L_kr^2`` (see
         :meth:`vimp.Fitter.permutation_terms`).
     weights : ndarray of shape (n,) or None
-    n_rep : float, or ndarray of shape (n,) or (k, n)
+    n_rep : float or ndarray of shape (n,)
         Number of permutations behind each row's averages.
-    slope, offset : float or ndarray of shape (k,)
+    slope, offset : float
         The centred term is ``L - slope * F - offset``: ``(1, mean difference)`` for the difference
         scale, ``(ratio, 0)`` for the ratio scale (then divide the result by the mean full loss).
 
     Returns
     -------
-    se : float, or ndarray of shape (k,)
+    se : float
+
+    Notes
+    -----
+    The two sums come from one pass of the compiled kernel :func:`vimp._kernels.linear_nb.pap_se_sums`
+    (its NumPy twin is in :mod:`vimp._kernels.reference`).
     """
-    full = np.asarray(full, dtype=float)
-    other = np.asarray(other, dtype=float)
+    from ._kernels import pap_se_sums
+
     n = len(full)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    if other.ndim == 2:  # one row per group: slope and offset per row
-        slope = np.asarray(slope, dtype=float)[:, None]
-        offset = np.asarray(offset, dtype=float)[:, None]
-    shift = slope * full + offset
-    own = w * (other - shift)
-    # mean_r w_i (L_ri - slope F_i - offset) over the rows i that received row k
-    donated = donor - slope * donor_full - offset * donor_weight
-    projection = np.sum((own + donated) ** 2, axis=-1)
-    # mean_r (L_ri - shift_i)^2 from mean_r L_ri^2 and mean_r L_ri
-    term_square = square - 2.0 * shift * other + shift**2
-    variance = projection - np.sum(w**2 * term_square / n_rep, axis=-1)
-    variance = np.where(variance > 0, variance, projection)
-    se = np.sqrt(variance) / np.sum(w)
-    return float(se) if np.ndim(se) == 0 else se
+    arrays = [np.ascontiguousarray(a, dtype=np.float64)
+              for a in (full, other, donor, square, donor_full, donor_weight, w)]
+    n_rep = np.ascontiguousarray(np.broadcast_to(np.asarray(n_rep, dtype=np.float64), (n,)))
+    projection, correction = pap_se_sums(*arrays, n_rep, float(slope), float(offset))
+    variance = projection - correction
+    if not variance > 0:
+        variance = projection
+    return float(np.sqrt(variance) / np.sum(w))
 
 
 def ratio_and_se(numerator, denominator, weights=None):

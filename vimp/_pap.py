@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from sklearn.utils.validation import check_is_fitted
@@ -43,6 +45,13 @@ class PermutationImportance(LossImportance):
         Multiple-testing adjustment (as in ``statsmodels.stats.multitest.multipletests``), or "none".
     prefit : bool, default=False
         ``estimator`` is already fitted: no refit; call :meth:`importance` with held-out data directly.
+    shared_permutations : bool, default=False
+        False: each feature group gets its own independent permutations. True: every group is permuted
+        by the same ``n_permutations`` row permutations (per fold), as scikit-learn's
+        ``permutation_importance`` does. Each group's estimate, standard error and test have the same
+        distribution either way; with shared permutations the estimates of different groups share
+        their Monte Carlo noise (common random numbers), so differences between groups carry less of
+        it, and the permutations are drawn once instead of once per group.
     random_state : None, int or numpy.random.Generator
         Seed of the permutations (and of the folds for integer ``cv``).
     n_jobs : int, optional
@@ -102,8 +111,8 @@ class PermutationImportance(LossImportance):
     _method = "pap"
 
     def __init__(self, estimator, *, cv=None, n_permutations=1, groups=None, loss=None,
-                 scale="difference", level=0.95, p_adjust="holm", prefit=False, random_state=None,
-                 n_jobs=None, progress=False):
+                 scale="difference", level=0.95, p_adjust="holm", prefit=False, shared_permutations=False,
+                 random_state=None, n_jobs=None, progress=False):
         self.estimator = estimator
         self.cv = cv
         self.n_permutations = n_permutations
@@ -113,6 +122,7 @@ class PermutationImportance(LossImportance):
         self.level = level
         self.p_adjust = p_adjust
         self.prefit = prefit
+        self.shared_permutations = shared_permutations
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.progress = progress
@@ -122,6 +132,8 @@ class PermutationImportance(LossImportance):
         check_int(self.n_permutations, "n_permutations", 1)
         if not isinstance(self.prefit, bool):
             raise TypeError(f"prefit must be True or False; got {self.prefit!r}")
+        if not isinstance(self.shared_permutations, bool):
+            raise TypeError(f"shared_permutations must be True or False; got {self.shared_permutations!r}")
         if self.prefit and self.cv is not None:
             raise ValueError("prefit=True uses the fitted estimator as it is; it cannot be combined with cv")
 
@@ -155,9 +167,10 @@ class PermutationImportance(LossImportance):
         repeats = [[] for _ in range(n_groups)]
         blocks = [[] for _ in range(n_groups)]
         for f, ((fitter, rows), (Xf, yf, wf)) in enumerate(zip(evaluations, fold_data)):
-            # drawn lazily, group by group, so each group's permutations are still in cache when used
-            perms = (draw_permutations(child_rng(self.seed_, _SEED_EVAL, g, f), len(yf), self.n_permutations)
-                     for g in live)
+            if self.shared_permutations:
+                perms = itertools.repeat(self._draw(None, f, len(yf)), len(live))
+            else:  # drawn lazily, group by group, so each group's permutations are in cache when used
+                perms = (self._draw(g, f, len(yf)) for g in live)
             terms = fitter.permutation_terms_groups(Xf, yf, [self.group_columns_[g] for g in live], perms,
                                                     self.loss_, sample_weight=wf, full=fold_full[f])
             for g, group_terms in zip(live, terms):
@@ -166,8 +179,13 @@ class PermutationImportance(LossImportance):
                 blocks[g].append((rows, group_terms))
         return other, repeats, blocks
 
+    def _draw(self, group, fold, n):
+        """The permutations of ``group`` in ``fold`` (``group=None``: the fold's shared permutations)."""
+        keys = (fold,) if group is None else (group, fold)
+        return draw_permutations(child_rng(self.seed_, _SEED_EVAL, *keys), n, self.n_permutations)
+
     def _group_losses(self, fold, fitter, X, y, w, group, rng, full):
-        perms = draw_permutations(rng, len(y), self.n_permutations)
+        perms = self._draw(None if self.shared_permutations else group, fold, len(y))
         terms = fitter.permutation_terms(X, y, self.group_columns_[group], perms, self.loss_,
                                          sample_weight=w, full=full)
         return terms.obs_mean, terms.repeat_mean, terms

@@ -93,11 +93,17 @@ def _permutation_reserve(n):
     return PERMUTATION_RESERVE + int(np.ceil(2.0 * lam + 8.0 * np.sqrt(lam)))
 
 
+#: Bit generators whose raw output is a uniform 64-bit integer (MT19937's is 32-bit).
+_FULL_64_BIT = (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox, np.random.SFC64)
+
+
 def draw_permutations(rng, n, n_permutations):
     """``n_permutations`` independent, uniformly random permutations of ``range(n)``, shape (R, n).
 
-    The randomness is one NumPy call on ``rng``: ``R x (n - 1 + reserve) / 2`` uniform 64-bit integers
-    from :meth:`numpy.random.Generator.integers`, each split into two 32-bit words. The compiled kernel
+    The randomness is one NumPy call on ``rng``: ``R x (n - 1 + reserve) / 2`` uniform 64-bit integers,
+    each split into two 32-bit words. They are the raw output of ``rng``'s bit generator when it produces
+    64 bits per draw (PCG64, the default, and PCG64DXSM, Philox, SFC64: half the cost of
+    :meth:`numpy.random.Generator.integers`), else ``rng.integers(0, 2**64, dtype=uint64)``. The compiled kernel
     :func:`vimp._kernels.random_nb.permutations_from_words` maps each row of words to a permutation by
     Fisher–Yates with Lemire's exact bounded integers, so every permutation is exactly equally likely.
     This is about three times faster than ``R`` calls of ``rng.permutation`` (which draws one bounded
@@ -125,7 +131,10 @@ def draw_permutations(rng, n, n_permutations):
     if n >= 2**31:  # pragma: no cover - far beyond memory for an (R, n) index array
         return np.vstack([rng.permutation(n) for _ in range(n_permutations)]).astype(np.int64)
     width = (max(n - 1, 0) + _permutation_reserve(n) + 1) // 2  # two 32-bit words per value
-    words = rng.integers(0, 2**64, size=(n_permutations, width), dtype=np.uint64)
+    if isinstance(rng.bit_generator, _FULL_64_BIT):  # their raw outputs are uniform 64-bit integers
+        words = rng.bit_generator.random_raw((n_permutations, width))
+    else:
+        words = rng.integers(0, 2**64, size=(n_permutations, width), dtype=np.uint64)
     perms, exhausted = permutations_from_words(words, n)
     for r in np.flatnonzero(exhausted):
         perms[r] = rng.permutation(n)

@@ -19,6 +19,7 @@ from .linear_nb import (
     loco_linear_losses,
     pap_linear_losses,
     pap_linear_terms,
+    pap_se_sums,
     pointwise_loss,
     residual_products,
 )
@@ -29,6 +30,7 @@ TWINS = {
     pointwise_loss: reference.pointwise_loss,
     pap_linear_losses: reference.pap_linear_losses,
     pap_linear_terms: reference.pap_linear_terms,
+    pap_se_sums: reference.pap_se_sums,
     loco_linear_losses: reference.loco_linear_losses,
     residual_products: reference.residual_products,
     gcm_linear_products: reference.gcm_linear_products,
@@ -48,6 +50,7 @@ __all__ = [
     "njit_parallel",
     "pap_linear_losses",
     "pap_linear_terms",
+    "pap_se_sums",
     "permutations_from_words",
     "pointwise_loss",
     "reference",

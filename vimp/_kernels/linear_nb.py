@@ -35,6 +35,7 @@ __all__ = [
     "loco_linear_losses",
     "pap_linear_losses",
     "pap_linear_terms",
+    "pap_se_sums",
     "pointwise_loss",
     "residual_products",
 ]
@@ -253,6 +254,40 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code):
             donor_weight_mean
     nothing = np.full(n, np.nan)
     return nothing, repeat_mean_loss, nothing.copy(), nothing.copy(), nothing.copy(), nothing.copy()
+
+
+@njit_kernel
+def pap_se_sums(full, other, donor, square, donor_full, donor_weight, weight, n_rep, slope, offset):
+    """The two sums of the permute-and-predict standard error, in one pass.
+
+    See :func:`vimp._inference.permutation_mean_se` for the derivation. With ``shift = slope * full +
+    offset``:
+
+    - ``projection = sum_i (w_i (other_i - shift_i) + donor_i - slope donor_full_i - offset
+      donor_weight_i) ** 2``, the sum of squared Hájek projections;
+    - ``correction = sum_i w_i**2 (square_i - 2 shift_i other_i + shift_i**2) / n_rep_i``, the noise the
+      projections carry.
+
+    Parameters
+    ----------
+    full, other, donor, square, donor_full, donor_weight, weight, n_rep : ndarrays of shape (n,)
+        As in :func:`vimp._inference.permutation_mean_se` (``weight`` ones for none, ``n_rep`` the
+        number of permutations behind each row).
+    slope, offset : float
+
+    Returns
+    -------
+    projection, correction : float
+    """
+    projection = 0.0
+    correction = 0.0
+    for i in range(full.shape[0]):
+        shift = slope * full[i] + offset
+        w = weight[i]
+        influence = w * (other[i] - shift) + donor[i] - slope * donor_full[i] - offset * donor_weight[i]
+        projection += influence * influence
+        correction += w * w * (square[i] - 2.0 * shift * other[i] + shift * shift) / n_rep[i]
+    return projection, correction
 
 
 @njit_parallel

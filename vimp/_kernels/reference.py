@@ -114,6 +114,18 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code):
                 donor_full * scale, donor_weight * scale)
 
 
+def pap_se_sums(full, other, donor, square, donor_full, donor_weight, weight, n_rep, slope, offset):
+    """The two sums of the permute-and-predict standard error (reference).
+
+    Same inputs and outputs as :func:`vimp._kernels.linear_nb.pap_se_sums`.
+    """
+    shift = slope * full + offset
+    influence = weight * (other - shift) + donor - slope * donor_full - offset * donor_weight
+    projection = float(np.sum(influence**2))
+    correction = float(np.sum(weight**2 * (square - 2.0 * shift * other + shift**2) / n_rep))
+    return projection, correction
+
+
 def loco_linear_losses(y, pred, xg, shift, loss_code):
     """Losses of every drop-one OLS refit from a single fit (reference).
 
