@@ -107,6 +107,9 @@ def _as_2d_float(X, name="X"):
 
 
 def _column_positions(columns, n_features, name="columns"):
+    if (isinstance(columns, (list, tuple)) and len(columns) == 1 and isinstance(columns[0], numbers.Integral)
+            and not isinstance(columns[0], bool) and 0 <= columns[0] < n_features):
+        return np.array([columns[0]], dtype=np.intp)  # one valid position: the common case, checked fast
     cols = np.atleast_1d(np.asarray(columns))
     if cols.ndim != 1 or cols.size == 0 or not np.issubdtype(cols.dtype, np.integer):
         raise ValueError(f"{name} must be a non-empty list of integer column positions; got {columns!r}")

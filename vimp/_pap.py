@@ -163,7 +163,7 @@ class PermutationImportance(LossImportance):
         n = sum(len(rows) for _, rows in evaluations)
         n_groups = len(self.groups_)
         live = [g for g in range(n_groups) if not self.constant_groups_[g]]
-        other = np.empty((n, n_groups))
+        other = np.empty((n_groups, n))  # one row per group (contiguous writes), transposed at the end
         repeats = [[] for _ in range(n_groups)]
         blocks = [[] for _ in range(n_groups)]
         for f, ((fitter, rows), (Xf, yf, wf)) in enumerate(zip(evaluations, fold_data)):
@@ -174,10 +174,10 @@ class PermutationImportance(LossImportance):
             terms = fitter.permutation_terms_groups(Xf, yf, [self.group_columns_[g] for g in live], perms,
                                                     self.loss_, sample_weight=wf, full=fold_full[f])
             for g, group_terms in zip(live, terms):
-                other[rows, g] = group_terms.obs_mean
+                other[g, rows] = group_terms.obs_mean
                 repeats[g].append(group_terms.repeat_mean)
                 blocks[g].append((rows, group_terms))
-        return other, repeats, blocks
+        return other.T, repeats, blocks
 
     def _draw(self, group, fold, n):
         """The permutations of ``group`` in ``fold`` (``group=None``: the fold's shared permutations)."""
