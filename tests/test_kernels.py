@@ -28,6 +28,7 @@ from vimp._kernels import (
     LOSS_SQUARED,
     PAP_BLOCK_SIZE,
     TWINS,
+    column_r2,
     gcm_linear_products,
     group_drop_losses,
     loco_linear_losses,
@@ -195,6 +196,27 @@ def test_pap_se_sums_match_twin_and_the_formula(n):
         noise = weight[0] ** 2 * (square[0] - 2 * shift * other[0] + shift**2) / n_rep[0]
         assert_allclose(pap_se_sums(full, other, donor, square, donor_full, donor_weight, weight, n_rep,
                                     1.7, 0.3), (influence**2, noise), rtol=1e-14)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 300])
+def test_column_r2_matches_twin_and_sklearn(n):
+    from sklearn.metrics import r2_score
+
+    rng = np.random.default_rng(18)
+    target = rng.normal(size=(n, 4)) + 1e6 * np.arange(4)  # large means: the two-pass sums matter
+    target[:, 2] = 5.0  # a constant target: R^2 undefined
+    resid = rng.normal(scale=0.5, size=(n, 4))
+    got = column_r2(target, resid)
+    assert_array_equal(np.isnan(got), np.isnan(reference.column_r2(target, resid)))
+    finite = np.isfinite(got)
+    assert_allclose(got[finite], reference.column_r2(target, resid)[finite], rtol=1e-12)
+    assert_allclose(python_function(column_r2)(target, resid)[finite], got[finite], rtol=1e-12)
+    assert np.isnan(got[2])
+    if n <= 1:  # no spread in any column
+        assert np.all(np.isnan(got))
+    else:
+        for j in (0, 1, 3):
+            assert_allclose(got[j], r2_score(target[:, j], target[:, j] - resid[:, j]), rtol=1e-9)
 
 
 # --------------------------------------------------------------------------- permutations from words
@@ -400,6 +422,7 @@ def _all_kernel_calls(rng):
                             rng.uniform(0.0, 2.0, size=len(pap_inputs[0])), LOSS_SQUARED)),
         (permutations_from_words, (rng.integers(0, 2**64, size=(11, 200), dtype=np.uint64), 390)),
         (pap_se_sums, (*_se_inputs(rng, n), 1.3, 0.2)),
+        (column_r2, (x_resid, y_resid)),
     ]
 
 

@@ -106,12 +106,10 @@ def _r2(target, resid, w):
     """``1 - sum(w r^2) / sum(w (t - mean_w t)^2)`` per column (NaN where the target is constant)."""
     target = np.asarray(target, dtype=float)
     resid = np.asarray(resid, dtype=float)
-    if w is None and target.ndim == 2:  # unweighted: sums of squares without weight arrays
-        centred = target - target.mean(axis=0)
-        total = np.einsum("ij,ij->j", centred, centred)
-        explained = np.einsum("ij,ij->j", resid, resid)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(total > 0, 1.0 - explained / np.where(total > 0, total, 1.0), np.nan)
+    if w is None and target.ndim == 2:  # unweighted: one compiled pass, no (n, k) temporaries
+        from ._kernels import column_r2
+
+        return column_r2(np.ascontiguousarray(target), np.ascontiguousarray(resid))
     wt = np.ones(target.shape[0]) if w is None else w
     wt = wt if target.ndim == 1 else wt[:, None]
     centre = np.sum(wt * target, axis=0) / np.sum(wt, axis=0)
@@ -281,9 +279,16 @@ def _infer_singles(rx, ry, w, scale):
     :func:`_infer_group` would return (the same numbers; the tests compare the two paths).
     """
     n, k = rx.shape
-    R = rx * ry
+    if w is None and n > 0:  # products, means and 1/n sds in one compiled pass, without temporaries
+        from ._kernels import residual_products
+
+        R, a, sd = residual_products(np.ascontiguousarray(rx, dtype=np.float64),
+                                     np.ascontiguousarray(ry, dtype=np.float64))
+        se = sd / np.sqrt(n)
+    else:
+        R = rx * ry
+        a, se = mean_and_se(R, w)
     active = np.any(rx != 0, axis=0)
-    a, se = mean_and_se(R, w)
     a = np.where(active, a, 0.0)
     se = np.where(active, se, 0.0)
     value = np.zeros(k)
@@ -302,7 +307,7 @@ def _infer_singles(rx, ry, w, scale):
     for j in range(k):
         on = bool(active[j])
         parts.append({
-            "products": R[:, [j]], "column_mean": a[[j]], "column_se": se[[j]],
+            "products": R[:, j:j + 1], "column_mean": a[[j]], "column_se": se[[j]],
             "column_importance": value[[j]],
             "importance": float(value[j]) if on else 0.0, "se": float(est_se[j]) if on else 0.0,
             "raw": float(a[j]), "raw_se": float(se[j]),
@@ -908,7 +913,8 @@ class GCM(BaseEstimator):
             else:
                 X_all = np.column_stack(x_res)
                 Y_all = np.column_stack([ry for _, ry in residuals])
-            r2_x = np.where(self.constant_columns_[singles], np.nan, _r2(Xf[:, singles], X_all, w))
+            targets = Xf if np.array_equal(singles, np.arange(Xf.shape[1])) else Xf[:, singles]
+            r2_x = np.where(self.constant_columns_[singles], np.nan, _r2(targets, X_all, w))
             r2_y = _r2_shared_target(y_num, Y_all, w)
             y_res = [Y_all[:, g:g + 1] for g in range(Y_all.shape[1])]
             stacked = (X_all, Y_all)

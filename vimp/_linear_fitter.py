@@ -629,7 +629,10 @@ class LinearFitter(_LinearPredictor):
         return cols, cols[self.active_[cols]]
 
     def _centred(self, Xf):
-        return (Xf - self.center_) / self.scale_
+        centred = Xf - self.center_
+        if self.standardize:  # otherwise the scale is one: no second pass
+            centred /= self.scale_
+        return centred
 
     def refit_without(self, columns):
         """The model refitted on the training data without ``columns``, in closed form.
@@ -705,11 +708,13 @@ class LinearFitter(_LinearPredictor):
         if yf.shape != (Xf.shape[0],):
             raise ValueError(f"y must be 1-D with one value per row of X ({Xf.shape[0]}); got shape {yf.shape}")
         residual = yf - (Xf @ self.coef_ + self.intercept_)
-        if self.active_.all():  # the common case, in as few passes over (n, p) as possible
-            V = self._centred(Xf) @ self.G_
+        if self.active_.all():  # the common case, in few passes and two (n, p) allocations
+            centred = self._centred(Xf)
+            V = centred @ self.G_
             diag = np.diag(self.G_)
-            x_resid = V * (self.scale_ / diag)
-            y_resid = V * (self.beta_ / diag)
+            x_resid = np.multiply(V, self.scale_ / diag, out=centred)  # the centred copy is not needed again
+            y_resid = V
+            y_resid *= self.beta_ / diag
             y_resid += residual[:, None]
             return x_resid, y_resid
         active = np.flatnonzero(self.active_)

@@ -14,6 +14,7 @@ from .linear_nb import (
     LOSS_ABSOLUTE,
     LOSS_SQUARED,
     PAP_BLOCK_SIZE,
+    column_r2,
     gcm_linear_products,
     group_drop_losses,
     loco_linear_losses,
@@ -27,6 +28,7 @@ from .random_nb import permutations_from_words
 
 #: Each kernel and its plain-NumPy twin.
 TWINS = {
+    column_r2: reference.column_r2,
     pointwise_loss: reference.pointwise_loss,
     pap_linear_losses: reference.pap_linear_losses,
     pap_linear_terms: reference.pap_linear_terms,
@@ -43,6 +45,7 @@ __all__ = [
     "LOSS_SQUARED",
     "PAP_BLOCK_SIZE",
     "TWINS",
+    "column_r2",
     "gcm_linear_products",
     "group_drop_losses",
     "loco_linear_losses",

@@ -30,6 +30,7 @@ __all__ = [
     "LOSS_ABSOLUTE",
     "LOSS_SQUARED",
     "PAP_BLOCK_SIZE",
+    "column_r2",
     "gcm_linear_products",
     "group_drop_losses",
     "loco_linear_losses",
@@ -386,6 +387,51 @@ def residual_products(x_resid, y_resid):
     for j in range(p):
         sd[j] = np.sqrt(squared_deviation[j] / n)
     return products, mean, sd
+
+
+@njit_kernel
+def column_r2(target, resid):
+    """Coefficient of determination of each column: ``1 - sum(resid**2) / sum((target - mean)**2)``.
+
+    Parameters
+    ----------
+    target : ndarray of shape (n, p)
+        The regressions' targets, one per column.
+    resid : ndarray of shape (n, p)
+        Their residuals.
+
+    Returns
+    -------
+    r2 : ndarray of shape (p,)
+        ``nan`` where the target column is constant (or ``n == 0``).
+
+    Notes
+    -----
+    Two passes over ``target`` (the mean, then the squared deviations from it), so the total sum of
+    squares stays accurate when a column's mean is large relative to its spread; no (n, p) temporary.
+    """
+    n = target.shape[0]
+    p = target.shape[1]
+    mean = np.zeros(p)
+    for i in range(n):
+        for j in range(p):
+            mean[j] += target[i, j]
+    r2 = np.full(p, np.nan)
+    if n == 0:
+        return r2
+    for j in range(p):
+        mean[j] /= n
+    total = np.zeros(p)
+    explained = np.zeros(p)
+    for i in range(n):
+        for j in range(p):
+            deviation = target[i, j] - mean[j]
+            total[j] += deviation * deviation
+            explained[j] += resid[i, j] * resid[i, j]
+    for j in range(p):
+        if total[j] > 0:
+            r2[j] = 1.0 - explained[j] / total[j]
+    return r2
 
 
 @njit_parallel

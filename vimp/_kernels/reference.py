@@ -174,6 +174,17 @@ def residual_products(x_resid, y_resid):
     return products, products.mean(axis=0), products.std(axis=0, ddof=0)
 
 
+def column_r2(target, resid):
+    """Coefficient of determination of each column (reference); see :func:`vimp._kernels.linear_nb.column_r2`."""
+    target = np.asarray(target, dtype=float)
+    if target.shape[0] == 0:
+        return np.full(target.shape[1], np.nan)
+    total = np.sum((target - target.mean(axis=0)) ** 2, axis=0)
+    explained = np.sum(np.asarray(resid, dtype=float) ** 2, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, 1.0 - explained / np.where(total > 0, total, 1.0), np.nan)
+
+
 def gcm_linear_products(x_resid_scaled, resid, beta):
     """In-sample GCM residual products from one OLS fit (reference).
 
