@@ -2,8 +2,8 @@
 
 Part 1, speed. n = 10,000 rows, p = 50 equicorrelated Gaussian features (rho = 0.5), y = X beta + eps
 with beta_j = 1 for the first half of the features and 0 for the rest, eps ~ N(0, 1). Every timing is the
-best of ``--repeats`` runs (``time.perf_counter``) of the whole call, model fitting included, on the same
-data. Timed, for all p features:
+best of ``--repeats`` rounds (``time.perf_counter``; each round runs every method once, in turn) of the
+whole call, model fitting included, on the same data. Timed, for all p features:
 
 * vimp ``GCM(LinearRegression(), cv=None).fit(X, y).importance()``: the in-sample statistic, served by
   the exact ``LinearFitter`` (every nuisance residual from one factorisation);
@@ -186,21 +186,32 @@ def run_speed(n, p, repeats):
         function(*data)
         warmup[name] = time.perf_counter() - start
 
-    rows, results = [], {}
-    for name, library, function in methods:
+    # Rounds: every method once per round, so that slow drifts of the machine's speed hit all methods
+    # alike; each method's time is its best round.
+    results, runs, notes = {}, {}, {}
+    for name, library, _ in methods:
         if library == "pycomets" and pycomets is None:
+            notes[name] = "not installed"
+    for _ in range(repeats):
+        for name, _, function in methods:
+            if name in notes:
+                continue
+            try:
+                _, times, results[name] = best_time(function, data, 1)
+            except Exception as exc:  # noqa: BLE001 - an optional peer's API may differ; report, don't stop
+                notes[name] = f"failed: {type(exc).__name__}: {exc}"[:200]
+                runs.pop(name, None)
+                results.pop(name, None)
+                continue
+            runs.setdefault(name, []).extend(times)
+    rows = []
+    for name, library, _ in methods:
+        if name in notes:
             rows.append({"section": "speed", "method": name, "library": library, "best_seconds": None,
-                         "runs": [], "note": "not installed"})
-            continue
-        try:
-            best, times, result = best_time(function, data, repeats)
-        except Exception as exc:  # noqa: BLE001 - an optional peer's API may differ; report, don't stop
-            rows.append({"section": "speed", "method": name, "library": library, "best_seconds": None,
-                         "runs": [], "note": f"failed: {type(exc).__name__}: {exc}"[:200]})
-            continue
-        results[name] = result
-        rows.append({"section": "speed", "method": name, "library": library, "best_seconds": best,
-                     "runs": times, "note": ""})
+                         "runs": [], "note": notes[name]})
+        else:
+            rows.append({"section": "speed", "method": name, "library": library,
+                         "best_seconds": min(runs[name]), "runs": runs[name], "note": ""})
     by_name = {r["method"]: r["best_seconds"] for r in rows}
     floor = by_name["numpy lstsq (floor)"]
     pairs = {

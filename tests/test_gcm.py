@@ -235,7 +235,8 @@ def test_single_column_max_test_matches_the_normal_pvalue():
     p = wald.pvalue[0]
     assert 0.01 < p < 0.9  # the comparison is informative
     assert abs(maxt.pvalue[0] - p) < 4 * np.sqrt(p * (1 - p) / 4999) + 1 / 5000
-    assert maxt.importance[0] == wald.importance[0]  # a one-column group keeps the sign
+    # a one-column group keeps the sign; the two paths sum in different orders (compiled, NumPy)
+    assert maxt.importance[0] == pytest.approx(wald.importance[0], rel=1e-13)
 
 
 @pytest.mark.parametrize("test", ["wald", "max"])

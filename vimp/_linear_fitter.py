@@ -182,13 +182,14 @@ def _spectral_condition(R, R_inv, iterations=30):
     return float(np.sqrt(largest * smallest_inverse))
 
 
-def _cholesky_factor(A, b, ridge):
-    """Cholesky factor of ``A'A + diag(ridge)`` if it is well conditioned, else None.
+def _cholesky_factor(gram, Atb, ridge):
+    """Cholesky factor of ``A'A + diag(ridge)`` (given ``gram = A'A`` and ``Atb = A'b``) if it is well
+    conditioned, else None.
 
     Returns ``(R, R^{-1}, solution, identity order)``.
     """
-    k = A.shape[1]
-    gram = A.T @ A
+    k = gram.shape[0]
+    gram = gram.copy()
     gram[np.diag_indices(k)] += ridge
     try:
         R = linalg.cholesky(gram, lower=False, check_finite=False)
@@ -201,7 +202,7 @@ def _cholesky_factor(A, b, ridge):
             condition = _spectral_condition(R, R_inv)
     if not np.isfinite(condition) or condition > _CHOLESKY_MAX_CONDITION:
         return None
-    solution = R_inv @ (R_inv.T @ (A.T @ b))
+    solution = R_inv @ (R_inv.T @ Atb)
     return R, R_inv, solution, np.arange(k)
 
 
@@ -559,13 +560,16 @@ class LinearFitter(_LinearPredictor):
                 sw = np.sqrt(w)
                 A *= sw[:, None]
                 b = b * sw
-            norms = np.sqrt(np.einsum("ij,ij->j", A, A))
-            A /= norms
+            # Equilibrate (unit column norms) on the Gram matrix, not on A: O(p^2) instead of two passes
+            # over (n, p); the QR fallback equilibrates A itself.
+            gram = A.T @ A
+            norms = np.sqrt(np.diag(gram))
             n_rows = int(np.count_nonzero(w)) if w is not None else n
             k = idx.size
-            factor = _cholesky_factor(A, b, alpha / norms**2)
+            factor = _cholesky_factor(gram / np.outer(norms, norms), (A.T @ b) / norms, alpha / norms**2)
             self.factorisation_ = "cholesky"
             if factor is None:
+                A /= norms
                 if alpha > 0:  # ridge is least squares on the augmented design
                     A = np.vstack([A, np.diag(np.sqrt(alpha) / norms)])
                     b = np.concatenate([b, np.zeros(k)])
