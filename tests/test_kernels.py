@@ -29,6 +29,7 @@ from vimp._kernels import (
     PAP_BLOCK_SIZE,
     TWINS,
     column_r2,
+    constant_columns,
     gcm_linear_products,
     group_drop_losses,
     loco_linear_losses,
@@ -217,6 +218,27 @@ def test_column_r2_matches_twin_and_sklearn(n):
     else:
         for j in (0, 1, 3):
             assert_allclose(got[j], r2_score(target[:, j], target[:, j] - resid[:, j]), rtol=1e-9)
+
+
+def test_constant_columns_matches_twin_and_ptp():
+    rng = np.random.default_rng(19)
+    X = rng.normal(size=(50, 6))
+    X[:, 1] = 3.0                      # constant
+    X[:, 2] = 3.0
+    X[49, 2] = 3.0 + 1e-12             # differs only in the last row
+    X[:, 3] = np.nan                   # NaN everywhere: not constant (as with ptp)
+    X[:, 4] = -0.0
+    X[10, 4] = 0.0                     # -0.0 == 0.0: constant
+    for layout in (X, np.asfortranarray(X), X[::2]):
+        got = constant_columns(layout)
+        assert got.dtype == np.bool_
+        assert_array_equal(got, reference.constant_columns(layout))
+        assert_array_equal(got, python_function(constant_columns)(layout))
+        with np.errstate(invalid="ignore"):
+            assert_array_equal(got, np.ptp(layout, axis=0) == 0)
+    assert_array_equal(constant_columns(X), [False, True, False, False, True, False])
+    assert constant_columns(np.empty((0, 2))).tolist() == [True, True]
+    assert constant_columns(X[:1]).tolist() == [True, True, True, False, True, True]
 
 
 # --------------------------------------------------------------------------- permutations from words
@@ -423,6 +445,7 @@ def _all_kernel_calls(rng):
         (permutations_from_words, (rng.integers(0, 2**64, size=(11, 200), dtype=np.uint64), 390)),
         (pap_se_sums, (*_se_inputs(rng, n), 1.3, 0.2)),
         (column_r2, (x_resid, y_resid)),
+        (constant_columns, (x_resid,)),
     ]
 
 

@@ -86,7 +86,9 @@ def constant_columns(X):
     """Boolean mask of the columns of ``X`` that take a single value."""
     if hasattr(X, "nunique"):
         return (X.nunique(dropna=False) <= 1).to_numpy()
-    return np.ptp(X, axis=0) == 0
+    from ._kernels import constant_columns as scan
+
+    return scan(np.asarray(X, dtype=np.float64))  # any memory layout: the scan reads a few rows
 
 
 class LossImportance(BaseEstimator):

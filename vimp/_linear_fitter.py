@@ -533,7 +533,9 @@ class LinearFitter(_LinearPredictor):
 
         used = Xf if w is None else Xf[w > 0]
         if fit_intercept or self.standardize:
-            null = np.ptp(used, axis=0) == 0
+            from ._kernels import constant_columns
+
+            null = constant_columns(used)
         else:
             null = np.all(used == 0, axis=0)
         active = ~null

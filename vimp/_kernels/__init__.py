@@ -15,6 +15,7 @@ from .linear_nb import (
     LOSS_SQUARED,
     PAP_BLOCK_SIZE,
     column_r2,
+    constant_columns,
     gcm_linear_products,
     group_drop_losses,
     loco_linear_losses,
@@ -29,6 +30,7 @@ from .random_nb import permutations_from_words
 #: Each kernel and its plain-NumPy twin.
 TWINS = {
     column_r2: reference.column_r2,
+    constant_columns: reference.constant_columns,
     pointwise_loss: reference.pointwise_loss,
     pap_linear_losses: reference.pap_linear_losses,
     pap_linear_terms: reference.pap_linear_terms,
@@ -46,6 +48,7 @@ __all__ = [
     "PAP_BLOCK_SIZE",
     "TWINS",
     "column_r2",
+    "constant_columns",
     "gcm_linear_products",
     "group_drop_losses",
     "loco_linear_losses",

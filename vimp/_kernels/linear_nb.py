@@ -31,6 +31,7 @@ __all__ = [
     "LOSS_SQUARED",
     "PAP_BLOCK_SIZE",
     "column_r2",
+    "constant_columns",
     "gcm_linear_products",
     "group_drop_losses",
     "loco_linear_losses",
@@ -387,6 +388,43 @@ def residual_products(x_resid, y_resid):
     for j in range(p):
         sd[j] = np.sqrt(squared_deviation[j] / n)
     return products, mean, sd
+
+
+@njit_kernel
+def constant_columns(X):
+    """Which columns of ``X`` take a single value: ``X[i, j] == X[0, j]`` for every row ``i``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+
+    Returns
+    -------
+    constant : ndarray of shape (p,), bool
+        True for a constant column (every column of an empty ``X``). A NaN never equals anything, so a
+        column with a NaN is not constant (as with ``np.ptp(X, axis=0) == 0``).
+
+    Notes
+    -----
+    Rows are scanned in order and the scan stops once every column has shown a second value, which for
+    continuous data is after the second row: the cost is then O(p), not O(np).
+    """
+    n = X.shape[0]
+    p = X.shape[1]
+    constant = np.ones(p, dtype=np.bool_)
+    remaining = p
+    for j in range(p):
+        if n > 0 and X[0, j] != X[0, j]:  # NaN in the first row
+            constant[j] = False
+            remaining -= 1
+    i = 1
+    while i < n and remaining > 0:
+        for j in range(p):
+            if constant[j] and X[i, j] != X[0, j]:
+                constant[j] = False
+                remaining -= 1
+        i += 1
+    return constant
 
 
 @njit_kernel

@@ -174,6 +174,13 @@ def residual_products(x_resid, y_resid):
     return products, products.mean(axis=0), products.std(axis=0, ddof=0)
 
 
+def constant_columns(X):
+    """Which columns of ``X`` take a single value (reference); see
+    :func:`vimp._kernels.linear_nb.constant_columns`."""
+    X = np.asarray(X, dtype=float)
+    return np.all(X == X[:1], axis=0) & (np.all(~np.isnan(X[:1]), axis=0) if len(X) else True)
+
+
 def column_r2(target, resid):
     """Coefficient of determination of each column (reference); see :func:`vimp._kernels.linear_nb.column_r2`."""
     target = np.asarray(target, dtype=float)
