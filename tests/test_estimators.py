@@ -479,6 +479,42 @@ def test_shared_permutations_are_the_same_for_every_group_and_fold_specific(shar
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_pap_standard_error_is_the_corrected_hajek_projection_by_brute_force(weighted):
+    # The SE from the estimator (kernel sums) against its definition, computed here from the whole
+    # (R, n) loss matrix with explicit loops: the influence of row k is its own centred term plus the
+    # centred terms it donated to, minus the noise those averages carry (vimp._inference).
+    X, y = make_data(n=160)
+    X_tr, y_tr, X_ev, y_ev = X[:80], y[:80], X[80:], y[80:]
+    w = np.random.default_rng(5).uniform(0.5, 2.0, size=80) if weighted else None
+    _RecordingFitter.seen = []
+    R = 3
+    result = PermutationImportance(_RecordingFitter(LinearRegression()), n_permutations=R,
+                                   random_state=6).fit(X_tr, y_tr).importance(X_ev, y_ev, sample_weight=w)
+    model = LinearRegression().fit(X_tr, y_tr)
+    full = (y_ev - model.predict(X_ev)) ** 2
+    weight = np.ones(80) if w is None else w
+    for j, (columns, _, perms) in enumerate(_RecordingFitter.seen):
+        assert columns == (j,)
+        losses = np.empty((R, 80))
+        for r in range(R):
+            Xp = X_ev.copy()
+            Xp[:, j] = X_ev[perms[r], j]
+            losses[r] = (y_ev - model.predict(Xp)) ** 2
+        offset = np.average(losses.mean(axis=0) - full, weights=w)  # the importance (difference scale)
+        centred = losses - full - offset                              # (R, n) per-permutation terms
+        influence = weight * centred.mean(axis=0)
+        for r in range(R):
+            for i in range(80):
+                influence[perms[r, i]] += weight[i] * centred[r, i] / R   # row perms[r, i] donated to i
+        noise = np.sum(weight**2 * (centred**2).mean(axis=0) / R)
+        variance = np.sum(influence**2) - noise
+        assert variance > 0
+        se = np.sqrt(variance) / weight.sum()
+        assert result.raw_importance[j] == pytest.approx(offset, rel=1e-10)
+        assert result.raw_std_error[j] == pytest.approx(se, rel=1e-10)
+
+
 @pytest.mark.parametrize("cls", METHODS)
 def test_same_numbers_under_the_threading_backend(cls):
     from joblib import parallel_backend
