@@ -6,7 +6,7 @@ generalised covariance measure on one model-agnostic fitter interface, each retu
 """
 
 from ._compare import compare
-from ._fitters import Fitter, SklearnFitter
+from ._fitters import Fitter, PermutationTerms, SklearnFitter
 from ._gcm import GCM
 from ._loco import LOCO
 from ._pap import PermutationImportance
@@ -22,6 +22,7 @@ __all__ = [
     "LOCO",
     "NuisanceQualityWarning",
     "PermutationImportance",
+    "PermutationTerms",
     "RankDeficiencyWarning",
     "SklearnFitter",
     "VimpWarning",

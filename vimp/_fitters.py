@@ -36,7 +36,25 @@ __all__ = ["Fitter", "PermutationTerms", "SklearnFitter", "make_fitter"]
 
 
 class PermutationTerms(NamedTuple):
-    """Per-row and per-repeat sums of permute-and-predict losses (see :meth:`Fitter.permutation_terms`)."""
+    """Per-row and per-repeat sums of permute-and-predict losses, returned by
+    :meth:`Fitter.permutation_terms` (which says what each field holds).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from vimp import SklearnFitter
+    >>> from vimp._losses import LOSSES
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 2)); y = X[:, 0] + rng.normal(size=50)
+    >>> fitter = SklearnFitter(LinearRegression()).fit(X, y)
+    >>> perms = np.array([rng.permutation(50) for _ in range(3)])
+    >>> terms = fitter.permutation_terms(X, y, [0], perms, LOSSES["squared_error"])
+    >>> terms._fields
+    ('obs_mean', 'repeat_mean', 'donor_mean', 'square_mean', 'donor_full_mean', 'donor_weight_mean')
+    >>> terms.repeat_mean.shape, bool(np.all(terms.donor_weight_mean == 1.0))
+    ((3,), True)
+    """
 
     obs_mean: np.ndarray
     repeat_mean: np.ndarray
