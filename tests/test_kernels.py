@@ -21,6 +21,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 import scipy.stats
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from vimp._kernels import (
@@ -709,3 +711,15 @@ def test_draw_permutations_redraws_an_exhausted_row(monkeypatch):
     monkeypatch.setattr(vimp._kernels, "permutations_from_words", real)
     unpatched = draw_permutations(np.random.default_rng(16), 50, 3)
     assert_array_equal(perms[[0, 2]], unpatched[[0, 2]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 400), n_permutations=st.integers(0, 5), seed=st.integers(0, 2**32 - 1))
+def test_draw_permutations_always_gives_permutations(n, n_permutations, seed):
+    from vimp._split import draw_permutations
+
+    perms = draw_permutations(np.random.default_rng(seed), n, n_permutations)
+    assert perms.shape == (n_permutations, n) and perms.dtype == np.int64
+    assert_array_equal(np.sort(perms, axis=1), np.broadcast_to(np.arange(n), (n_permutations, n)))
+    # the same Generator state gives the same permutations
+    assert_array_equal(perms, draw_permutations(np.random.default_rng(seed), n, n_permutations))
