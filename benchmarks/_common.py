@@ -25,6 +25,29 @@ def best_time(function, data, repeats):
     return min(times), times, result
 
 
+def time_in_rounds(methods, data, repeats):
+    """Time ``methods`` (name -> function) in ``repeats`` rounds, each running every method once, in turn.
+
+    A slow spell of the machine then hits all methods alike. Returns each method's run times and last
+    result, and a note for each method whose call raised (that method is then left out of later rounds;
+    an optional peer's API may differ, so it is reported rather than stopping the benchmark).
+    """
+    runs, results, notes = {}, {}, {}
+    for _ in range(repeats):
+        for name, function in methods.items():
+            if name in notes:
+                continue
+            try:
+                _, times, results[name] = best_time(function, data, 1)
+            except Exception as exc:  # noqa: BLE001
+                notes[name] = f"failed: {type(exc).__name__}: {exc}"[:200]
+                runs.pop(name, None)
+                results.pop(name, None)
+                continue
+            runs.setdefault(name, []).extend(times)
+    return runs, results, notes
+
+
 def machine_info(peers):
     """Platform, library versions, thread pools and load average; ``peers`` maps a name to a module or None."""
     info = {

@@ -54,7 +54,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import KFold
 
 import vimp
-from _common import best_time, machine_info, relative_difference, thread_limit
+from _common import machine_info, relative_difference, thread_limit, time_in_rounds
 
 try:  # optional peer: never a dependency of vimp
     import pycomets
@@ -186,24 +186,10 @@ def run_speed(n, p, repeats):
         function(*data)
         warmup[name] = time.perf_counter() - start
 
-    # Rounds: every method once per round, so that slow drifts of the machine's speed hit all methods
-    # alike; each method's time is its best round.
-    results, runs, notes = {}, {}, {}
-    for name, library, _ in methods:
-        if library == "pycomets" and pycomets is None:
-            notes[name] = "not installed"
-    for _ in range(repeats):
-        for name, _, function in methods:
-            if name in notes:
-                continue
-            try:
-                _, times, results[name] = best_time(function, data, 1)
-            except Exception as exc:  # noqa: BLE001 - an optional peer's API may differ; report, don't stop
-                notes[name] = f"failed: {type(exc).__name__}: {exc}"[:200]
-                runs.pop(name, None)
-                results.pop(name, None)
-                continue
-            runs.setdefault(name, []).extend(times)
+    live = {name: function for name, library, function in methods
+            if not (library == "pycomets" and pycomets is None)}
+    runs, results, notes = time_in_rounds(live, data, repeats)
+    notes.update({name: "not installed" for name, _, _ in methods if name not in live})
     rows = []
     for name, library, _ in methods:
         if name in notes:

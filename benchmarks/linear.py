@@ -47,7 +47,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LinearRegression
 
 import vimp
-from _common import best_time, machine_info, relative_difference, thread_limit
+from _common import best_time, machine_info, relative_difference, thread_limit, time_in_rounds
 from vimp._linear_fitter import LinearFitter
 from vimp._losses import LOSSES
 
@@ -200,21 +200,15 @@ def run_main(n, p, repeats):
         function(*data)
         warmup[name] = time.perf_counter() - start
 
-    # Rounds: every method once per round, so that slow drifts of the machine's speed hit all methods
-    # alike; each method's time is its best round.
-    live = [(name, library, function) for name, library, function in methods
-            if not (library == "hidimstat" and hidimstat is None)]
-    runs = {name: [] for name, _, _ in live}
-    results = {}
-    for _ in range(repeats):
-        for name, _, function in live:
-            _, times, results[name] = best_time(function, data, 1)
-            runs[name].extend(times)
+    live = {name: function for name, library, function in methods
+            if not (library == "hidimstat" and hidimstat is None)}
+    runs, results, notes = time_in_rounds(live, data, repeats)
+    notes.update({name: "not installed" for name, _, _ in methods if name not in live})
     rows = []
     for name, library, _ in methods:
-        if name not in runs:
+        if name in notes:
             rows.append({"method": name, "library": library, "best_seconds": None, "runs": [],
-                         "note": "not installed"})
+                         "note": notes[name]})
             continue
         rows.append({"method": name, "library": library, "best_seconds": min(runs[name]), "runs": runs[name],
                      "note": ""})

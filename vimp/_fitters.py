@@ -64,6 +64,38 @@ class PermutationTerms(NamedTuple):
     donor_weight_mean: np.ndarray
 
 
+def permutation_terms_from_losses(perms, permuted_losses, full, sample_weight=None):
+    """:class:`PermutationTerms` from each permutation's per-row losses, accumulated in NumPy.
+
+    Parameters
+    ----------
+    perms : ndarray of shape (R, n)
+        Row permutations.
+    permuted_losses : callable
+        ``permuted_losses(perm)`` returns the (n,) losses with the group permuted by ``perm``.
+    full : ndarray of shape (n,)
+        Each row's loss without permutation.
+    sample_weight : ndarray of shape (n,), optional
+    """
+    n = perms.shape[1]
+    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    weighted_full = weight * np.asarray(full, dtype=float)
+    obs_sum, square_sum = np.zeros(n), np.zeros(n)
+    donor_sum, donor_full, donor_weight = np.zeros(n), np.zeros(n), np.zeros(n)
+    repeat_mean = np.empty(len(perms))
+    for r, perm in enumerate(perms):
+        values = permuted_losses(perm)
+        obs_sum += values
+        square_sum += values**2
+        donor_sum[perm] += weight * values  # perm is a permutation: no repeated index
+        donor_full[perm] += weighted_full
+        donor_weight[perm] += weight
+        repeat_mean[r] = np.average(values, weights=sample_weight)
+    n_rep = len(perms)
+    return PermutationTerms(obs_sum / n_rep, repeat_mean, donor_sum / n_rep, square_sum / n_rep,
+                            donor_full / n_rep, donor_weight / n_rep)
+
+
 class Fitter:
     """Base class of the fitter protocol.
 
@@ -156,26 +188,11 @@ class Fitter:
         Permute-and-predict terms share rows (a row is its own term's row and another term's donor);
         :func:`vimp._inference.permutation_mean_se` uses these sums to account for that.
         """
-        perms = np.atleast_2d(perms)
-        n = len(y)
-        weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         if full is None:
             full = self.losses(X, y, loss)
-        weighted_full = weight * np.asarray(full, dtype=float)
-        obs_sum, square_sum = np.zeros(n), np.zeros(n)
-        donor_sum, donor_full, donor_weight = np.zeros(n), np.zeros(n), np.zeros(n)
-        repeat_mean = np.empty(len(perms))
-        for r, perm in enumerate(perms):
-            values = loss(y, self.predict_permuted(X, columns, perm), self.classes_)
-            obs_sum += values
-            square_sum += values**2
-            donor_sum[perm] += weight * values  # perm is a permutation: no repeated index
-            donor_full[perm] += weighted_full
-            donor_weight[perm] += weight
-            repeat_mean[r] = np.average(values, weights=sample_weight)
-        n_rep = len(perms)
-        return PermutationTerms(obs_sum / n_rep, repeat_mean, donor_sum / n_rep, square_sum / n_rep,
-                                donor_full / n_rep, donor_weight / n_rep)
+        return permutation_terms_from_losses(
+            np.atleast_2d(perms), lambda perm: loss(y, self.predict_permuted(X, columns, perm), self.classes_),
+            full, sample_weight)
 
     def drop_losses(self, X, y, columns, loss):
         """Per-observation losses of the model refitted without ``columns``."""

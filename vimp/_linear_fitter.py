@@ -30,7 +30,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ._data import as_float_array, permute_columns
-from ._fitters import Fitter, PermutationTerms, SklearnFitter
+from ._fitters import Fitter, PermutationTerms, SklearnFitter, permutation_terms_from_losses
 
 __all__ = ["LinearFitter", "linear_fitter_for"]
 
@@ -130,26 +130,6 @@ def _spd_solve(H, B):
                                 check_finite=False)
     except linalg.LinAlgError:  # pragma: no cover - G[S, S] is positive definite when the fit succeeded
         return linalg.solve(H, B, assume_a="sym", check_finite=False)
-
-
-def _numpy_permutation_terms(y, pred, part, perms, loss, weight, full, sample_weight):
-    """:class:`PermutationTerms` of one group from rank-one permuted predictions ``pred + part[perm] - part``."""
-    n = len(y)
-    weighted_full = weight * full
-    obs_sum, square_sum = np.zeros(n), np.zeros(n)
-    donor_sum, donor_full, donor_weight = np.zeros(n), np.zeros(n), np.zeros(n)
-    repeat_mean = np.empty(len(perms))
-    for r, perm in enumerate(perms):
-        values = loss(y, pred + (part[perm] - part), None)
-        obs_sum += values
-        square_sum += values**2
-        donor_sum[perm] += weight * values  # perm is a permutation: no repeated index
-        donor_full[perm] += weighted_full
-        donor_weight[perm] += weight
-        repeat_mean[r] = np.average(values, weights=sample_weight)
-    n_rep = len(perms)
-    return PermutationTerms(obs_sum / n_rep, repeat_mean, donor_sum / n_rep, square_sum / n_rep,
-                            donor_full / n_rep, donor_weight / n_rep)
 
 
 #: Largest 2-norm condition number of the equilibrated Cholesky factor (the square root of the Gram
@@ -835,7 +815,7 @@ class LinearFitter(_LinearPredictor):
         full = loss(yf, pred, None) if full is None else np.asarray(full, dtype=float)
         full = np.ascontiguousarray(full)
         use_kernel = loss.kernel_code is not None and sample_weight is None
-        weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        unit_weight = np.ones(n)  # the kernel path is unweighted
         out = []
         for columns, group_perms in zip(groups, perms, strict=True):
             cols = _column_positions(columns, Xf.shape[1])
@@ -847,12 +827,13 @@ class LinearFitter(_LinearPredictor):
 
                 out.append(PermutationTerms(*pap_linear_terms(
                     yf, pred, np.ascontiguousarray(Xf[:, cols]), np.ascontiguousarray(self.coef_[cols]),
-                    np.ascontiguousarray(group_perms, dtype=np.int64), weight, full,
+                    np.ascontiguousarray(group_perms, dtype=np.int64), unit_weight, full,
                     int(loss.kernel_code))))
                 continue
-            out.append(_numpy_permutation_terms(yf, pred, Xf[:, cols] @ self.coef_[cols],
-                                                group_perms.astype(np.intp, copy=False), loss, weight,
-                                                full, sample_weight))
+            part = Xf[:, cols] @ self.coef_[cols]  # rank one: pred + part[perm] - part
+            out.append(permutation_terms_from_losses(
+                group_perms.astype(np.intp, copy=False),
+                lambda perm, part=part: loss(yf, pred + (part[perm] - part), None), full, sample_weight))
         return out
 
     def drop_losses(self, X, y, columns, loss):
