@@ -8,7 +8,6 @@ here once.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
@@ -18,24 +17,32 @@ from ._fitters import SklearnFitter, is_classifier_like, make_fitter
 from ._inference import (
     P_ADJUST_METHODS,
     adjust_pvalues,
+    degenerate_message,
+    degenerate_rows,
     mean_and_se,
     pvalue_greater,
     ratio_and_se,
-    split_test,
 )
-from ._losses import get_loss
+from ._losses import PredictionError, get_loss
 from ._results import ImportanceResult, confidence_limits
-from ._split import check_cv_param, make_folds, sample_split, seed_sequence
+from ._split import check_cv_param, make_folds, seed_sequence
 from ._validation import (
     check_choice,
+    check_evaluation_size,
+    check_fold_classes,
     check_groups,
+    check_labels,
     check_level,
     check_same_columns,
     check_sample_weight,
+    check_weights_accepted,
     check_X,
     check_y,
+    check_y_scale,
     feature_names_of,
+    non_numeric_columns,
 )
+from ._warnings import DegenerateInferenceWarning, warn
 
 SCALES = ("difference", "ratio", "sqrt")
 
@@ -71,15 +78,46 @@ def check_common_params(est):
     """Checks of the constructor arguments shared by every estimator (run in ``fit``)."""
     check_level(est.level)
     check_choice(est.p_adjust, "p_adjust", P_ADJUST_METHODS)
-    check_cv_param(est.cv)
+    est._cv_plan = check_cv_param(est.cv)  # read once: an iterable of folds may be a generator
     if est.n_jobs is not None and (isinstance(est.n_jobs, bool) or not isinstance(est.n_jobs, int)):
         raise TypeError(f"n_jobs must be None or an int; got {est.n_jobs!r}")
     if not isinstance(est.progress, bool):
         raise TypeError(f"progress must be True or False; got {est.progress!r}")
-    if not (hasattr(est.estimator, "fit") or hasattr(est.estimator, "refit_without")):
+    if not (hasattr(est.estimator, "refit_without")
+            or (hasattr(est.estimator, "fit") and hasattr(est.estimator, "predict"))):
         raise TypeError(
-            f"estimator must be a scikit-learn estimator (with fit and predict); got {type(est.estimator).__name__}"
+            "estimator must be a scikit-learn estimator with fit and predict (or a vimp Fitter); got "
+            f"{type(est.estimator).__name__}"
         )
+
+
+def model_has_intercept(estimator):
+    """Whether a constant column adds nothing that the model cannot already fit.
+
+    A model with an intercept absorbs a constant column; without one (``fit_intercept=False`` anywhere
+    in its parameters, or a kernel ridge regression, which has no intercept) the constant column *is*
+    the intercept. A vimp :class:`~vimp.Fitter` without a scikit-learn estimator inside is not assumed
+    to have one.
+    """
+    if hasattr(estimator, "fit_intercept") and hasattr(estimator, "refit_without"):
+        return bool(estimator.fit_intercept)
+    inner = getattr(estimator, "estimator", None) if hasattr(estimator, "refit_without") else estimator
+    if inner is None or not hasattr(inner, "get_params"):
+        return False
+    try:
+        params = inner.get_params(deep=True)
+    except Exception:  # noqa: BLE001 - third-party get_params may fail in many ways
+        return False
+    if any((k == "fit_intercept" or k.endswith("__fit_intercept")) and v is False for k, v in params.items()):
+        return False
+    final = inner.steps[-1][1] if hasattr(inner, "steps") else inner
+    return type(final).__name__ not in ("KernelRidge",)
+
+
+def estimator_name(estimator):
+    """The class name of the user's learner (a Fitter: of the estimator inside it)."""
+    inner = getattr(estimator, "estimator", None) if hasattr(estimator, "refit_without") else None
+    return type(inner if inner is not None else estimator).__name__
 
 
 def constant_columns(X):
@@ -102,7 +140,7 @@ class LossImportance(BaseEstimator):
         check_common_params(self)
         check_choice(self.scale, "scale", SCALES)
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, cv_groups=None):
         """Fit the model(s) on training data ``(X, y)``.
 
         With ``cv=None`` the data is the training set and :meth:`importance` needs held-out data; with
@@ -114,7 +152,12 @@ class LossImportance(BaseEstimator):
         X : array-like or DataFrame of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), optional
-            Passed to the estimator's ``fit`` where it accepts them; used in every loss average.
+            Passed to the estimator's ``fit`` (a pipeline: its last step); used in every loss average.
+            An estimator whose ``fit`` takes no weights is refused, as in scikit-learn.
+        cv_groups : array-like of shape (n_samples,), optional
+            Group labels passed to the splitter's ``split`` (e.g. ``cv=GroupKFold(5)``), as the ``groups``
+            argument of scikit-learn's ``cross_validate``. Not to be confused with ``groups``, the feature
+            groups.
 
         Returns
         -------
@@ -123,30 +166,67 @@ class LossImportance(BaseEstimator):
         self._validate()
         X, y, sample_weight = self._check_data(X, y, sample_weight, fitting=True)
         seq = seed_sequence(self.random_state)
-        self.seed_ = seq
-        self.groups_, self.group_columns_ = check_groups(self.groups, self._feature_names)
-        self.cv_ = check_cv_param(self.cv)
-        if self.cv_ is None:
-            self.folds_ = [(np.arange(len(y)), None)]
+        groups, group_columns = check_groups(self.groups, self._feature_names, getattr(X, "columns", None))
+        cv = self._cv_plan
+        if cv is None:
+            if cv_groups is not None:
+                raise ValueError("cv_groups applies to cross-fitting; pass it with cv (e.g. a GroupKFold)")
+            folds = [(np.arange(len(y)), None)]
         else:
-            self.folds_ = make_folds(self.cv_, X, y, self._classifier, child_rng(seq, _SEED_SPLIT))
+            folds = make_folds(cv, X, y, self._classifier, child_rng(seq, _SEED_SPLIT), cv_groups)
+            self._check_folds(folds, y, sample_weight)
+        # ---- validated; fitting starts here
+        self.seed_ = seq
+        self.groups_, self.group_columns_ = groups, group_columns
+        self.cv_, self.folds_ = cv, folds
+        if self.cv_ is not None:
             self._X, self._y, self._w = X, y, sample_weight
         self.fitters_ = self._fit_full(X, y, sample_weight)
-        constant = constant_columns(X)
-        if all(len(c) == 1 for c in self.group_columns_):
-            self.constant_groups_ = constant[np.array([c[0] for c in self.group_columns_], dtype=np.intp)]
-        else:
-            self.constant_groups_ = np.array([bool(np.all(constant[c])) for c in self.group_columns_])
+        self.constant_groups_ = self._constant_groups(X)
         self._fit_extra(X, y, sample_weight)
         return self
+
+    def _constant_groups(self, X):
+        """Groups made of constant columns, whose importance is exactly zero (see :meth:`_constant_ok`)."""
+        if not self._constant_ok():
+            return np.zeros(len(self.group_columns_), dtype=bool)
+        constant = constant_columns(X)
+        if all(len(c) == 1 for c in self.group_columns_):
+            return constant[np.array([c[0] for c in self.group_columns_], dtype=np.intp)]
+        return np.array([bool(np.all(constant[c])) for c in self.group_columns_])
+
+    def _constant_ok(self):
+        """Whether a constant group is known to have exactly zero importance (permuting it changes
+        nothing; LOCO overrides: dropping it matters for a model without an intercept)."""
+        return True
+
+    def _check_folds(self, folds, y, w):
+        """Checks of a cross-fitting plan before any fitting: class coverage and evaluation sizes."""
+        if self._classifier:
+            check_fold_classes(folds, y)
+        check_evaluation_size(len(y), w, "X (cross-fitted: every row is evaluated once)")
+        smallest = self._min_fold_rows
+        for f, (_, test) in enumerate(folds):
+            if len(test) < smallest:
+                raise ValueError(
+                    f"cv: the test part of fold {f} has {len(test)} rows; {self._method.upper()} needs at "
+                    f"least {smallest} per fold; use fewer folds"
+                )
+        self._check_sizes([len(test) for _, test in folds])
+
+    #: Fewest evaluation rows in one fold (PaP needs two to permute).
+    _min_fold_rows = 1
+
+    def _check_sizes(self, fold_rows):
+        """Method-specific checks of the evaluation folds' sizes (PaP bounds its permutation draws)."""
 
     def _share_fit(self, other, X, y, sample_weight):
         """Fit by reusing ``other``'s folds and full models (same split, same full model)."""
         self._validate()
         X, y, sample_weight = self._check_data(X, y, sample_weight, fitting=True)
-        for name in ("seed_", "groups_", "group_columns_", "cv_", "folds_", "fitters_",
-                     "constant_groups_"):
+        for name in ("seed_", "groups_", "group_columns_", "cv_", "folds_", "fitters_"):
             setattr(self, name, getattr(other, name))
+        self.constant_groups_ = self._constant_groups(X)
         if self.cv_ is not None:
             self._X, self._y, self._w = X, y, sample_weight
         self._fit_extra(X, y, sample_weight)
@@ -157,19 +237,28 @@ class LossImportance(BaseEstimator):
         if fitting:
             self._classifier = is_classifier_like(self.estimator)
             if not numeric and not hasattr(self.estimator, "steps"):
-                bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c].dtype)]
+                bad = non_numeric_columns(X)
                 raise TypeError(
-                    f"X has non-numeric columns {bad[:10]} that {type(self.estimator).__name__} cannot "
+                    f"X has non-numeric columns {bad[:10]} that {estimator_name(self.estimator)} cannot "
                     "take; encode them, or pass a Pipeline that does (e.g. with a OneHotEncoder)"
                 )
             self._numeric = numeric
             self.loss_ = get_loss(self.loss, classifier=self._classifier)
             self._feature_names = feature_names_of(X)
+        y = check_y(y, X.shape[0], "y", classifier=self._classifier)
+        if not self._classifier and self.loss_.task == "regression":
+            check_y_scale(y, "y")
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        if fitting:
+            if not getattr(self, "prefit", False):
+                check_weights_accepted(self.estimator, sample_weight)
             self.n_features_in_ = X.shape[1]
             if hasattr(X, "columns"):
                 self.feature_names_in_ = np.asarray(self._feature_names, dtype=object)
-        y = check_y(y, X.shape[0], "y", classifier=self._classifier)
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            if self._classifier:
+                self.classes_ = np.unique(y)
         return X, y, sample_weight
 
     def _make_fitter(self):
@@ -214,6 +303,8 @@ class LossImportance(BaseEstimator):
             X, y, w = self._check_data(X, y, sample_weight, fitting=False)
             check_same_columns(X, getattr(self, "feature_names_in_", self._feature_names),
                                self.n_features_in_)
+            check_evaluation_size(len(y), w, "the held-out data X")
+            self._check_sizes([len(y)])
             evaluations = [(self.fitters_[0], np.arange(len(y)))]
         else:
             if X is not None or y is not None or sample_weight is not None:
@@ -223,7 +314,25 @@ class LossImportance(BaseEstimator):
                 )
             X, y, w = self._X, self._y, self._w
             evaluations = [(f, test) for f, (_, test) in zip(self.fitters_, self.folds_)]
-        return self._evaluate(X, y, w, evaluations)
+        self._check_evaluation(len(y), w)
+        if self._classifier:
+            for f, (fitter, rows) in enumerate(evaluations):
+                classes = fitter.classes_
+                if classes is not None:
+                    where = "" if len(evaluations) == 1 else f" of fold {f}"
+                    check_labels(y[rows], classes, "y", where)
+        try:
+            result = self._evaluate(X, y, w, evaluations)
+        except PredictionError as exc:
+            raise ValueError(f"estimator {estimator_name(self.estimator)}: {exc}") from None
+        bad = degenerate_rows(result.raw_importance, result.raw_std_error, self._known_zero)
+        if bad.any():
+            warn(degenerate_message(result.names, result.raw_importance, result.raw_std_error, bad),
+                 DegenerateInferenceWarning)
+        return result
+
+    def _check_evaluation(self, n, w):
+        """Method-specific checks of the evaluation rows before any work (LOCO: its split halves)."""
 
     def _evaluate(self, X, y, w, evaluations):
         n = len(y)
@@ -306,12 +415,23 @@ class LossImportance(BaseEstimator):
 
     def _build_result(self, full, other, w, fold_ids, per_repeat, blocks=None):
         level = float(self.level)
+        if not (np.all(np.isfinite(full)) and np.all(np.isfinite(other))):
+            raise ValueError(
+                f"estimator {estimator_name(self.estimator)}: the {self.loss_.name} losses are not finite "
+                "on some evaluation rows (an overflow: X or y on an extreme scale?); rescale the data"
+            )
         diff = other - full[:, None]
         raw, raw_se = mean_and_se(diff, w)
         raw_se = self._dependent_se(full, other, w, blocks, 1.0, raw, raw_se)
-        # A constant group's difference is exactly zero: no sampling noise at all.
-        raw = np.where(self.constant_groups_, 0.0, raw)
-        raw_se = np.where(self.constant_groups_, 0.0, raw_se)
+        # Exactly zero by construction: a constant group, or a group whose every per-observation
+        # difference is zero (the model's losses do not change at all). No sampling noise at all.
+        known_zero = self.constant_groups_ | ~np.any(diff != 0, axis=0)
+        self._known_zero = known_zero
+        raw = np.where(known_zero, 0.0, raw)
+        raw_se = np.where(known_zero, 0.0, raw_se)
+        # No standard error (a zero one under a non-zero estimate, or NaN): no interval, no p-value.
+        degenerate = degenerate_rows(raw, raw_se, known_zero)
+        raw_se = np.where(degenerate, np.nan, raw_se)
         ci_method = "wald"
         if self.scale == "difference":
             est, se = raw, raw_se
@@ -319,15 +439,15 @@ class LossImportance(BaseEstimator):
             est, se = ratio_and_se(other, full, w)
             mean_full = np.average(full, weights=w)
             se = self._dependent_se(full, other, w, blocks, est, 0.0, se * mean_full) / mean_full
-            est = np.where(self.constant_groups_, 1.0, est)
-            se = np.where(self.constant_groups_, 0.0, se)
+            est = np.where(known_zero, 1.0, est)
+            se = np.where(known_zero, 0.0, np.where(degenerate, np.nan, se))
         else:  # sqrt: Bladen et al.'s sqrt(max(difference, 0)); delta-method se where raw > 0
             est = np.sqrt(np.maximum(raw, 0.0))
             with np.errstate(divide="ignore", invalid="ignore"):
                 se = np.where(raw > 0, raw_se / (2.0 * est), np.where(raw_se == 0, 0.0, np.nan))
             ci_method = "sqrt"
         pvalue = self._test_pvalues(full, other, diff, raw, raw_se, w)
-        pvalue = np.where(self.constant_groups_, 1.0, pvalue)
+        pvalue = np.where(known_zero, 1.0, np.where(degenerate, np.nan, pvalue))
         mc_std = (np.std(per_repeat, axis=1, ddof=1) if per_repeat is not None and per_repeat.shape[1] > 1
                   else np.full(len(raw), np.nan))
         result = ImportanceResult(

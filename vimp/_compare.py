@@ -21,7 +21,7 @@ def _method_classes():
 
 
 def compare(X, y, estimator, methods=("pap", "loco"), *, X_test=None, y_test=None, cv=None,
-            sample_weight=None, groups=None, loss=None, scale="difference", level=0.95,
+            sample_weight=None, sample_weight_test=None, cv_groups=None, groups=None, loss=None, scale="difference", level=0.95,
             p_adjust="holm", n_permutations=1, random_state=None, n_jobs=None, progress=False,
             return_results=False):
     """Run several importance methods on the same split and the same full model.
@@ -35,8 +35,14 @@ def compare(X, y, estimator, methods=("pap", "loco"), *, X_test=None, y_test=Non
     estimator : scikit-learn estimator or pipeline
     methods : sequence of {"pap", "loco", "gcm"}
     X_test, y_test : held-out data, required when ``cv`` is None
-    cv : None, int or scikit-learn splitter
-    sample_weight, groups, loss, scale, level, p_adjust, n_permutations, random_state, n_jobs, progress
+    cv : None, int, scikit-learn splitter or list of (train, test) index pairs
+    sample_weight : array-like of shape (n_samples,), optional
+        Weights of the rows of ``X`` (in fitting and, with ``cv``, in every loss average).
+    sample_weight_test : array-like, optional
+        Weights of the held-out rows (``cv=None`` only).
+    cv_groups : array-like of shape (n_samples,), optional
+        Group labels for a group splitter such as ``GroupKFold`` (``cv`` only).
+    groups, loss, scale, level, p_adjust, n_permutations, random_state, n_jobs, progress
         As in :class:`~vimp.PermutationImportance` and :class:`~vimp.LOCO` (``loss`` and
         ``n_permutations`` do not apply to GCM; ``scale`` is passed to PaP and LOCO only).
     return_results : bool, default=False
@@ -71,6 +77,17 @@ def compare(X, y, estimator, methods=("pap", "loco"), *, X_test=None, y_test=Non
         raise ValueError(f"methods must not repeat a method; got {methods}")
     if cv is None and (X_test is None or y_test is None):
         raise ValueError("compare needs X_test and y_test when cv is None (or pass cv=K to cross-fit)")
+    if cv is not None and (X_test is not None or y_test is not None or sample_weight_test is not None):
+        raise ValueError(
+            "compare got X_test/y_test/sample_weight_test together with cv: with cv the data X, y is "
+            "cross-fitted and held-out data would be ignored; pass either cv or X_test and y_test"
+        )
+    if cv is None and cv_groups is not None:
+        raise ValueError("cv_groups applies to cross-fitting; pass it with cv (e.g. a GroupKFold)")
+    if cv is not None and not isinstance(cv, int) and not hasattr(cv, "split"):
+        from ._split import check_cv_param
+
+        cv = check_cv_param(cv)  # a generator of folds is read once, here, and shared by every method
 
     common = dict(cv=cv, groups=groups, level=level, p_adjust=p_adjust, random_state=random_state,
                   n_jobs=n_jobs, progress=progress)
@@ -89,17 +106,20 @@ def compare(X, y, estimator, methods=("pap", "loco"), *, X_test=None, y_test=Non
     results = {}
     for m in methods:
         est = estimators[m]
+        fit_args = {} if cv_groups is None else {"cv_groups": cv_groups}
         if m in ("pap", "loco"):
             if shared is None:
-                est.fit(X, y, sample_weight=sample_weight)
+                est.fit(X, y, sample_weight=sample_weight, **fit_args)
                 shared = est
             else:
                 est._share_fit(shared, X, y, sample_weight)
         else:
             if shared is not None and cv is not None:
                 est._use_folds(shared.folds_)
-            est.fit(X, y, sample_weight=sample_weight)
-        results[m] = est.importance() if cv is not None else est.importance(X_test, y_test)
+                fit_args = {}
+            est.fit(X, y, sample_weight=sample_weight, **fit_args)
+        results[m] = (est.importance() if cv is not None
+                      else est.importance(X_test, y_test, sample_weight=sample_weight_test))
 
     frame = pd.concat({m: r.to_frame() for m, r in results.items()}, names=["method", "feature"])
     return (frame, results) if return_results else frame

@@ -16,24 +16,37 @@ from scipy import stats
 from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _SEED_SPLIT, _SEED_TEST, check_common_params, child_rng, constant_columns, run_tasks
+from ._base import (
+    _SEED_SPLIT,
+    _SEED_TEST,
+    check_common_params,
+    child_rng,
+    constant_columns,
+    estimator_name,
+    run_tasks,
+)
 from ._data import as_float_array, take_columns, take_rows
 from ._fitters import Fitter, make_fitter
-from ._inference import adjust_pvalues, mean_and_se, pvalue_two_sided
+from ._inference import adjust_pvalues, degenerate_message, degenerate_rows, mean_and_se, pvalue_two_sided
+from ._losses import PredictionError, check_output
 from ._results import ImportanceResult, confidence_limits
-from ._split import check_cv_param, make_folds, seed_sequence
+from ._split import check_folds, make_folds, seed_sequence
 from ._validation import (
     check_choice,
+    check_evaluation_size,
+    check_fold_classes,
     check_groups,
     check_int,
     check_level,
     check_same_columns,
     check_sample_weight,
+    check_weights_accepted,
     check_X,
     check_y,
+    check_y_scale,
     feature_names_of,
 )
-from ._warnings import NuisanceQualityWarning
+from ._warnings import DegenerateInferenceWarning, NuisanceQualityWarning, warn
 
 __all__ = ["GCM"]
 
@@ -43,6 +56,9 @@ GCM_SCALES = ("covariance", "correlation", "loco")
 #: Out-of-fold R² of an x-regression below which GCM warns. A feature independent of the others has an
 #: out-of-fold R² of about -p/n (just below zero) with a sound learner, so the threshold is not 0.
 R2_WARNING = -0.05
+
+#: Largest ``n_bootstrap``: the draws are generated in chunks (memory is bounded), but time is not.
+MAX_BOOTSTRAP = 100_000
 
 # Draws of the multiplier bootstrap generated at once (bounds memory at n * _BOOTSTRAP_CHUNK floats).
 _BOOTSTRAP_CHUNK = 64
@@ -141,6 +157,11 @@ def _check_params(test, scale, level, p_adjust, n_bootstrap, random_state):
 
     check_choice(p_adjust, "p_adjust", P_ADJUST_METHODS)
     check_int(n_bootstrap, "n_bootstrap", 1)
+    if n_bootstrap > MAX_BOOTSTRAP:
+        raise ValueError(
+            f"n_bootstrap must be at most {MAX_BOOTSTRAP} (p-values to 1e-5 are as fine as a test needs); "
+            f"got {n_bootstrap}"
+        )
     return seed_sequence(random_state)
 
 
@@ -340,7 +361,17 @@ def _build_result(x_res, y_res, names, column_names, single, w, test, scale, lev
     def gather(key):
         return np.array([p[key] for p in parts], dtype=float)
 
-    pvalue = gather("pvalue")
+    importance, std_error = gather("importance"), gather("se")
+    raw, raw_se = gather("raw"), gather("raw_se")
+    # Exactly zero by construction (constant columns, or products that are all zero) versus no standard
+    # error at all (zero under a non-zero mean, or NaN): the latter get NaN intervals and p-values.
+    known_zero = (raw == 0) & (raw_se == 0) & (importance == 0)
+    degenerate = degenerate_rows(raw, raw_se, known_zero)
+    pvalue = np.where(degenerate, np.nan, gather("pvalue"))
+    raw_se = np.where(degenerate, np.nan, raw_se)
+    std_error = np.where(degenerate | degenerate_rows(importance, std_error, known_zero), np.nan, std_error)
+    if degenerate.any():
+        warn(degenerate_message(names, raw, gather("raw_se"), degenerate), DegenerateInferenceWarning)
     columns = {
         names[g]: {
             "columns": tuple(column_names[g]),
@@ -362,10 +393,10 @@ def _build_result(x_res, y_res, names, column_names, single, w, test, scale, lev
     result = ImportanceResult(
         method="gcm",
         names=tuple(names),
-        importance=gather("importance"),
-        std_error=gather("se"),
-        raw_importance=gather("raw"),
-        raw_std_error=gather("raw_se"),
+        importance=importance,
+        std_error=std_error,
+        raw_importance=raw,
+        raw_std_error=raw_se,
         ci_low=np.full(k, np.nan),
         ci_high=np.full(k, np.nan),
         pvalue=pvalue,
@@ -411,6 +442,8 @@ def _check_residual_array(values, name):
         raise ValueError(f"{name} must be a non-empty array of shape (n,) or (n, p); got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf (non-finite values)")
+    if not np.all(np.isfinite(arr * arr)):
+        raise ValueError(f"{name} has values whose squares overflow in float64; rescale them")
     return arr
 
 
@@ -452,12 +485,13 @@ class _Nuisance:
             self.x_model = fitter.regress_columns(dropped, x_estimator)
 
     def _y_prediction(self, model, X):
-        pred = np.asarray(model.predict(X))
+        n = X.shape[0]
         if self.positive_class is None:
-            return pred.astype(float)
+            return check_output(model.predict(X), n, "predict").astype(float)
         classes = list(model.classes_) if model.classes_ is not None else []
-        if self.positive_class not in classes:  # a training fold without the positive class
-            return np.zeros(pred.shape[0])
+        pred = check_output(model.predict(X), n, "predict_proba", classes or None)
+        if self.positive_class not in classes:  # pragma: no cover - refused by the fold check in fit
+            raise ValueError(f"the y-model never saw the positive class {self.positive_class!r}")
         return pred[:, classes.index(self.positive_class)].astype(float)
 
     def residuals(self, X, y_num):
@@ -472,7 +506,16 @@ class _Nuisance:
             rx[:, self.active] = np.asarray(xr, dtype=float).reshape(n, -1)
             return rx, np.asarray(yr, dtype=float).reshape(n)
         targets = as_float_array(take_columns(X, dropped))
-        rx[:, self.active] = targets - np.asarray(self.x_model.predict(X), dtype=float).reshape(n, -1)
+        x_pred = np.asarray(self.x_model.predict(X))
+        if x_pred.ndim == 1 and len(dropped) == 1:
+            x_pred = x_pred[:, None]
+        if x_pred.shape != (n, len(dropped)):
+            raise PredictionError(
+                f"the x-regression's predict returned shape {x_pred.shape}; expected ({n},) per column"
+            )
+        if not np.all(np.isfinite(x_pred)):
+            raise PredictionError("the x-regression's predict returned NaN or inf")
+        rx[:, self.active] = targets - x_pred.astype(float)
         return rx, y_num - self._y_prediction(self.y_model, X)
 
 
@@ -684,7 +727,7 @@ class GCM(BaseEstimator):
         self._given_folds = [(np.asarray(tr), np.asarray(te)) for tr, te in folds]
         return self
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, cv_groups=None):
         """Fit the nuisance regressions.
 
         With ``cv=K`` one set of regressions is fitted per fold and the out-of-fold residuals are kept;
@@ -697,7 +740,10 @@ class GCM(BaseEstimator):
         y : array-like of shape (n_samples,)
             Response; binary labels for a classifier.
         sample_weight : array-like of shape (n_samples,), optional
-            Passed to the learners' ``fit`` where they accept them; used in every average.
+            Passed to the learners' ``fit``; used in every average. A learner whose ``fit`` takes no
+            weights is refused, as in scikit-learn.
+        cv_groups : array-like of shape (n_samples,), optional
+            Group labels passed to the splitter's ``split`` (e.g. ``cv=GroupKFold(5)``).
 
         Returns
         -------
@@ -710,18 +756,28 @@ class GCM(BaseEstimator):
         if hasattr(self, "classes_"):
             del self.classes_
         y, y_num = self._encode_y(y, n, "y")
+        if not self._classifier:
+            check_y_scale(y_num, "y")
         w = check_sample_weight(sample_weight, n)
+        check_weights_accepted(self.estimator, w)
+        if self.x_estimator is not None:
+            check_weights_accepted(self.x_estimator, w, "x_estimator")
         names = feature_names_of(X)
-        groups, group_columns = check_groups(self.groups, names)
-        cv = check_cv_param(self.cv)
+        groups, group_columns = check_groups(self.groups, names, getattr(X, "columns", None))
+        cv = self._cv_plan
         given = getattr(self, "_given_folds", None)
         self._given_folds = None
-        if given is not None and cv is not None:
-            counts = np.zeros(n, dtype=int)
-            for _, test in given:
-                counts[test] += 1
-            if not np.all(counts == 1):
-                raise ValueError("the folds given to _use_folds must partition the rows of X")
+        if cv is None:
+            if cv_groups is not None:
+                raise ValueError("cv_groups applies to cross-fitting; pass it with cv (e.g. a GroupKFold)")
+            folds = None
+        elif given is not None:
+            folds = check_folds(given, n)
+        else:
+            folds = make_folds(cv, X, y, self._classifier, child_rng(seq, _SEED_SPLIT), cv_groups)
+        if folds is not None and self._classifier:
+            check_fold_classes(folds, y)
+        check_evaluation_size(n, w, "X" if cv is None else "X (cross-fitted: every row is evaluated once)")
         # ---- validated; fitting starts here
         self.seed_ = seq
         self.n_features_in_ = X.shape[1]
@@ -746,12 +802,18 @@ class GCM(BaseEstimator):
             self.nuisance_models_ = self._fit_nuisances(self.fitters_[0])
             self.residuals_ = None
         else:
-            self.folds_ = given if given is not None else make_folds(
-                cv, X, y, self._classifier, child_rng(seq, _SEED_SPLIT))
+            self.folds_ = folds
             self.fitters_ = run_tasks(lambda fold: self._fit_model(X, y, w, fold[0]), self.folds_,
                                       self.n_jobs, False, "gcm fits")
-            self.residuals_ = self._crossfit_residuals()
+            self.residuals_ = self._named(self._crossfit_residuals)
         return self
+
+    def _named(self, compute, *args):
+        """``compute(*args)``, with a prediction problem reported under the learner's name."""
+        try:
+            return compute(*args)
+        except PredictionError as exc:
+            raise ValueError(f"estimator {estimator_name(self.estimator)}: {exc}") from None
 
     def _make_fitter(self):
         fitter = make_fitter(self.estimator,
@@ -858,7 +920,7 @@ class GCM(BaseEstimator):
                 raise ValueError("sample_weight applies to held-out data; pass X and y with it")
             X, y_num, w = self._X, self._y_num, self._w
             if self.cv_ is None:
-                residuals = self._evaluate(self.nuisance_models_, X, y_num)
+                residuals = self._named(self._evaluate, self.nuisance_models_, X, y_num)
                 split = "in-sample"
                 fold_ids = np.zeros(len(y_num), dtype=np.intp)
             else:
@@ -875,11 +937,12 @@ class GCM(BaseEstimator):
                                self.n_features_in_)
             _, y_num = self._encode_y(y, X.shape[0], "y")
             w = check_sample_weight(sample_weight, X.shape[0])
+            check_evaluation_size(X.shape[0], w, "the held-out data X")
             if self.nuisance_models_ is None:
                 everything = np.arange(len(self._y))
                 full = self._fit_model(self._X, self._y, self._w, everything)
                 self.nuisance_models_ = self._fit_nuisances(full)
-            residuals = self._evaluate(self.nuisance_models_, X, y_num)
+            residuals = self._named(self._evaluate, self.nuisance_models_, X, y_num)
             split = "holdout"
             fold_ids = np.zeros(len(y_num), dtype=np.intp)
         result = self._result(residuals, X, y_num, w, split, fold_ids)
@@ -902,6 +965,15 @@ class GCM(BaseEstimator):
         return run_tasks(lambda m: m.residuals(X, y_num), models, self.n_jobs, False, "gcm residuals")
 
     def _result(self, residuals, X, y_num, w, split, fold_ids):
+        if isinstance(residuals, _StackedResiduals):
+            finite = all(np.all(np.isfinite(a)) for a in residuals.stacked)
+        else:
+            finite = all(np.all(np.isfinite(rx)) and np.all(np.isfinite(ry)) for rx, ry in residuals)
+        if not finite:
+            raise ValueError(
+                f"estimator {estimator_name(self.estimator)}: the residuals are not finite on some rows "
+                "(an overflow: X or y on an extreme scale?); rescale the data"
+            )
         Xf = as_float_array(X)
         x_res = [rx for rx, _ in residuals]
         stacked = None
@@ -994,6 +1066,7 @@ class GCM(BaseEstimator):
         seq = _check_params(test, scale, level, p_adjust, n_bootstrap, random_state)
         w = check_sample_weight(sample_weight, n)
         labels, members = check_groups(groups, names)
+        check_evaluation_size(n, w, "x_residuals")
         if ry.shape[1] == 1:
             ry = np.repeat(ry, p, axis=1)
         x_res = [rx[:, cols] for cols in members]

@@ -125,23 +125,61 @@ def wald_interval(estimate, se, level):
 def pvalue_greater(estimate, se):
     """One-sided p-value of ``H0: target <= 0`` against ``target > 0`` from a z statistic.
 
-    Where the standard error is zero the p-value is 1 for a non-positive estimate and 0 for a positive one
-    (a degenerate, exactly known difference).
+    A zero standard error is no evidence of certainty: the p-value is NaN there (see
+    :func:`degenerate_rows`), except for an estimate of exactly zero from terms that are all zero, which
+    the callers mark as a known zero (p = 1). NaN in gives NaN out.
     """
     estimate = np.asarray(estimate, dtype=float)
     se = np.asarray(se, dtype=float)
+    ok = np.isfinite(estimate) & np.isfinite(se) & (se > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, estimate / np.where(se > 0, se, 1.0), np.where(estimate > 0, np.inf, -np.inf))
-    return stats.norm.sf(z)
+        z = np.where(ok, estimate / np.where(ok, se, 1.0), np.nan)
+    p = stats.norm.sf(z)
+    return np.where((se == 0) & (estimate == 0), 1.0, p)
 
 
 def pvalue_two_sided(estimate, se):
-    """Two-sided p-value ``2 Φ(-|estimate / se|)``; 1 where estimate and se are both zero."""
+    """Two-sided p-value ``2 Φ(-|estimate / se|)``; 1 where estimate and se are both zero, NaN where the
+    standard error is zero under a non-zero estimate or anything is not finite."""
     estimate = np.asarray(estimate, dtype=float)
     se = np.asarray(se, dtype=float)
+    ok = np.isfinite(estimate) & np.isfinite(se) & (se > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, estimate / np.where(se > 0, se, 1.0), np.where(estimate != 0, np.inf, 0.0))
-    return 2.0 * stats.norm.sf(np.abs(z))
+        z = np.where(ok, estimate / np.where(ok, se, 1.0), np.nan)
+    p = 2.0 * stats.norm.sf(np.abs(z))
+    return np.where((se == 0) & (estimate == 0), 1.0, p)
+
+
+def degenerate_rows(estimate, se, known_zero=None):
+    """Where no interval or p-value can be given: a zero standard error under a non-zero estimate, or a
+    non-finite estimate or standard error. ``known_zero`` marks rows that are exactly zero by
+    construction (a constant feature; terms that are all zero), which are not degenerate."""
+    estimate = np.asarray(estimate, dtype=float)
+    se = np.asarray(se, dtype=float)
+    bad = ~(np.isfinite(estimate) & np.isfinite(se)) | ((se == 0) & (estimate != 0))
+    if known_zero is not None:
+        bad &= ~np.asarray(known_zero, dtype=bool)
+    return bad
+
+
+def degenerate_message(names, estimate, se, bad):
+    """The text of a :class:`~vimp.DegenerateInferenceWarning` for the rows ``bad``."""
+    estimate = np.asarray(estimate, dtype=float)
+    se = np.asarray(se, dtype=float)
+    parts = []
+    for g in np.flatnonzero(bad)[:10]:
+        if not np.isfinite(estimate[g]):
+            why = "the estimate is not finite"
+        elif not np.isfinite(se[g]):
+            why = "the standard error is not finite"
+        else:
+            why = "every per-observation term is equal, so the standard error is zero"
+        parts.append(f"{names[g]!r} ({why})")
+    more = f" and {int(bad.sum()) - 10} more" if bad.sum() > 10 else ""
+    return (
+        f"no standard error for {', '.join(parts)}{more}: their p-values and intervals are NaN. "
+        "Evaluate on more rows (or rows with more spread) to get inference"
+    )
 
 
 def split_test(full_loss, reduced_loss, half_a, half_b, weights=None):

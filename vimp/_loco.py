@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import LossImportance, _SEED_FIT, _SEED_TEST, child_rng, run_tasks
+from ._base import LossImportance, _SEED_FIT, _SEED_TEST, child_rng, model_has_intercept, run_tasks
 from ._inference import pvalue_greater, split_test
-from ._validation import check_choice
+from ._validation import MIN_EVALUATION_ROWS, check_choice, check_evaluation_size
 
 REFITS = ("drop", "permute")
 LOCO_TESTS = ("split", "paired")
@@ -118,6 +118,19 @@ class LOCO(LossImportance):
         super()._validate()
         check_choice(self.refit, "refit", REFITS)
         check_choice(self.test, "test", LOCO_TESTS)
+
+    def _constant_ok(self):
+        # Permuting a constant training column changes nothing; dropping it changes a model without an
+        # intercept, where the constant column is the intercept.
+        return self.refit == "permute" or model_has_intercept(self.estimator)
+
+    def _check_evaluation(self, n, w):
+        if self.test != "split":
+            return
+        for name, half in zip("ab", self._halves(n)):
+            check_evaluation_size(
+                len(half), None if w is None else w[half], f"half {name} of LOCO's sample split",
+                MIN_EVALUATION_ROWS / 2, "use more evaluation rows, or test='paired'")
 
     def _fit_extra(self, X, y, sample_weight):
         self._reduced = None

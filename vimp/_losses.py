@@ -24,10 +24,58 @@ def _absolute_error(y, pred):
     return np.abs(np.asarray(y, dtype=float) - pred)
 
 
+class PredictionError(ValueError):
+    """A model's output cannot be scored (wrong shape, NaN or inf); the estimators name the model."""
+
+
+def class_positions(y, classes):
+    """The position of each label of ``y`` in ``classes``; a label not among them is refused."""
+    classes = np.asarray(classes)
+    y = np.asarray(y)
+    order = np.argsort(classes, kind="mergesort")
+    sorted_classes = classes[order]
+    where = np.searchsorted(sorted_classes, y)
+    where = np.clip(where, 0, len(classes) - 1)
+    found = sorted_classes[where] == y
+    if not np.all(found):
+        unknown = np.unique(y[~found]).tolist()[:5]
+        raise PredictionError(
+            f"y has labels {unknown} that the fitted model never saw (its classes_ are "
+            f"{classes.tolist()[:10]}); log_loss cannot score them"
+        )
+    return order[where]
+
+
 def _log_loss(y, proba, classes):
     proba = np.clip(np.asarray(proba, dtype=float), _EPS, 1.0)
-    index = np.searchsorted(classes, y)
+    index = class_positions(y, classes)
     return -np.log(proba[np.arange(len(index)), index])
+
+
+def check_output(output, n, response_method, classes=None):
+    """A model's ``predict`` (shape (n,), or (n, 1)) or ``predict_proba`` (n, n_classes) output, finite."""
+    output = np.asarray(output)
+    method = "predict_proba" if response_method == "predict_proba" else "predict"
+    if method == "predict":
+        if output.ndim == 2 and output.shape[1] == 1:
+            output = output[:, 0]
+        if output.shape != (n,):
+            raise PredictionError(
+                f"predict returned shape {output.shape} for {n} rows; vimp needs one prediction per row, "
+                f"shape ({n},) (multi-output models are not supported)"
+            )
+    else:
+        width = None if classes is None else len(classes)
+        if output.ndim != 2 or output.shape[0] != n or (width is not None and output.shape[1] != width):
+            expected = f"({n}, {width})" if width is not None else f"({n}, n_classes)"
+            raise PredictionError(f"predict_proba returned shape {output.shape}; expected {expected}")
+    if np.issubdtype(output.dtype, np.number) and not np.all(np.isfinite(output)):
+        bad = int(np.sum(~np.isfinite(output).reshape(n, -1).all(axis=1)))
+        raise PredictionError(
+            f"{method} returned NaN or inf for {bad} of {n} rows; the losses of those rows (and every "
+            "importance built on them) would be meaningless"
+        )
+    return output
 
 
 def _zero_one(y, pred):
@@ -60,13 +108,20 @@ class Loss:
     kernel_code: int | None = None
 
     def __call__(self, y, output, classes=None):
-        if self.name == "log_loss":
+        n = len(y)
+        output = check_output(output, n, self.response_method, classes)
+        if self.name == "log_loss" and self.function is _log_loss:
             return _log_loss(y, output, classes)
         values = np.asarray(self.function(y, output), dtype=float)
-        if values.shape != (len(y),):
+        if values.shape != (n,):
             raise ValueError(
-                f"loss: a callable loss must return one value per observation, shape ({len(y)},); "
+                f"loss: {self.name!r} must return one value per observation, shape ({n},); "
                 f"got shape {values.shape}"
+            )
+        if not np.all(np.isfinite(values)):
+            raise ValueError(
+                f"loss: {self.name!r} returned NaN or inf for {int(np.sum(~np.isfinite(values)))} of {n} "
+                "rows; a loss must be finite for every row"
             )
         return values
 

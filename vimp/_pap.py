@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import _SEED_EVAL, LossImportance, child_rng, prefit_fitter
 from ._inference import permutation_mean_se
 from ._split import draw_permutations
-from ._validation import check_int
+from ._validation import check_draws, check_int
 
 
 class PermutationImportance(LossImportance):
@@ -109,6 +109,11 @@ class PermutationImportance(LossImportance):
     """
 
     _method = "pap"
+    _min_fold_rows = 2  # one row cannot be permuted
+
+    def _check_sizes(self, fold_rows):
+        # Each group's permutations of a fold are one (n_permutations, rows) array: bound it up front.
+        check_draws(self.n_permutations, max(fold_rows), "n_permutations")
 
     def __init__(self, estimator, *, cv=None, n_permutations=1, groups=None, loss=None,
                  scale="difference", level=0.95, p_adjust="holm", prefit=False, shared_permutations=False,

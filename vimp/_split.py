@@ -40,38 +40,107 @@ def generators(seq, count):
 
 
 def check_cv_param(cv):
-    """``cv`` must be None, an int >= 2 or a scikit-learn splitter."""
+    """``cv`` must be None, an int >= 2, a scikit-learn splitter or an iterable of (train, test) pairs.
+
+    Returns the value to plan folds from: an iterable of pairs comes back as a list (a generator can be
+    read once only), everything else as it is.
+    """
     if cv is None:
         return None
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
         if cv < 2:
-            raise ValueError(f"cv must be None, an integer >= 2 or a scikit-learn splitter; got {cv}")
+            raise ValueError(
+                f"cv must be None, an integer >= 2, a scikit-learn splitter or a list of (train, test) "
+                f"index pairs; got {cv}"
+            )
         return int(cv)
     if hasattr(cv, "split") and hasattr(cv, "get_n_splits"):
         return cv
-    raise TypeError(f"cv must be None, an integer >= 2 or a scikit-learn splitter; got {cv!r}")
+    if isinstance(cv, (str, bytes, dict, bool, float)) or not hasattr(cv, "__iter__"):
+        raise TypeError(
+            "cv must be None, an integer >= 2, a scikit-learn splitter or a list of (train, test) index "
+            f"pairs; got {cv!r}"
+        )
+    pairs = list(cv)
+    for k, pair in enumerate(pairs):
+        if isinstance(pair, (str, bytes)) or not hasattr(pair, "__len__") or len(pair) != 2:
+            raise TypeError(f"cv: entry {k} must be a (train, test) pair of index arrays; got {pair!r}")
+    if not pairs:
+        raise ValueError("cv: the list of (train, test) pairs is empty")
+    return pairs
 
 
-def make_folds(cv, X, y, classifier, rng):
-    """Train/test index pairs whose test parts cover every row exactly once.
+def _index_array(values, n, what):
+    arr = np.asarray(values)
+    if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"cv: {what} must be a 1-D array of integer row positions; got dtype {arr.dtype}, "
+                        f"shape {arr.shape}")
+    arr = arr.astype(np.intp, copy=False)
+    if arr.size and (arr.min() < 0 or arr.max() >= n):
+        raise ValueError(f"cv: {what} has row positions outside 0..{n - 1}")
+    if np.unique(arr).size != arr.size:
+        raise ValueError(f"cv: {what} repeats a row")
+    return arr
 
-    An integer ``cv`` gives shuffled (stratified for classifiers) K folds seeded from ``rng``.
-    """
-    if isinstance(cv, numbers.Integral):
-        seed = int(rng.integers(0, 2**31 - 1))
-        splitter = (StratifiedKFold if classifier else KFold)(n_splits=cv, shuffle=True, random_state=seed)
-    else:
-        splitter = check_cv(cv, y, classifier=classifier)
-    folds = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(X, y)]
-    counts = np.zeros(len(y), dtype=int)
-    for _, test in folds:
+
+def check_folds(folds, n):
+    """Checked ``(train, test)`` index pairs: disjoint, non-empty, test parts partitioning ``range(n)``."""
+    checked = []
+    counts = np.zeros(n, dtype=int)
+    for f, (train, test) in enumerate(folds):
+        train = _index_array(train, n, f"the training part of fold {f}")
+        test = _index_array(test, n, f"the test part of fold {f}")
+        if train.size == 0:
+            raise ValueError(f"cv: the training part of fold {f} is empty; every fold needs training rows")
+        if test.size == 0:
+            raise ValueError(f"cv: the test part of fold {f} is empty")
+        overlap = np.intersect1d(train, test)
+        if overlap.size:
+            raise ValueError(
+                f"cv: fold {f} trains on {overlap.size} of its own test rows (e.g. row {int(overlap[0])}); "
+                "cross-fitting needs test rows that the fold's model never saw"
+            )
         counts[test] += 1
+        checked.append((train, test))
     if not np.all(counts == 1):
         raise ValueError(
             "cv must produce test folds that cover every row exactly once (a partition, as KFold does); "
-            "use cv=None with held-out data for other schemes"
+            f"{int(np.sum(counts == 0))} rows are never tested and {int(np.sum(counts > 1))} more than "
+            "once; use cv=None with held-out data for other schemes"
         )
-    return folds
+    return checked
+
+
+def make_folds(cv, X, y, classifier, rng, groups=None):
+    """Train/test index pairs whose test parts cover every row exactly once.
+
+    An integer ``cv`` gives shuffled (stratified for classifiers) K folds seeded from ``rng``; a splitter
+    is asked for its splits (with ``groups`` passed to ``split``, as scikit-learn's ``cross_validate``
+    does); a list of pairs is used as given. Every plan is checked by :func:`check_folds`.
+    """
+    n = len(y)
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.ndim != 1 or groups.shape[0] != n:
+            raise ValueError(f"cv_groups must be 1-D with one group label per row ({n}); got shape "
+                             f"{groups.shape}")
+    if isinstance(cv, numbers.Integral):
+        if groups is not None:
+            raise ValueError(
+                "cv_groups needs a splitter that uses groups, e.g. cv=sklearn.model_selection.GroupKFold(5); "
+                "an integer cv splits rows without regard to groups"
+            )
+        if cv > n:
+            raise ValueError(f"cv={cv} folds need at least {cv} rows; got {n}")
+        seed = int(rng.integers(0, 2**31 - 1))
+        splitter = (StratifiedKFold if classifier else KFold)(n_splits=cv, shuffle=True, random_state=seed)
+        pairs = splitter.split(X, y)
+    elif isinstance(cv, list):
+        pairs = cv
+    else:
+        splitter = check_cv(cv, y, classifier=classifier)
+        pairs = splitter.split(X, y, groups)
+    return check_folds(list(pairs), n)
 
 
 def sample_split(n, rng):
