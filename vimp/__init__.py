@@ -11,11 +11,12 @@ from ._gcm import GCM
 from ._loco import LOCO
 from ._pap import PermutationImportance
 from ._results import ImportanceResult
-from ._warnings import NuisanceQualityWarning, RankDeficiencyWarning, VimpWarning
+from ._warnings import DegenerateInferenceWarning, NuisanceQualityWarning, RankDeficiencyWarning, VimpWarning
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DegenerateInferenceWarning",
     "Fitter",
     "GCM",
     "ImportanceResult",

@@ -7,6 +7,8 @@ here once.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
@@ -79,8 +81,14 @@ def check_common_params(est):
     check_level(est.level)
     check_choice(est.p_adjust, "p_adjust", P_ADJUST_METHODS)
     est._cv_plan = check_cv_param(est.cv)  # read once: an iterable of folds may be a generator
-    if est.n_jobs is not None and (isinstance(est.n_jobs, bool) or not isinstance(est.n_jobs, int)):
+    if est.n_jobs is not None and (isinstance(est.n_jobs, bool) or not isinstance(est.n_jobs, numbers.Integral)):
         raise TypeError(f"n_jobs must be None or an int; got {est.n_jobs!r}")
+    if est.n_jobs == 0:
+        raise ValueError("n_jobs must be None, a positive int, or negative (-1: all cores); got 0")
+    if isinstance(est.estimator, type):
+        raise TypeError(
+            f"estimator must be an instance, e.g. {est.estimator.__name__}(); got the class itself"
+        )
     if not isinstance(est.progress, bool):
         raise TypeError(f"progress must be True or False; got {est.progress!r}")
     if not (hasattr(est.estimator, "refit_without")
@@ -112,6 +120,23 @@ def model_has_intercept(estimator):
         return False
     final = inner.steps[-1][1] if hasattr(inner, "steps") else inner
     return type(final).__name__ not in ("KernelRidge",)
+
+
+#: Loss differences below this fraction of the losses, on every row, are floating-point rounding.
+ROUNDING_TOLERANCE = 1e-12
+
+
+def numerically_zero(diff, full, other):
+    """Groups whose every per-observation loss difference is zero up to floating-point rounding.
+
+    A refit that reproduces the same model (a tree that never used the feature) can differ from the
+    full model by a few ulps of its leaf means; such differences carry no information, yet their
+    tiny spread would give a huge z statistic. A difference counts as zero when it is below
+    ``ROUNDING_TOLERANCE`` (1e-12, thousands of machine epsilons) times the size of the row's losses
+    (plus the mean full loss).
+    """
+    scale = ROUNDING_TOLERANCE * (np.abs(full)[:, None] + np.abs(other) + np.mean(np.abs(full)))
+    return np.all(np.abs(diff) <= scale, axis=0)
 
 
 def estimator_name(estimator):
@@ -424,8 +449,8 @@ class LossImportance(BaseEstimator):
         raw, raw_se = mean_and_se(diff, w)
         raw_se = self._dependent_se(full, other, w, blocks, 1.0, raw, raw_se)
         # Exactly zero by construction: a constant group, or a group whose every per-observation
-        # difference is zero (the model's losses do not change at all). No sampling noise at all.
-        known_zero = self.constant_groups_ | ~np.any(diff != 0, axis=0)
+        # difference is zero up to rounding (the model's losses do not change). No sampling noise at all.
+        known_zero = self.constant_groups_ | numerically_zero(diff, full, other)
         self._known_zero = known_zero
         raw = np.where(known_zero, 0.0, raw)
         raw_se = np.where(known_zero, 0.0, raw_se)

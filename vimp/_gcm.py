@@ -57,6 +57,10 @@ GCM_SCALES = ("covariance", "correlation", "loco")
 #: out-of-fold R² of about -p/n (just below zero) with a sound learner, so the threshold is not 0.
 R2_WARNING = -0.05
 
+#: An x-residual below this fraction of its column's spread on every row is rounding noise (the column
+#: is an exact function of the others): its R^2 would exceed 1 - 1e-16.
+COLLINEAR_TOLERANCE = 1e-8
+
 #: Largest ``n_bootstrap``: the draws are generated in chunks (memory is bounded), but time is not.
 MAX_BOOTSTRAP = 100_000
 
@@ -442,7 +446,9 @@ def _check_residual_array(values, name):
         raise ValueError(f"{name} must be a non-empty array of shape (n,) or (n, p); got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf (non-finite values)")
-    if not np.all(np.isfinite(arr * arr)):
+    with np.errstate(over="ignore"):
+        squares_finite = np.all(np.isfinite(arr * arr))
+    if not squares_finite:
         raise ValueError(f"{name} has values whose squares overflow in float64; rescale them")
     return arr
 
@@ -964,6 +970,23 @@ class GCM(BaseEstimator):
                 return batch
         return run_tasks(lambda m: m.residuals(X, y_num), models, self.n_jobs, False, "gcm residuals")
 
+    def _zero_collinear_residuals(self, residuals, Xf):
+        """Set to zero the x-residuals that are rounding noise (a column that is an exact function of the
+        others, e.g. exactly collinear): a feature without variation of its own has no conditional
+        covariance with y, and the scale-free z statistic of its rounding noise would be noise itself."""
+        spread = np.max(np.abs(Xf - np.mean(Xf, axis=0)), axis=0)
+        if isinstance(residuals, _StackedResiduals):
+            X_all = residuals.stacked[0]
+            singles = np.array([c[0] for c in self.group_columns_], dtype=np.intp)
+            noise = np.max(np.abs(X_all), axis=0) <= COLLINEAR_TOLERANCE * spread[singles]
+            if noise.any():
+                X_all[:, noise] = 0.0
+            return
+        for (rx, _), cols in zip(residuals, self.group_columns_):
+            noise = np.max(np.abs(rx), axis=0) <= COLLINEAR_TOLERANCE * spread[cols]
+            if noise.any():
+                rx[:, noise] = 0.0
+
     def _result(self, residuals, X, y_num, w, split, fold_ids):
         if isinstance(residuals, _StackedResiduals):
             finite = all(np.all(np.isfinite(a)) for a in residuals.stacked)
@@ -975,6 +998,7 @@ class GCM(BaseEstimator):
                 "(an overflow: X or y on an extreme scale?); rescale the data"
             )
         Xf = as_float_array(X)
+        self._zero_collinear_residuals(residuals, Xf)
         x_res = [rx for rx, _ in residuals]
         stacked = None
         if all(len(cols) == 1 for cols in self.group_columns_):

@@ -98,6 +98,8 @@ def check_X(X, name="X"):
             if missing:
                 raise ValueError(f"{name} has missing values in columns {missing}")
         return X, not other
+    if hasattr(X, "tocsr") or hasattr(X, "sparse"):  # scipy.sparse matrices and arrays, pandas sparse
+        raise TypeError(f"{name} is sparse; vimp needs dense data: pass {name}.toarray()")
     if hasattr(X, "__array__") or isinstance(X, (list, tuple)):
         arr = np.asarray(X)
     else:
@@ -150,9 +152,17 @@ def check_y(y, n_samples, name="y", classifier=False):
         raise ValueError(
             f"X and {name} must have the same number of rows; got {n_samples} and {arr.shape[0]}"
         )
-    if classifier and not np.issubdtype(arr.dtype, np.number):
+    if classifier:
         if pd.isna(arr).any():
             raise ValueError(f"{name} contains missing values")
+        from sklearn.utils.multiclass import type_of_target
+
+        kind = type_of_target(arr)
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(
+                f"{name} must hold class labels for a classifier; got {kind} values (for a numeric target "
+                "use a regressor)"
+            )
         return arr
     try:
         numeric = arr.astype(float)
