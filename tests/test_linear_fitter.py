@@ -10,7 +10,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 import vimp
 from vimp import Fitter, SklearnFitter
-from vimp._fitters import make_fitter
+from vimp._fitter_choice import make_fitter
 from vimp._linear_fitter import LinearFitter, linear_fitter_for
 from vimp._losses import LOSSES, Loss
 from vimp.linear import bladen_cov

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import _SEED_SPLIT, _SEED_TEST, check_common_params, child_rng, constant_columns, run_tasks
 from ._data import as_float_array, take_columns, take_rows
-from ._fitters import Fitter, make_fitter
+from ._fitter_choice import Fitter, make_fitter
 from ._inference import adjust_pvalues, mean_and_se, pvalue_two_sided
 from ._results import ImportanceResult, confidence_limits
 from ._split import check_cv_param, make_folds, seed_sequence

@@ -1,7 +1,7 @@
 """Exact fitter for least squares and ridge regression: every refit from one factorisation.
 
 :func:`linear_fitter_for` recognises the scikit-learn estimators whose refits have closed forms and
-returns a :class:`LinearFitter` for them; :func:`vimp._fitters.make_fitter` calls it, so that
+returns a :class:`LinearFitter` for them; :func:`vimp._fitter_choice.make_fitter` calls it, so that
 ``LOCO(LinearRegression())`` never refits anything.
 
 Recognised estimators (exact types, not subclasses):
