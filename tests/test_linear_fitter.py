@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.linalg import sqrtm
+from sklearn.base import clone
 from sklearn.linear_model import Lasso, LinearRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
@@ -516,6 +517,50 @@ def test_constant_column_gets_coefficient_zero():
                      slow.regress_columns(columns).predict(X_eval))
         x_resid, y_resid = fast.residuals_without(X_eval, y_eval, columns)
         assert_close(y_resid, y_eval - slow.refit_without(columns).predict(X_eval))
+
+
+@pytest.mark.parametrize("estimator", [LinearRegression(fit_intercept=False), Ridge(alpha=2.0, fit_intercept=False)],
+                         ids=repr)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_constant_column_without_intercept_is_the_intercept(estimator, weighted):
+    # Without an intercept a constant column carries the intercept: dropping it is a real refit (here the
+    # response has mean 5, so the loss rises by about 25), computed as a brute-force refit does.
+    rng = np.random.default_rng(20)
+    X, X_eval = rng.normal(size=(100, 4)), rng.normal(size=(60, 4))
+    X[:, 2] = X_eval[:, 2] = 1.0
+    y = X[:, 0] + 5.0 + rng.normal(size=100)
+    y_eval = X_eval[:, 0] + 5.0 + rng.normal(size=60)
+    w = rng.uniform(0.2, 2.0, size=100) if weighted else None
+    loss = LOSSES["squared_error"]
+    fast = make_fitter(estimator).fit(X, y, w)
+    assert fast.active_[2] and fast.coef_[2] != 0.0
+    keep = [0, 1, 3]
+    brute = clone(estimator).fit(X[:, keep], y, sample_weight=w)
+    brute_losses = (y_eval - brute.predict(X_eval[:, keep])) ** 2
+    assert_close(fast.refit_without([2]).predict(X_eval), brute.predict(X_eval[:, keep]))
+    assert_close(fast.drop_losses(X_eval, y_eval, [2], loss), brute_losses)
+    assert_close(fast.drop_one_losses(X_eval, y_eval, loss)[:, 2], brute_losses)
+    increase = brute_losses.mean() - fast.losses(X_eval, y_eval, loss).mean()
+    assert increase > 15.0  # about 5^2 = 25 (noise variance 1: far from 0)
+    x_brute = X_eval[:, 2] - clone(estimator).fit(X[:, keep], X[:, 2], sample_weight=w).predict(X_eval[:, keep])
+    x_resid, y_resid = fast.residuals_without(X_eval, y_eval, [2])
+    assert_close(x_resid[:, 0], x_brute)
+    assert_close(y_resid, y_eval - brute.predict(X_eval[:, keep]))
+    x_all, y_all = fast.residuals_each(X_eval, y_eval)
+    assert_close(x_all[:, 2], x_brute)
+    assert_close(y_all[:, 2], y_resid)
+
+
+def test_constant_column_after_a_scaler_without_intercept_is_uninformative():
+    # A StandardScaler centres a constant column to zero: then it carries nothing, intercept or not.
+    rng = np.random.default_rng(21)
+    X = rng.normal(size=(80, 3))
+    X[:, 1] = 4.0
+    y = X[:, 0] + 3.0 + rng.normal(size=80)
+    estimator = make_pipeline(StandardScaler(), LinearRegression(fit_intercept=False))
+    fast = make_fitter(estimator).fit(X, y)
+    assert not fast.active_[1] and fast.coef_[1] == 0.0
+    assert_close(fast.refit_without([1]).predict(X), SklearnFitter(estimator).fit(X, y).refit_without([1]).predict(X))
 
 
 def test_invalid_parameters_name_themselves():

@@ -16,6 +16,11 @@ Recognised estimators (exact types, not subclasses):
   scaling changes the penalty).
 
 Everything else gets ``None`` (and :class:`vimp.SklearnFitter`).
+
+Least squares that one factorisation cannot answer as scikit-learn does (collinear columns, more columns
+than rows, extreme column scales) falls back to scikit-learn's own minimum-norm solution, refitted per set
+of columns, with a :class:`vimp.RankDeficiencyWarning` where the design is rank deficient: a design that
+``LinearRegression`` fits is never refused (see :class:`LinearFitter`, Notes).
 """
 
 from __future__ import annotations
@@ -455,11 +460,11 @@ class LinearFitter(_LinearPredictor):
         training mean) before fitting, as a ``StandardScaler`` before the regressor in a pipeline does. The
         scaler is fitted without weights (a pipeline routes ``sample_weight`` to its last step only).
     rank_tol : float, default=1e-6
-        For ``alpha=0``: the design is treated as rank deficient, and :meth:`fit` raises, when its smallest
-        singular value is below ``rank_tol`` times its largest (after centring, weighting and scaling).
-        ``LinearRegression(tol=t)`` is given ``rank_tol=t``, because sklearn truncates singular values at that
-        same threshold: below it sklearn's answer is not the least-squares solution. Never less than
-        ``max(n, p) * eps``.
+        For ``alpha=0``: the design is treated as rank deficient when its smallest singular value is below
+        ``rank_tol`` times its largest (after centring, weighting and scaling; never less than
+        ``max(n, p) * eps``), and is then fitted by the minimum-norm fallback (see Notes).
+        ``LinearRegression(tol=t)`` is given ``rank_tol=t``, because scikit-learn (1.9 and later) passes
+        ``tol`` to ``scipy.linalg.lstsq`` as its cutoff and truncates singular values at that threshold.
     estimator : scikit-learn estimator, optional
         The estimator this fitter stands for (set by :func:`linear_fitter_for`); used only where a
         regression has no closed form here and scikit-learn is called instead.
@@ -480,8 +485,9 @@ class LinearFitter(_LinearPredictor):
         Weighted training mean of ``y`` (0 without an intercept).
     active_ : ndarray of bool
         False at constant columns (see Notes).
-    factorisation_ : {"cholesky", "qr"} or None
-        How the Gram matrix was factorised (see Notes); None if every column is constant.
+    factorisation_ : {"cholesky", "qr", "lstsq"} or None
+        How the Gram matrix was factorised (see Notes); ``"lstsq"`` on the minimum-norm fallback (no
+        factor; ``G_`` is None); None if every column is constant.
     factor_ : ndarray of shape (k, k)
         Upper-triangular ``R`` with ``R' R = Z_c' W Z_c + alpha I`` restricted to the columns
         ``factor_columns_`` (the non-constant ones, in pivot order).
@@ -510,14 +516,28 @@ class LinearFitter(_LinearPredictor):
     by a pivoted QR instead: the same ``R`` up to column order, with errors proportional to the condition
     number of the design, not its square. ``factorisation_`` says which was used.
 
-    **Constant columns.** A column that is constant on the rows with positive weight (with an intercept or
-    a scaler; all zero without) carries no information: its coefficient is 0, exactly the minimum-norm
-    answer of ``LinearRegression``, and it is left out of the factorisation, silently. Its refits leave the
-    model unchanged, and its regression on the other columns is its training mean.
+    **Constant columns.** With an intercept (or after a scaler, which centres it to zero), a column that is
+    constant on the rows with positive weight carries no information: its coefficient is 0, exactly the
+    minimum-norm answer of ``LinearRegression``, and it is left out of the factorisation, silently. Its
+    refits leave the model unchanged, and its regression on the other columns is its training mean.
+    *Without* an intercept (and without a scaler) a constant column is the model's intercept: it is an
+    ordinary column, and its refits, regressions and drop-one losses are the true ones (only an all-zero
+    column is left out then).
 
-    **Collinearity.** For ``alpha=0`` a design whose smallest singular value is below ``rank_tol`` times its
-    largest raises a ``ValueError`` naming the collinear columns (those that load on the near null space).
-    Ridge (``alpha > 0``) is always identified.
+    **Collinearity, p > n and extreme scales: the minimum-norm fallback.** For ``alpha=0``, where the
+    one-factorisation answers are not scikit-learn's (a smallest singular value of the unequilibrated
+    design below ``rank_tol`` times its largest, where scikit-learn truncates; fewer rows with positive
+    weight than non-constant columns; or column norms outside ``[1e-140, 1e140]``, where the Gram matrix
+    and its inverse over- or underflow), the fitter computes what ``LinearRegression`` computes: the design
+    (after the scaler, if any) and the response centred at their weighted means, rows scaled by the square
+    roots of their weights, ``scipy.linalg.lstsq`` (LAPACK ``gelsd``: the minimum-norm solution, with
+    scikit-learn's cutoff) and the intercept ``mean(y) - mean(X) @ coef``. Every refit and column
+    regression is then solved the same way, one ``lstsq`` per set of columns, as scikit-learn would fit it:
+    exact (equal to :class:`vimp.SklearnFitter` to rounding), but not one-factorisation fast (a LOCO of
+    ``p`` features costs ``p`` solves). When singular values are truncated (not when only the scales are
+    extreme), :meth:`fit` warns once with a :class:`vimp.RankDeficiencyWarning` naming the collinear
+    columns (those that load on the null space), or saying that there are more columns than rows;
+    refits do not warn again. Ridge (``alpha > 0``) is always identified and never needs the fallback.
 
     Examples
     --------
@@ -616,8 +636,15 @@ class LinearFitter(_LinearPredictor):
         Raises
         ------
         ValueError
-            If ``alpha == 0`` and the design is (numerically) rank deficient; the message names the
-            collinear columns.
+            If the design's values overflow (centring, weighting or a scaler give inf): the message names
+            ``X``. A rank-deficient least-squares design is fitted as scikit-learn fits it, with a warning.
+
+        Warns
+        -----
+        RankDeficiencyWarning
+            If ``alpha == 0`` and scikit-learn's least squares truncates singular values of the design (it is
+            collinear, or has more columns than rows): the fit and all refits then use minimum-norm least
+            squares (see Notes).
         """
         self._check_params()
         Xf = _as_2d_float(X)
