@@ -493,11 +493,13 @@ def test_estimators_on_rank_deficient_designs_equal_sklearn_fitter(kind):
             # GCM's x-regressions of independent columns on many others can have R^2 < -0.05 at n = 60:
             # not what this test is about (and the same for both fitters)
             warnings.simplefilter("ignore", vimp.NuisanceQualityWarning)
-            with pytest.warns(vimp.RankDeficiencyWarning):
+            with pytest.warns(vimp.RankDeficiencyWarning) as record:
                 fast = make(LinearRegression()).fit(X, y)
             slow = make(slow_estimator).fit(X, y)
             a = fast.importance(X_eval, y_eval) if held_out else fast.importance()
             b = slow.importance(X_eval, y_eval) if held_out else slow.importance()
+        # through the estimators too, the warning points at the line that called fit
+        assert {r.filename for r in record if r.category is vimp.RankDeficiencyWarning} == {__file__}
         scale = np.max(np.abs(b.per_observation))
         np.testing.assert_allclose(a.per_observation, b.per_observation, rtol=0, atol=1e-8 * scale)
         np.testing.assert_allclose(a.importance, b.importance, rtol=0, atol=1e-8 * scale)
