@@ -157,7 +157,7 @@ def test_in_sample_ols_matches_statsmodels():
 
 
 def test_fast_linear_path_agrees_with_generic_refits():
-    fitter = vimp._fitters.make_fitter(LinearRegression())
+    fitter = vimp._fitter_choice.make_fitter(LinearRegression())
     if not hasattr(fitter, "residuals_without"):
         pytest.skip("the exact linear fitter (vimp/_linear_fitter.py) is not available")
     rng = np.random.default_rng(8)

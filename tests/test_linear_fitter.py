@@ -1,16 +1,19 @@
 """The exact linear fitter: every closed-form answer equals a brute-force scikit-learn refit."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.linalg import sqrtm
+from sklearn.base import clone
 from sklearn.linear_model import Lasso, LinearRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 import vimp
 from vimp import Fitter, SklearnFitter
-from vimp._fitters import make_fitter
+from vimp._fitter_choice import make_fitter
 from vimp._linear_fitter import LinearFitter, linear_fitter_for
 from vimp._losses import LOSSES, Loss
 from vimp.linear import bladen_cov
@@ -27,6 +30,14 @@ def relative_error(actual, expected):
 def assert_close(actual, expected, rtol=RTOL):
     error = relative_error(actual, expected)
     assert error <= rtol, f"relative error {error:.2e} > {rtol:.0e}"
+
+
+def assert_close_on_scale(actual, expected, scale, rtol=RTOL):
+    """``max |actual - expected| <= rtol * max |scale|``: for quantities that may be zero to rounding."""
+    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+    assert actual.shape == expected.shape
+    error = np.max(np.abs(actual - expected)) / np.max(np.abs(scale))
+    assert error <= rtol, f"error {error:.2e} of the scale > {rtol:.0e}"
 
 
 class OpaqueLinearRegression(LinearRegression):
@@ -303,27 +314,196 @@ def test_drop_losses_equal_brute_force(loss):
 
 
 # ----------------------------------------------------------------------------- degenerate designs
-def test_collinear_design_raises_naming_the_columns():
-    rng = np.random.default_rng(10)
-    X = rng.normal(size=(50, 5))
-    X[:, 3] = X[:, 0] - 2.0 * X[:, 1]
-    y = rng.normal(size=50)
+def rank_deficient_problem(kind, seed=10):
+    """Designs that scikit-learn's LinearRegression fits by truncated (minimum-norm) least squares."""
+    rng = np.random.default_rng(seed)
+    n, p = (12, 16) if kind == "p>n" else (60, 5)
+    X, X_eval = rng.normal(size=(n, p)), rng.normal(size=(40, p))
+    if kind == "collinear":  # an exact linear combination of two other columns
+        X[:, 3], X_eval[:, 3] = X[:, 0] - 2.0 * X[:, 1], X_eval[:, 0] - 2.0 * X_eval[:, 1]
+    elif kind == "duplicate":
+        X[:, 4], X_eval[:, 4] = X[:, 2], X_eval[:, 2]
+    elif kind == "scales":  # singular values 1e-8 apart: below LinearRegression's tol=1e-6
+        X[:, 0] *= 1e-4
+        X[:, 1] *= 1e4
+        X_eval[:, 0] *= 1e-4
+        X_eval[:, 1] *= 1e4
+    y = X[:, 2] - X[:, 3] + 1e3 * X[:, 0] + rng.normal(size=n)
+    y_eval = X_eval[:, 2] - X_eval[:, 3] + 1e3 * X_eval[:, 0] + rng.normal(size=40)
+    weights = rng.uniform(0.2, 2.0, size=n)
+    return X, y, X_eval, y_eval, weights
+
+
+RANK_DEFICIENT = ["p>n", "collinear", "duplicate", "scales"]
+LEAST_SQUARES = [LinearRegression(), LinearRegression(fit_intercept=False),
+                 make_pipeline(StandardScaler(), LinearRegression()),
+                 make_pipeline(StandardScaler(), LinearRegression(fit_intercept=False))]
+
+
+def fit_warning_free_or_not(estimator, kind, X, y, w):
+    """Fit through make_fitter; a standardised design on different column scales is not deficient."""
+    fitter = make_fitter(estimator)
+    if kind == "scales" and isinstance(estimator, Pipeline):
+        return fitter.fit(X, y, w)  # warning-free (the test config turns VimpWarnings into errors)
+    with pytest.warns(vimp.RankDeficiencyWarning, match="minimum-norm least-squares"):
+        return fitter.fit(X, y, w)
+
+
+# The fallback solves the same least-squares problems as scikit-learn with the same LAPACK routine
+# (gelsd, same cutoff): agreement to rounding, well inside RTOL = 1e-8 of the largest expected value.
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("estimator", LEAST_SQUARES, ids=repr)
+@pytest.mark.parametrize("kind", RANK_DEFICIENT)
+def test_rank_deficient_least_squares_equals_sklearn_everywhere(kind, estimator, weighted):
+    X, y, X_eval, y_eval, w = rank_deficient_problem(kind)
+    w = w if weighted else None
+    fast = fit_warning_free_or_not(estimator, kind, X, y, w)
+    slow = SklearnFitter(estimator).fit(X, y, w)
+    p = X.shape[1]
+    groups = [[0], [3], [1, 4], [2, 4], list(range(1, p))]
+    loss = LOSSES["squared_error"]
+    rng = np.random.default_rng(3)
+    perms = np.vstack([rng.permutation(len(y_eval)) for _ in range(3)])
+    eval_weights = rng.uniform(0.5, 1.5, size=len(y_eval))
+    assert_close(fast.predict(X_eval), slow.predict(X_eval))
+    for columns in groups:
+        reduced = slow.refit_without(columns)
+        regression = slow.regress_columns(columns).predict(X_eval)
+        assert_close(fast.refit_without(columns).predict(X_eval), reduced.predict(X_eval))
+        assert_close(fast.regress_columns(columns).predict(X_eval), regression)
+        x_resid, y_resid = fast.residuals_without(X_eval, y_eval, columns)
+        # an exactly collinear column's residual is zero up to rounding: compare on the column's scale
+        assert_close_on_scale(x_resid, X_eval[:, columns] - regression, X_eval[:, columns])
+        assert_close(y_resid, y_eval - reduced.predict(X_eval))
+        assert_close(fast.drop_losses(X_eval, y_eval, columns, loss), reduced.losses(X_eval, y_eval, loss))
+        assert_close(fast.predict_permuted(X_eval, columns, perms[0]),
+                     slow.predict_permuted(X_eval, columns, perms[0]))
+        for weights in (None, eval_weights):
+            for a, b in zip(fast.permutation_terms(X_eval, y_eval, columns, perms, loss, sample_weight=weights),
+                            Fitter.permutation_terms(slow, X_eval, y_eval, columns, perms, loss,
+                                                     sample_weight=weights)):
+                assert_close(a, b)
+    perm = np.random.default_rng(4).permutation(len(y))
+    assert_close(fast.refit_permuted([1, 2], perm).predict(X_eval),
+                 slow.refit_permuted([1, 2], perm).predict(X_eval))
+    grouped = fast.permutation_terms_groups(X_eval, y_eval, groups[:2], [perms, perms], loss)
+    for got, columns in zip(grouped, groups[:2]):
+        for a, b in zip(got, Fitter.permutation_terms(slow, X_eval, y_eval, columns, perms, loss)):
+            assert_close(a, b)
+    every = fast.drop_one_losses(X_eval, y_eval, loss)
+    both = fast.residuals_each(X_eval, y_eval)
+    assert both is not None or fast.factorisation_ != "lstsq"  # None: scaler without intercept, fast path
+    for j in range(p):
+        reduced = slow.refit_without([j])
+        assert_close(every[:, j], reduced.losses(X_eval, y_eval, loss))
+        if both is not None:
+            assert_close(both[1][:, j], y_eval - reduced.predict(X_eval))
+            assert_close_on_scale(both[0][:, j], X_eval[:, j] - slow.regress_columns([j]).predict(X_eval)[:, 0],
+                                  X_eval[:, j])
+
+
+@pytest.mark.parametrize("kind", RANK_DEFICIENT)
+def test_coefficients_are_sklearns_minimum_norm_solution(kind):
+    X, y, _, _, w = rank_deficient_problem(kind)
+    for weights in (None, w):
+        with pytest.warns(vimp.RankDeficiencyWarning):
+            fast = make_fitter(LinearRegression()).fit(X, y, weights)
+        assert fast.factorisation_ == "lstsq"
+        ref = LinearRegression().fit(X, y, sample_weight=weights)
+        assert_close(fast.coef_, ref.coef_)
+        assert_close(fast.intercept_, ref.intercept_, 1e-8 * max(1.0, np.abs(ref.coef_).max()))
+
+
+def test_rank_deficiency_warning_names_the_columns_once_per_fit_at_the_callers_line():
+    X, y, X_eval, y_eval, _ = rank_deficient_problem("collinear")
     frame = pd.DataFrame(X, columns=["a", "b", "c", "d", "e"])
-    with pytest.raises(ValueError, match=r"X: columns \['a', 'b', 'd'\].*collinear"):
-        linear_fitter_for(LinearRegression()).fit(frame, y)
-    with pytest.raises(ValueError, match=r"columns \['x0', 'x1', 'x3'\]"):
-        linear_fitter_for(LinearRegression()).fit(X, y)
-    # ridge is identified; the same design fits, and matches sklearn
-    fast = linear_fitter_for(Ridge(alpha=1.0)).fit(X, y)
-    assert_close(fast.refit_without([3]).predict(X), SklearnFitter(Ridge(alpha=1.0)).fit(X, y)
-                 .refit_without([3]).predict(X))
+    with pytest.warns(vimp.RankDeficiencyWarning) as record:
+        fitter = make_fitter(LinearRegression()).fit(frame, y)
+        fitter.refit_without([0])
+        fitter.regress_columns([1, 2])
+        fitter.residuals_each(X_eval, y_eval)
+        fitter.drop_one_losses(X_eval, y_eval, LOSSES["squared_error"])
+        fitter.refit_permuted([0], np.arange(len(y))[::-1])
+    assert len(record) == 1  # the fit warns; its refits do not
+    message = str(record[0].message)
+    assert "columns ['a', 'b', 'd'] (positions [0, 1, 3]) are collinear" in message
+    assert "numerical rank 4 < 5" in message
+    assert record[0].filename == __file__
+    with pytest.warns(vimp.RankDeficiencyWarning, match=r"more non-constant columns \(16\) than rows with "
+                      r"positive weight \(12\)"):
+        make_fitter(LinearRegression()).fit(*rank_deficient_problem("p>n")[:2])
+    with pytest.warns(vimp.RankDeficiencyWarning, match=r"columns \['x0'\] \(positions \[0\]\)"):
+        make_fitter(LinearRegression()).fit(*rank_deficient_problem("scales")[:2])
 
 
-def test_more_columns_than_rows_raises():
-    rng = np.random.default_rng(11)
-    X, y = rng.normal(size=(10, 12)), rng.normal(size=10)
-    with pytest.raises(ValueError, match="10 rows with positive weight for 12"):
-        linear_fitter_for(LinearRegression()).fit(X, y)
+def test_full_rank_designs_keep_the_one_factorisation_path():
+    # The fast path is kept (and nothing warns) wherever scikit-learn does not truncate: a scaler in front
+    # evens out the column scales, and ridge is always identified, p > n included.
+    X, y, X_eval, _, _ = rank_deficient_problem("scales")
+    fast = make_fitter(make_pipeline(StandardScaler(), LinearRegression())).fit(X, y)
+    assert fast.factorisation_ in ("cholesky", "qr")
+    X, y, X_eval, y_eval, w = rank_deficient_problem("p>n")
+    for estimator in (Ridge(alpha=1.0), make_pipeline(StandardScaler(), Ridge(alpha=1.0))):
+        for weights in (None, w):
+            fast = make_fitter(estimator).fit(X, y, weights)
+            slow = SklearnFitter(estimator).fit(X, y, weights)
+            assert fast.factorisation_ in ("cholesky", "qr")
+            for columns in ([0], [3, 4]):
+                assert_close(fast.refit_without(columns).predict(X_eval),
+                             slow.refit_without(columns).predict(X_eval))
+                assert_close(fast.residuals_without(X_eval, y_eval, columns)[0],
+                             X_eval[:, columns] - slow.regress_columns(columns).predict(X_eval))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # scikit-learn's, at 1e300
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("factor", [1e300, 1e-200])
+def test_extreme_scales_fit_as_sklearn_or_raise_naming_X(factor):
+    X, y, X_eval, y_eval, w = random_problem(19)
+    X, X_eval = X * factor, X_eval * factor
+    for weights in (None, w):
+        fast = make_fitter(LinearRegression()).fit(X, y, weights)  # full rank: no warning
+        slow = SklearnFitter(LinearRegression()).fit(X, y, weights)
+        assert fast.factorisation_ == "lstsq"
+        assert_close(fast.predict(X_eval), slow.predict(X_eval))
+        assert_close(fast.refit_without([1]).predict(X_eval), slow.refit_without([1]).predict(X_eval))
+        assert_close(fast.residuals_without(X_eval, y_eval, [2])[0],
+                     X_eval[:, [2]] - slow.regress_columns([2]).predict(X_eval))
+    if factor > 1:
+        # scikit-learn's StandardScaler overflows here (and its pipeline then refuses NaN): a clear error
+        with pytest.raises(ValueError, match="^X: the StandardScaler"):
+            make_fitter(make_pipeline(StandardScaler(), LinearRegression())).fit(X, y)
+        with pytest.raises(ValueError, match="^X: .*rescale X"):
+            make_fitter(Ridge(alpha=1.0)).fit(X, y)
+        with pytest.raises(ValueError, match="^X: .*overflows"):
+            make_fitter(LinearRegression()).fit(np.vstack([X, X * 1e8]), np.concatenate([y, y]))
+
+
+@pytest.mark.parametrize("kind", ["p>n", "collinear"])
+def test_estimators_on_rank_deficient_designs_equal_sklearn_fitter(kind):
+    X, y, X_eval, y_eval, _ = rank_deficient_problem(kind)
+    slow_estimator = SklearnFitter(LinearRegression())
+    cases = [
+        (lambda e: vimp.LOCO(e, random_state=0), True),
+        (lambda e: vimp.PermutationImportance(e, n_permutations=3, random_state=0), True),
+        (lambda e: vimp.GCM(e, cv=3, random_state=0), False),
+    ]
+    for make, held_out in cases:
+        with warnings.catch_warnings():
+            # GCM's x-regressions of independent columns on many others can have R^2 < -0.05 at n = 60:
+            # not what this test is about (and the same for both fitters)
+            warnings.simplefilter("ignore", vimp.NuisanceQualityWarning)
+            with pytest.warns(vimp.RankDeficiencyWarning) as record:
+                fast = make(LinearRegression()).fit(X, y)
+            slow = make(slow_estimator).fit(X, y)
+            a = fast.importance(X_eval, y_eval) if held_out else fast.importance()
+            b = slow.importance(X_eval, y_eval) if held_out else slow.importance()
+        # through the estimators too, the warning points at the line that called fit
+        assert {r.filename for r in record if r.category is vimp.RankDeficiencyWarning} == {__file__}
+        scale = np.max(np.abs(b.per_observation))
+        np.testing.assert_allclose(a.per_observation, b.per_observation, rtol=0, atol=1e-8 * scale)
+        np.testing.assert_allclose(a.importance, b.importance, rtol=0, atol=1e-8 * scale)
+        np.testing.assert_allclose(a.std_error, b.std_error, rtol=0, atol=1e-8 * scale)
 
 
 def test_constant_column_gets_coefficient_zero():
@@ -339,6 +519,50 @@ def test_constant_column_gets_coefficient_zero():
                      slow.regress_columns(columns).predict(X_eval))
         x_resid, y_resid = fast.residuals_without(X_eval, y_eval, columns)
         assert_close(y_resid, y_eval - slow.refit_without(columns).predict(X_eval))
+
+
+@pytest.mark.parametrize("estimator", [LinearRegression(fit_intercept=False), Ridge(alpha=2.0, fit_intercept=False)],
+                         ids=repr)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_constant_column_without_intercept_is_the_intercept(estimator, weighted):
+    # Without an intercept a constant column carries the intercept: dropping it is a real refit (here the
+    # response has mean 5, so the loss rises by about 25), computed as a brute-force refit does.
+    rng = np.random.default_rng(20)
+    X, X_eval = rng.normal(size=(100, 4)), rng.normal(size=(60, 4))
+    X[:, 2] = X_eval[:, 2] = 1.0
+    y = X[:, 0] + 5.0 + rng.normal(size=100)
+    y_eval = X_eval[:, 0] + 5.0 + rng.normal(size=60)
+    w = rng.uniform(0.2, 2.0, size=100) if weighted else None
+    loss = LOSSES["squared_error"]
+    fast = make_fitter(estimator).fit(X, y, w)
+    assert fast.active_[2] and fast.coef_[2] != 0.0
+    keep = [0, 1, 3]
+    brute = clone(estimator).fit(X[:, keep], y, sample_weight=w)
+    brute_losses = (y_eval - brute.predict(X_eval[:, keep])) ** 2
+    assert_close(fast.refit_without([2]).predict(X_eval), brute.predict(X_eval[:, keep]))
+    assert_close(fast.drop_losses(X_eval, y_eval, [2], loss), brute_losses)
+    assert_close(fast.drop_one_losses(X_eval, y_eval, loss)[:, 2], brute_losses)
+    increase = brute_losses.mean() - fast.losses(X_eval, y_eval, loss).mean()
+    assert increase > 15.0  # about 5^2 = 25 (noise variance 1: far from 0)
+    x_brute = X_eval[:, 2] - clone(estimator).fit(X[:, keep], X[:, 2], sample_weight=w).predict(X_eval[:, keep])
+    x_resid, y_resid = fast.residuals_without(X_eval, y_eval, [2])
+    assert_close(x_resid[:, 0], x_brute)
+    assert_close(y_resid, y_eval - brute.predict(X_eval[:, keep]))
+    x_all, y_all = fast.residuals_each(X_eval, y_eval)
+    assert_close(x_all[:, 2], x_brute)
+    assert_close(y_all[:, 2], y_resid)
+
+
+def test_constant_column_after_a_scaler_without_intercept_is_uninformative():
+    # A StandardScaler centres a constant column to zero: then it carries nothing, intercept or not.
+    rng = np.random.default_rng(21)
+    X = rng.normal(size=(80, 3))
+    X[:, 1] = 4.0
+    y = X[:, 0] + 3.0 + rng.normal(size=80)
+    estimator = make_pipeline(StandardScaler(), LinearRegression(fit_intercept=False))
+    fast = make_fitter(estimator).fit(X, y)
+    assert not fast.active_[1] and fast.coef_[1] == 0.0
+    assert_close(fast.refit_without([1]).predict(X), SklearnFitter(estimator).fit(X, y).refit_without([1]).predict(X))
 
 
 def test_invalid_parameters_name_themselves():

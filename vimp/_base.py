@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._data import take_rows
-from ._fitters import SklearnFitter, is_classifier_like, make_fitter
+from ._fitter_choice import SklearnFitter, is_classifier_like, make_fitter
 from ._inference import (
     P_ADJUST_METHODS,
     adjust_pvalues,

@@ -17,22 +17,22 @@ it was fitted without. That keeps the estimators free of column bookkeeping.
 
 :class:`SklearnFitter` adapts any scikit-learn estimator or pipeline (always through
 :func:`sklearn.base.clone`; the user's object is never touched). Exact linear fitters that answer every
-refit from one factorisation plug into the same seam.
+refit from one factorisation plug into the same seam (:mod:`vimp._linear_fitter`, which imports this
+module); :func:`vimp._fitter_choice.make_fitter`, one level above both, chooses between them.
 """
 
 from __future__ import annotations
 
-import copy
 import inspect
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone, is_classifier
+from sklearn.base import clone
 
 from ._data import drop_columns, permute_columns, take_columns
 
-__all__ = ["Fitter", "PermutationTerms", "SklearnFitter", "make_fitter"]
+__all__ = ["Fitter", "PermutationTerms", "SklearnFitter"]
 
 
 class PermutationTerms(NamedTuple):
@@ -321,34 +321,3 @@ class _ColumnModels:
 
     def predict(self, X):
         return np.column_stack([m.predict(X) for m in self.models])
-
-
-def make_fitter(estimator, response_method="predict"):
-    """The fitter that serves ``estimator``: exact linear algebra where it is exact, else sklearn.
-
-    Parameters
-    ----------
-    estimator : scikit-learn estimator or Fitter
-        A :class:`Fitter` instance is returned as a deep copy (one per fold), never fitted in place.
-    response_method : {"predict", "predict_proba"}
-    """
-    if isinstance(estimator, Fitter):
-        # A fresh copy per call: each fold and each refit needs its own fitted state.
-        return copy.deepcopy(estimator)
-    try:
-        from ._linear_fitter import linear_fitter_for
-    except ImportError:  # pragma: no cover - the linear fitter ships with the package
-        linear_fitter_for = None
-    if linear_fitter_for is not None and response_method == "predict":
-        fitter = linear_fitter_for(estimator)
-        if fitter is not None:
-            return fitter
-    return SklearnFitter(estimator, response_method=response_method)
-
-
-def is_classifier_like(estimator):
-    """Whether ``estimator`` is a classifier (pipelines included; a Fitter answers for its estimator)."""
-    if isinstance(estimator, Fitter):
-        inner = getattr(estimator, "estimator", None)
-        return inner is not None and bool(is_classifier(inner))
-    return bool(is_classifier(estimator))

@@ -26,7 +26,7 @@ from ._base import (
     run_tasks,
 )
 from ._data import as_float_array, take_columns, take_rows
-from ._fitters import Fitter, make_fitter
+from ._fitter_choice import Fitter, make_fitter
 from ._inference import adjust_pvalues, degenerate_message, degenerate_rows, mean_and_se, pvalue_two_sided
 from ._losses import PredictionError, check_output
 from ._results import ImportanceResult, confidence_limits

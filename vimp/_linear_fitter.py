@@ -1,7 +1,7 @@
 """Exact fitter for least squares and ridge regression: every refit from one factorisation.
 
 :func:`linear_fitter_for` recognises the scikit-learn estimators whose refits have closed forms and
-returns a :class:`LinearFitter` for them; :func:`vimp._fitters.make_fitter` calls it, so that
+returns a :class:`LinearFitter` for them; :func:`vimp._fitter_choice.make_fitter` calls it, so that
 ``LOCO(LinearRegression())`` never refits anything.
 
 Recognised estimators (exact types, not subclasses):
@@ -16,14 +16,24 @@ Recognised estimators (exact types, not subclasses):
   scaling changes the penalty).
 
 Everything else gets ``None`` (and :class:`vimp.SklearnFitter`).
+
+Least squares that one factorisation cannot answer as scikit-learn does (collinear columns, more columns
+than rows, extreme column scales) falls back to scikit-learn's own minimum-norm solution, refitted per set
+of columns, with a :class:`vimp.RankDeficiencyWarning` where the design is rank deficient: a design that
+``LinearRegression`` fits is never refused (see :class:`LinearFitter`, Notes).
 """
 
 from __future__ import annotations
 
 import numbers
+import os
+import re
+import sys
+import warnings
 
 import numpy as np
 import pandas as pd
+import sklearn
 from scipy import linalg
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -31,10 +41,18 @@ from sklearn.preprocessing import StandardScaler
 
 from ._data import as_float_array, permute_columns
 from ._fitters import Fitter, PermutationTerms, SklearnFitter, permutation_terms_from_losses
+from ._warnings import RankDeficiencyWarning
 
 __all__ = ["LinearFitter", "linear_fitter_for"]
 
 _EPS = np.finfo(np.float64).eps
+
+#: Column norms (of the centred, weighted design) outside this range leave the one-factorisation path:
+#: its Gram matrix and inverse would overflow or underflow. Least squares then goes through
+#: :func:`_minimum_norm_least_squares`, which LAPACK scales internally.
+_NORM_RANGE = (1e-140, 1e140)
+
+_SKLEARN_VERSION = tuple(int(part) for part in re.match(r"(\d+)\.(\d+)", sklearn.__version__).groups())
 
 
 # ----------------------------------------------------------------------------- recognition
@@ -203,6 +221,98 @@ def _qr_factor(A, b, k):
     return R, R_inv, solution, piv
 
 
+# ----------------------------------------------------------------------------- minimum-norm least squares
+def _lstsq_cutoff(tol, shape):
+    """The ``cond`` that scikit-learn's ``LinearRegression`` passes to ``scipy.linalg.lstsq`` (dense X).
+
+    Singular values at or below ``cond`` times the largest are treated as zero. scikit-learn 1.9 passes
+    ``tol``; 1.6 to 1.8 pass ``max(X.shape) * eps`` (scikit-learn PR 30040); earlier versions pass nothing,
+    and SciPy uses ``eps``.
+    """
+    if _SKLEARN_VERSION >= (1, 9):
+        return float(tol)
+    if _SKLEARN_VERSION >= (1, 6):  # pragma: no cover - depends on the installed scikit-learn
+        return max(shape) * _EPS
+    return _EPS  # pragma: no cover - depends on the installed scikit-learn
+
+
+def _minimum_norm_least_squares(Z, target, sample_weight, fit_intercept, cond):
+    """Least squares of ``target`` on ``Z`` exactly as ``LinearRegression.fit`` computes it (dense X).
+
+    With an intercept, ``Z`` and ``target`` are centred at their weighted means; rows are scaled by the
+    square roots of their weights; ``scipy.linalg.lstsq`` (LAPACK ``gelsd``: the minimum-norm solution,
+    singular values at or below ``cond`` times the largest treated as zero) gives the coefficients, and
+    the intercept is ``mean(target) - mean(Z) @ coef`` (scikit-learn's ``_preprocess_data``,
+    ``_rescale_data`` and ``_set_intercept``).
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, k)
+    target : ndarray of shape (n,) or (n, m)
+    sample_weight : ndarray of shape (n,) or None
+    fit_intercept : bool
+    cond : float
+
+    Returns
+    -------
+    coef : ndarray of shape (k,) or (k, m)
+    intercept : float or ndarray of shape (m,)
+    rank : int
+        The numerical rank that ``lstsq`` used.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked for below
+        if fit_intercept:
+            offset = np.average(Z, axis=0, weights=sample_weight)
+            target_offset = np.average(target, axis=0, weights=sample_weight)
+            A, b = Z - offset, target - target_offset
+        else:
+            offset, target_offset = np.zeros(Z.shape[1]), np.zeros(target.shape[1:])
+            A, b = np.array(Z, dtype=float), np.array(target, dtype=float)
+        if sample_weight is not None:
+            root = np.sqrt(sample_weight)
+            A *= root[:, None]
+            b = b * (root[:, None] if b.ndim == 2 else root)
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(b))):
+        raise ValueError(
+            "X: the centred, weighted training design (or response) overflows to inf: its values are too "
+            f"large for floating point (largest |X| entry {np.nanmax(np.abs(Z)):.3g}). Rescale X (and y)"
+        )
+    with np.errstate(over="ignore", under="ignore"):  # scipy's residual sums, which are not used
+        coef, _, rank, _ = linalg.lstsq(A, b, cond=cond, check_finite=False)
+    if not np.all(np.isfinite(coef)):
+        raise ValueError("X: least squares on the training design gave non-finite coefficients; rescale X")
+    return coef, target_offset - offset @ coef, int(rank)
+
+
+def _null_space_columns(A, cond):
+    """Numerical rank of ``A`` (singular values above ``cond`` times the largest) and the columns that load
+    on its null space (those involved in the collinearity)."""
+    k = A.shape[1]
+    R = linalg.qr(A, mode="r", check_finite=False)[0]  # same singular values as A, at most k x k
+    _, s, vt = linalg.svd(R, full_matrices=True, check_finite=False)
+    rank = int(np.count_nonzero(s > cond * s[0])) if s.size and s[0] > 0 else 0
+    null = vt[rank:]
+    if rank == k or null.size == 0:
+        return rank, np.zeros(0, dtype=np.intp)
+    loading = np.abs(null).max(axis=0)
+    return rank, np.flatnonzero(loading > 1e-3 * loading.max())
+
+
+def _stacklevel_outside_package():
+    """The ``stacklevel`` that makes a warning point at the first caller outside the vimp package.
+
+    Counted from the function that calls ``warnings.warn``; 2 when every frame is inside vimp (a worker
+    thread, for instance).
+    """
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(2), 2
+    while frame is not None:
+        if not os.path.abspath(frame.f_code.co_filename).startswith(package):
+            return level
+        frame, level = frame.f_back, level + 1
+    return 2  # pragma: no cover - a stack entirely inside vimp
+
+
 class _LinearPredictor(Fitter):
     """A fitted linear model ``X @ coef_ + intercept_`` on the full-width design."""
 
@@ -303,6 +413,34 @@ class _LinearColumnModel:
         return Xf[:, self.columns] - self.residuals(Xf)
 
 
+class _MinimumNormColumnModel:
+    """Regressions of ``X[:, columns]`` on the other columns by minimum-norm least squares, as
+    :meth:`vimp.SklearnFitter.regress_columns` fits them with ``LinearRegression`` (the fallback path of
+    :class:`LinearFitter`): one ``lstsq`` with a column of right-hand sides per target.
+
+    ``predict(X)`` returns the fitted values, shape (n, len(columns)); ``residuals(X)`` returns
+    ``X[:, columns] - predict(X)``.
+    """
+
+    def __init__(self, fitter, columns):
+        self._fitter = fitter
+        self.columns = columns
+        keep = np.setdiff1d(np.arange(fitter.n_features_in_), columns)
+        targets = fitter._train_float()[:, columns]
+        self.coef_, self.intercept_ = fitter._minimum_norm_refit(keep, targets)
+
+    def predict(self, X):
+        """Fitted values of ``X[:, columns]`` from the other columns, shape (n, len(columns))."""
+        Xf = _as_2d_float(X)
+        self._fitter._check_width(Xf)
+        return Xf @ self.coef_ + self.intercept_
+
+    def residuals(self, X):
+        """Residuals ``X[:, columns] - predict(X)``, shape (n, len(columns))."""
+        Xf = _as_2d_float(X)
+        return Xf[:, self.columns] - self.predict(Xf)
+
+
 # ----------------------------------------------------------------------------- the fitter
 class LinearFitter(_LinearPredictor):
     """Exact fitter for (weighted) least squares and ridge regression.
@@ -322,11 +460,11 @@ class LinearFitter(_LinearPredictor):
         training mean) before fitting, as a ``StandardScaler`` before the regressor in a pipeline does. The
         scaler is fitted without weights (a pipeline routes ``sample_weight`` to its last step only).
     rank_tol : float, default=1e-6
-        For ``alpha=0``: the design is treated as rank deficient, and :meth:`fit` raises, when its smallest
-        singular value is below ``rank_tol`` times its largest (after centring, weighting and scaling).
-        ``LinearRegression(tol=t)`` is given ``rank_tol=t``, because sklearn truncates singular values at that
-        same threshold: below it sklearn's answer is not the least-squares solution. Never less than
-        ``max(n, p) * eps``.
+        For ``alpha=0``: the design is treated as rank deficient when its smallest singular value is below
+        ``rank_tol`` times its largest (after centring, weighting and scaling; never less than
+        ``max(n, p) * eps``), and is then fitted by the minimum-norm fallback (see Notes).
+        ``LinearRegression(tol=t)`` is given ``rank_tol=t``, because scikit-learn (1.9 and later) passes
+        ``tol`` to ``scipy.linalg.lstsq`` as its cutoff and truncates singular values at that threshold.
     estimator : scikit-learn estimator, optional
         The estimator this fitter stands for (set by :func:`linear_fitter_for`); used only where a
         regression has no closed form here and scikit-learn is called instead.
@@ -347,8 +485,9 @@ class LinearFitter(_LinearPredictor):
         Weighted training mean of ``y`` (0 without an intercept).
     active_ : ndarray of bool
         False at constant columns (see Notes).
-    factorisation_ : {"cholesky", "qr"} or None
-        How the Gram matrix was factorised (see Notes); None if every column is constant.
+    factorisation_ : {"cholesky", "qr", "lstsq"} or None
+        How the Gram matrix was factorised (see Notes); ``"lstsq"`` on the minimum-norm fallback (no
+        factor; ``G_`` is None); None if every column is constant.
     factor_ : ndarray of shape (k, k)
         Upper-triangular ``R`` with ``R' R = Z_c' W Z_c + alpha I`` restricted to the columns
         ``factor_columns_`` (the non-constant ones, in pivot order).
@@ -377,14 +516,28 @@ class LinearFitter(_LinearPredictor):
     by a pivoted QR instead: the same ``R`` up to column order, with errors proportional to the condition
     number of the design, not its square. ``factorisation_`` says which was used.
 
-    **Constant columns.** A column that is constant on the rows with positive weight (with an intercept or
-    a scaler; all zero without) carries no information: its coefficient is 0, exactly the minimum-norm
-    answer of ``LinearRegression``, and it is left out of the factorisation, silently. Its refits leave the
-    model unchanged, and its regression on the other columns is its training mean.
+    **Constant columns.** With an intercept (or after a scaler, which centres it to zero), a column that is
+    constant on the rows with positive weight carries no information: its coefficient is 0, exactly the
+    minimum-norm answer of ``LinearRegression``, and it is left out of the factorisation, silently. Its
+    refits leave the model unchanged, and its regression on the other columns is its training mean.
+    *Without* an intercept (and without a scaler) a constant column is the model's intercept: it is an
+    ordinary column, and its refits, regressions and drop-one losses are the true ones (only an all-zero
+    column is left out then).
 
-    **Collinearity.** For ``alpha=0`` a design whose smallest singular value is below ``rank_tol`` times its
-    largest raises a ``ValueError`` naming the collinear columns (those that load on the near null space).
-    Ridge (``alpha > 0``) is always identified.
+    **Collinearity, p > n and extreme scales: the minimum-norm fallback.** For ``alpha=0``, where the
+    one-factorisation answers are not scikit-learn's (a smallest singular value of the unequilibrated
+    design below ``rank_tol`` times its largest, where scikit-learn truncates; fewer rows with positive
+    weight than non-constant columns; or column norms outside ``[1e-140, 1e140]``, where the Gram matrix
+    and its inverse over- or underflow), the fitter computes what ``LinearRegression`` computes: the design
+    (after the scaler, if any) and the response centred at their weighted means, rows scaled by the square
+    roots of their weights, ``scipy.linalg.lstsq`` (LAPACK ``gelsd``: the minimum-norm solution, with
+    scikit-learn's cutoff) and the intercept ``mean(y) - mean(X) @ coef``. Every refit and column
+    regression is then solved the same way, one ``lstsq`` per set of columns, as scikit-learn would fit it:
+    exact (equal to :class:`vimp.SklearnFitter` to rounding), but not one-factorisation fast (a LOCO of
+    ``p`` features costs ``p`` solves). When singular values are truncated (not when only the scales are
+    extreme), :meth:`fit` warns once with a :class:`vimp.RankDeficiencyWarning` naming the collinear
+    columns (those that load on the null space), or saying that there are more columns than rows;
+    refits do not warn again. Ridge (``alpha > 0``) is always identified and never needs the fallback.
 
     Examples
     --------
@@ -432,8 +585,12 @@ class LinearFitter(_LinearPredictor):
         """Whether the estimator described by ``spec`` fits the same model as this fitter."""
         if float(spec["alpha"]) != float(self.alpha) or spec["fit_intercept"] != bool(self.fit_intercept):
             return False
+        if float(spec["rank_tol"]) != float(self.rank_tol):  # sklearn's truncation threshold
+            return False
         if spec["standardize"] == bool(self.standardize):
             return True
+        if self._minimum_norm:  # truncated least squares depends on the scaling
+            return False
         # A scaler before least squares with an intercept changes nothing.
         return float(self.alpha) == 0.0 and bool(self.fit_intercept)
 
@@ -479,8 +636,15 @@ class LinearFitter(_LinearPredictor):
         Raises
         ------
         ValueError
-            If ``alpha == 0`` and the design is (numerically) rank deficient; the message names the
-            collinear columns.
+            If the design's values overflow (centring, weighting or a scaler give inf): the message names
+            ``X``. A rank-deficient least-squares design is fitted as scikit-learn fits it, with a warning.
+
+        Warns
+        -----
+        RankDeficiencyWarning
+            If ``alpha == 0`` and scikit-learn's least squares truncates singular values of the design (it is
+            collinear, or has more columns than rows): the fit and all refits then use minimum-norm least
+            squares (see Notes).
         """
         self._check_params()
         Xf = _as_2d_float(X)
@@ -506,8 +670,15 @@ class LinearFitter(_LinearPredictor):
         fit_intercept = bool(self.fit_intercept)
 
         if self.standardize:  # unweighted, as in a pipeline (weights go to the last step only)
-            scaler = StandardScaler().fit(Xf)
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+                scaler = StandardScaler().fit(Xf)
             mean, scale = scaler.mean_.astype(float), scaler.scale_.astype(float)
+            bad = ~(np.isfinite(mean) & np.isfinite(scale))
+            if bad.any():
+                raise ValueError(
+                    f"X: the StandardScaler's mean or standard deviation of columns {np.flatnonzero(bad).tolist()} "
+                    "overflows (values too large for floating point); rescale X"
+                )
         else:
             mean, scale = np.zeros(p), np.ones(p)
 
@@ -522,7 +693,8 @@ class LinearFitter(_LinearPredictor):
         idx = np.flatnonzero(active)
 
         if fit_intercept:
-            center = np.average(Xf, axis=0, weights=w)
+            with np.errstate(over="ignore"):  # an overflowing mean leaves the fast path below
+                center = np.average(Xf, axis=0, weights=w)
             center[null] = used[0, null]  # exact: a constant column's mean is its value
             y_center = float(np.average(yf, weights=w))
         else:
@@ -530,24 +702,40 @@ class LinearFitter(_LinearPredictor):
             y_center = 0.0
         self.center_, self.scale_, self.y_center_, self.active_ = center, scale, y_center, active
 
+        self._z_mean = mean
         beta = np.zeros(p)
         G = np.zeros((p, p))
         self.factorisation_, self.factor_, self.factor_columns_ = None, np.zeros((0, 0)), idx[:0]
         if idx.size:
-            A = Xf[:, idx] - center[idx] if idx.size < p else Xf - center
-            if self.standardize:
-                A /= scale[idx]
-            b = yf - y_center
-            if w is not None:
-                sw = np.sqrt(w)
-                A *= sw[:, None]
-                b = b * sw
-            # Equilibrate (unit column norms) on the Gram matrix, not on A: O(p^2) instead of two passes
-            # over (n, p); the QR fallback equilibrates A itself.
-            gram = A.T @ A
-            norms = np.sqrt(np.diag(gram))
             n_rows = int(np.count_nonzero(w)) if w is not None else n
             k = idx.size
+            if alpha == 0.0 and n_rows < k:  # more columns than rows: least squares is not unique
+                return self._fit_minimum_norm(Xf, yf, w)
+            with np.errstate(over="ignore", invalid="ignore"):  # non-finite values leave the fast path
+                A = Xf[:, idx] - center[idx] if idx.size < p else Xf - center
+                if self.standardize:
+                    A /= scale[idx]
+                b = yf - y_center
+                if w is not None:
+                    sw = np.sqrt(w)
+                    A *= sw[:, None]
+                    b = b * sw
+            # Equilibrate (unit column norms) on the Gram matrix, not on A: O(p^2) instead of two passes
+            # over (n, p); the QR fallback equilibrates A itself.
+            with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+                gram = A.T @ A
+                norms = np.sqrt(np.diag(gram))
+                in_range = bool(np.all(np.isfinite(gram)) and norms.min() > _NORM_RANGE[0]
+                                and norms.max() < _NORM_RANGE[1])
+            if not in_range:
+                if alpha == 0.0:
+                    return self._fit_minimum_norm(Xf, yf, w)
+                raise ValueError(
+                    "X: the centred, weighted training columns have norms between "
+                    f"{np.nanmin(norms):.3g} and {np.nanmax(norms):.3g}, outside the range "
+                    f"[{_NORM_RANGE[0]:.0e}, {_NORM_RANGE[1]:.0e}] where ridge regression is solved accurately "
+                    "here; rescale X (for example with a StandardScaler before Ridge)"
+                )
             factor = _cholesky_factor(gram / np.outer(norms, norms), (A.T @ b) / norms, alpha / norms**2)
             self.factorisation_ = "cholesky"
             if factor is None:
@@ -561,8 +749,8 @@ class LinearFitter(_LinearPredictor):
             scale_piv = norms[piv]
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 R_inv /= scale_piv[:, None]  # inverse of the unequilibrated factor R * diag(scale_piv)
-                if alpha == 0.0:
-                    self._check_rank(R, scale_piv, R_inv, idx[piv], n_rows)
+                if alpha == 0.0 and self._needs_minimum_norm(R, scale_piv, R_inv, n_rows):
+                    return self._fit_minimum_norm(Xf, yf, w)
                 beta_piv = beta_scaled / scale_piv
             G_piv = R_inv @ R_inv.T
             order = idx[piv]
@@ -572,41 +760,119 @@ class LinearFitter(_LinearPredictor):
             else:
                 beta[order] = beta_piv
                 G[np.ix_(order, order)] = G_piv
-            if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(G))):  # pragma: no cover - guarded above
-                raise ValueError("X: the least-squares problem could not be solved (non-finite factor)")
+            if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(G))):
+                if alpha == 0.0:  # pragma: no cover - guarded above
+                    return self._fit_minimum_norm(Xf, yf, w)
+                raise ValueError("X: the ridge problem could not be solved (non-finite factor); rescale X")
         self.beta_, self.G_ = beta, G
         self.coef_ = beta / scale
         self.intercept_ = float(y_center - center @ self.coef_)
         return self
 
-    def _check_rank(self, R, scale_piv, R_inv, order, n_rows):
-        """Raise if the (unequilibrated) factor ``R diag(scale_piv)`` is numerically singular."""
-        k = len(order)
-        threshold = max(float(self.rank_tol), max(n_rows, k) * _EPS)
-        if R.shape[0] == k:
-            R_full = R * scale_piv[None, :]
-            # Frobenius-norm condition number: an upper bound on the 2-norm one; the SVD only if needed.
-            bound = np.linalg.norm(R_full) * np.linalg.norm(R_inv)
-            if np.isfinite(bound) and bound * threshold < 1.0:
-                return
-        else:
-            R_full = np.vstack([R * scale_piv[None, :], np.zeros((k - R.shape[0], k))])
-        _, s, vt = linalg.svd(R_full, check_finite=False)
-        if s[-1] >= threshold * s[0]:
+    def _rank_cutoff(self, n_rows, k):
+        """Relative singular-value threshold of the one-factorisation path (least squares)."""
+        tol = float(self.rank_tol)
+        return max(tol, _lstsq_cutoff(tol, (n_rows, k)), max(n_rows, k) * _EPS)
+
+    def _needs_minimum_norm(self, R, scale_piv, R_inv, n_rows):
+        """Whether the (unequilibrated) factor ``R diag(scale_piv)`` has a singular value below the cutoff
+        (:meth:`_rank_cutoff` times the largest), where scikit-learn truncates."""
+        k = R.shape[1]
+        threshold = self._rank_cutoff(n_rows, k)
+        if R.shape[0] < k:
+            return True
+        R_full = R * scale_piv[None, :]
+        # Frobenius-norm condition number: an upper bound on the 2-norm one; the SVD only if needed.
+        bound = np.linalg.norm(R_full) * np.linalg.norm(R_inv)
+        if np.isfinite(bound) and bound * threshold < 1.0:
+            return False
+        s = linalg.svd(R_full, compute_uv=False, check_finite=False)
+        return not (np.isfinite(s[0]) and s[-1] > threshold * s[0])
+
+    # ------------------------------------------------------------------ the minimum-norm fallback
+    @property
+    def _minimum_norm(self):
+        return getattr(self, "factorisation_", None) == "lstsq"
+
+    def _train_float(self):
+        return _as_2d_float(self.X_train_)
+
+    def _design(self):
+        """The training design the regressions see: ``X``, or ``(X - mean) / scale`` after a scaler."""
+        Xf = self._train_float()
+        if not self.standardize:
+            return Xf
+        return (Xf - self._z_mean) / self.scale_  # as StandardScaler.transform
+
+    def _minimum_norm_refit(self, keep, target):
+        """Coefficients (full width, zero outside ``keep``, on the original columns) and intercept of the
+        regression of ``target`` on the columns ``keep``, as scikit-learn's ``LinearRegression`` (after the
+        scaler, if any) fits it."""
+        p = self.n_features_in_
+        coef = np.zeros((p,) + target.shape[1:])
+        if keep.size == 0:  # an intercept-only model (scikit-learn refuses zero columns)
+            intercept = (np.average(target, axis=0, weights=self.sample_weight_) if self.fit_intercept
+                         else np.zeros(target.shape[1:]))
+            return coef, intercept
+        Z = self._design()[:, keep]
+        cond = _lstsq_cutoff(self.rank_tol, Z.shape)
+        coef_z, intercept_z, _ = _minimum_norm_least_squares(Z, target, self.sample_weight_,
+                                                             bool(self.fit_intercept), cond)
+        scale = self.scale_[keep] if coef_z.ndim == 1 else self.scale_[keep][:, None]
+        coef[keep] = coef_z / scale
+        intercept = intercept_z - (self._z_mean[keep] / self.scale_[keep]) @ coef_z
+        return coef, intercept
+
+    def _fit_minimum_norm(self, Xf, yf, w):
+        """The fallback fit: minimum-norm least squares as scikit-learn computes it (see Notes)."""
+        self.factorisation_ = "lstsq"
+        self.factor_, self.factor_columns_ = np.zeros((0, 0)), np.zeros(0, dtype=np.intp)
+        p = self.n_features_in_
+        coef, intercept = self._minimum_norm_refit(np.arange(p), yf)
+        self.coef_, self.intercept_ = coef, float(intercept)
+        self.beta_ = coef * self.scale_
+        self.G_ = None
+        if getattr(self, "_warn_rank_deficiency", True):
+            self._warn_if_rank_deficient(w)
+        return self
+
+    def _warn_if_rank_deficient(self, w):
+        """Warn (once per fit) when scikit-learn's least squares truncates singular values of the design."""
+        idx = np.flatnonzero(self.active_)
+        if idx.size == 0:  # pragma: no cover - only constant columns never reach the fallback
             return
-        null = vt[s < threshold * s[0]]
-        loading = np.abs(null).max(axis=0)
-        involved = np.sort(order[loading > 1e-3 * loading.max()])
-        names = [self.feature_names_[j] for j in involved]
-        rank = int(np.count_nonzero(s >= threshold * s[0]))
+        Z = self._design()[:, idx]
+        if self.fit_intercept:
+            Z = Z - np.average(Z, axis=0, weights=w)
+        if w is not None:
+            Z = Z * np.sqrt(w)[:, None]
+        n_rows = int(np.count_nonzero(w)) if w is not None else Z.shape[0]
+        cond = _lstsq_cutoff(self.rank_tol, (Z.shape[0], self.n_features_in_))
+        rank, involved = _null_space_columns(Z, cond)
+        k = idx.size
+        if rank == k:  # full rank: the fallback only avoided extreme column scales
+            return
         centred = "centred " if self.fit_intercept else ""
-        rows = f" ({n_rows} rows with positive weight for {k} non-constant columns)" if n_rows <= k else ""
-        raise ValueError(
-            f"X: columns {names} (positions {involved.tolist()}) are collinear, or on a scale too small "
-            f"for the others: the {centred}training design has numerical rank {rank} < {k}{rows} (smallest "
-            f"singular value below {threshold:.3g} times the largest), so least squares is not identified. "
-            "Drop, combine or rescale these columns, treat them as one group, use Ridge, or pass "
-            "vimp.SklearnFitter(LinearRegression()) to keep scikit-learn's truncated least squares"
+        if n_rows < k:
+            what = (f"has more non-constant columns ({k}) than rows with positive weight ({n_rows}), so "
+                    "least squares has no unique solution")
+        else:
+            cols = idx[involved]
+            names = [self.feature_names_[j] for j in cols]
+            shown = names if len(names) <= 12 else names[:12] + [f"... ({len(names)} in all)"]
+            what = (f"is rank deficient: columns {shown} (positions {cols[:12].tolist()}"
+                    f"{' ...' if len(cols) > 12 else ''}) are collinear, or on a scale too small beside the "
+                    "others")
+        warnings.warn(
+            f"{type(self._source_estimator()).__name__}: the {centred}training design {what} (numerical "
+            f"rank {rank} < {k}; singular values at or below {cond:.3g} times the largest are treated as "
+            "zero, as scikit-learn's LinearRegression does). The fit and every refit use scikit-learn's "
+            "minimum-norm least-squares solution, refitted for each set of columns (exact, but not from "
+            "one factorisation). The importance of each collinear column then describes that particular "
+            "solution; treat such columns as one group, drop or rescale them, or use Ridge, for an "
+            "importance that does not depend on it",
+            RankDeficiencyWarning,
+            stacklevel=_stacklevel_outside_package(),
         )
 
     # ------------------------------------------------------------------ refits
@@ -635,6 +901,10 @@ class LinearFitter(_LinearPredictor):
             width (zero at ``columns``) and ``intercept_``.
         """
         cols, sa = self._active_subset(columns)
+        if self._minimum_norm:
+            keep = np.setdiff1d(np.arange(self.n_features_in_), cols)
+            coef, intercept = self._minimum_norm_refit(keep, self.y_train_)
+            return _ReducedLinearModel(coef, intercept, cols)
         beta = self.beta_.copy()
         if sa.size:
             G = self.G_
@@ -647,7 +917,9 @@ class LinearFitter(_LinearPredictor):
     def refit_permuted(self, columns, perm):
         """A new fitter, fitted on the training data with ``columns`` permuted jointly by ``perm``."""
         X_perm = permute_columns(self.X_train_, np.asarray(columns, dtype=np.intp), perm)
-        return LinearFitter(**self._params()).fit(X_perm, self.y_train_, self.sample_weight_)
+        refit = LinearFitter(**self._params())
+        refit._warn_rank_deficiency = False  # a refit: the full fit has said what there is to say
+        return refit.fit(X_perm, self.y_train_, self.sample_weight_)
 
     def regress_columns(self, columns, estimator=None):
         """A fitted model of ``X[:, columns]`` on the other columns (one regression per column).
@@ -670,6 +942,8 @@ class LinearFitter(_LinearPredictor):
             spec = _linear_spec(estimator)
             if spec is None or not self._same_model(spec):
                 return self._sklearn_view(estimator).regress_columns(cols, estimator)
+        if self._minimum_norm:
+            return _MinimumNormColumnModel(self, cols)
         if self._columns_need_sklearn:
             source = self._source_estimator() if estimator is None else estimator
             return self._sklearn_view(source).regress_columns(cols, source)
@@ -686,13 +960,16 @@ class LinearFitter(_LinearPredictor):
             ``X[:, j]`` minus its training value, and the full model's residual).
             None when the x-regressions need scikit-learn (a scaler before a model without intercept).
         """
-        if self._columns_need_sklearn:
+        if self._columns_need_sklearn and not self._minimum_norm:
             return None
         Xf = _as_2d_float(X)
         self._check_width(Xf)
         yf = np.asarray(y, dtype=float)
         if yf.shape != (Xf.shape[0],):
             raise ValueError(f"y must be 1-D with one value per row of X ({Xf.shape[0]}); got shape {yf.shape}")
+        if self._minimum_norm:  # one refit pair per column
+            pairs = [self.residuals_without(Xf, yf, [j]) for j in range(Xf.shape[1])]
+            return (np.column_stack([xr[:, 0] for xr, _ in pairs]), np.column_stack([yr for _, yr in pairs]))
         residual = yf - (Xf @ self.coef_ + self.intercept_)
         if self.active_.all():  # the common case, in few passes and two (n, p) allocations
             centred = self._centred(Xf)
@@ -736,6 +1013,9 @@ class LinearFitter(_LinearPredictor):
         if yf.shape != (Xf.shape[0],):
             raise ValueError(f"y must be 1-D with one value per row of X ({Xf.shape[0]}); got shape {yf.shape}")
         cols, sa = self._active_subset(columns)
+        if self._minimum_norm:
+            x_resid = _MinimumNormColumnModel(self, cols).residuals(Xf)
+            return x_resid, yf - self.refit_without(cols).predict(Xf)
         y_resid = yf - (Xf @ self.coef_ + self.intercept_)
         if sa.size:
             G = self.G_
@@ -841,7 +1121,7 @@ class LinearFitter(_LinearPredictor):
 
         Other losses than squared and absolute error take the generic path.
         """
-        if loss.kernel_code is None:
+        if loss.kernel_code is None or self._minimum_norm:
             return super().drop_losses(X, y, columns, loss)
         from ._kernels import group_drop_losses
 
@@ -868,7 +1148,7 @@ class LinearFitter(_LinearPredictor):
         Xf = _as_2d_float(X)
         self._check_width(Xf)
         p = Xf.shape[1]
-        if loss.kernel_code is None:
+        if loss.kernel_code is None or self._minimum_norm:
             return np.column_stack([self.drop_losses(Xf, y, [j], loss) for j in range(p)])
         from ._kernels import loco_linear_losses
 
