@@ -75,7 +75,7 @@ def _parser():
                      help="scale of PaP and LOCO (default: difference of mean squared error)")
     imp.add_argument("--n-permutations", type=int, default=5, metavar="R",
                      help="permutations per feature for PaP (default: 5; R times the number of rows "
-                          "at most 2**27)")
+                          f"at most {MAX_PERMUTATION_BYTES // 8:,})")
     imp.add_argument("--level", type=float, default=0.95,
                      help="confidence level, strictly between 0 and 1 (default: 0.95)")
     imp.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default: 0)")
