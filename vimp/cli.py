@@ -165,8 +165,10 @@ def _check_arguments(args):
         raise UsageError(f"--cv must be an integer >= 2; got {args.cv}")
     if args.n_permutations < 1:
         raise UsageError(f"--n-permutations must be >= 1; got {args.n_permutations}")
-    # Every data set that passes the --cv check has at least MIN_ROWS_PER_FOLD * cv rows.
-    _check_permutation_size(args.n_permutations, MIN_ROWS_PER_FOLD * args.cv, rows_known=False)
+    # Before loading, the rows are not known: refuse what no data set could take (every data set that
+    # passes the --cv check has at least 2 folds of MIN_ROWS_PER_FOLD rows); the exact check follows
+    # the loading, still before any fitting.
+    _check_permutation_size(args.n_permutations, 2 * MIN_ROWS_PER_FOLD, rows_known=False)
     if not 0 < args.level < 1:
         raise UsageError(f"--level must be strictly between 0 and 1; got {args.level}")
     if args.seed < 0:
