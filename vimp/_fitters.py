@@ -212,22 +212,27 @@ def _accepts_sample_weight(estimator):
         params = inspect.signature(fit).parameters
     except (TypeError, ValueError):  # pragma: no cover - builtins
         return False
-    return "sample_weight" in params
+    return "sample_weight" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def _fit_estimator(estimator, X, y, sample_weight):
     est = clone(estimator)
-    if sample_weight is not None:
-        if _accepts_sample_weight(est):
-            est.fit(X, y, sample_weight=sample_weight)
+    if sample_weight is None:
+        est.fit(X, y)
+        return est
+    if hasattr(est, "steps"):  # a Pipeline routes weights to its last step by name
+        last, step = est.steps[-1]
+        if _accepts_sample_weight(step):
+            est.fit(X, y, **{f"{last}__sample_weight": sample_weight})
             return est
-        if hasattr(est, "steps"):  # a Pipeline routes weights to its last step by name
-            last = est.steps[-1][0]
-            if _accepts_sample_weight(est.steps[-1][1]):
-                est.fit(X, y, **{f"{last}__sample_weight": sample_weight})
-                return est
-    est.fit(X, y)
-    return est
+    elif _accepts_sample_weight(est):
+        est.fit(X, y, sample_weight=sample_weight)
+        return est
+    raise TypeError(
+        f"sample_weight was given but {type(estimator).__name__}.fit does not accept sample_weight, so "
+        "the model would be fitted unweighted while the losses are weighted; use a learner that takes "
+        "weights, or fit without sample_weight"
+    )
 
 
 class SklearnFitter(Fitter):
@@ -245,8 +250,9 @@ class SklearnFitter(Fitter):
 
     Notes
     -----
-    Sample weights are passed to ``fit`` where the estimator (or a pipeline's last step) accepts them,
-    and otherwise ignored in fitting (they are still used in every loss average).
+    Sample weights are passed to ``fit`` (a pipeline's: to its last step); an estimator whose ``fit``
+    takes none is refused with a TypeError, as scikit-learn does, rather than fitted unweighted while
+    the losses are weighted.
     """
 
     def __init__(self, estimator, response_method="predict", columns=None):
