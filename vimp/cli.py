@@ -20,12 +20,13 @@ import sys
 import warnings
 
 from . import __version__
+from ._validation import MAX_DRAW_BYTES
 
 MODELS = ("ols", "rf", "gbt")
 
-#: Largest permutation array PaP may draw, in bytes: ``n_permutations * n_rows`` int64 indices. The
-#: library refuses larger sizes too; the command checks the same bound before it loads or fits anything.
-MAX_PERMUTATION_BYTES = 2**30
+#: Largest permutation array PaP may draw, in bytes: ``n_permutations * rows of a fold`` int64 indices.
+#: The library's own bound; the command checks it before it loads or fits anything.
+MAX_PERMUTATION_BYTES = MAX_DRAW_BYTES
 
 #: Rows every cross-fitting fold needs at least (``--cv K`` needs ``MIN_ROWS_PER_FOLD * K`` rows).
 MIN_ROWS_PER_FOLD = 2
@@ -319,7 +320,8 @@ def _check_rows(args, n_rows, source):
     if n_rows < MIN_ROWS_PER_FOLD * args.cv:
         raise UsageError(f"--cv {args.cv} needs at least {MIN_ROWS_PER_FOLD * args.cv} rows "
                          f"({MIN_ROWS_PER_FOLD} per fold); {source} has {n_rows}")
-    _check_permutation_size(args.n_permutations, n_rows, rows_known=True)
+    # PaP draws each fold's permutations separately: the largest fold has ceil(n / K) rows.
+    _check_permutation_size(args.n_permutations, -(-n_rows // args.cv), rows_known=True)
 
 
 def _model(name, seed):
