@@ -280,6 +280,8 @@ FIT_CASES = [
     ("weights for a k-nearest-neighbours model", dict(estimator=KNeighborsRegressor()),
      {"weights": "ones"}, TypeError, "sample_weight", ALL),
     ("n_jobs=0", dict(n_jobs=0), {}, ValueError, "n_jobs", ALL),
+    ("weights that sum to inf", dict(estimator=ExplodingWeighted()), {"weights": "huge"}, ValueError,
+     "sample_weight", ALL),
     ("n_jobs a float", dict(n_jobs=2.0), {}, TypeError, "n_jobs", ALL),
     ("progress not a bool", dict(progress="yes"), {}, TypeError, "progress", ALL),
     ("cv a float", dict(cv=5.0), {}, TypeError, "cv", ALL),
@@ -303,6 +305,8 @@ def _fit_case(cls, kwargs, fit_kwargs):
         extra["sample_weight"] = np.r_[1.0, np.full(len(y) - 1, 1e-9)]
     elif fit_kwargs.get("weights") == "ones":
         extra["sample_weight"] = np.ones(len(y))
+    elif fit_kwargs.get("weights") == "huge":
+        extra["sample_weight"] = np.full(len(y), 1e307)
     if "cv_groups" in fit_kwargs:
         extra["cv_groups"] = fit_kwargs["cv_groups"]
     if "cv" not in kwargs and cls is GCM:
@@ -352,6 +356,16 @@ def test_sparse_input_is_refused_with_the_way_out(cls):
     X, y = data()
     with pytest.raises(TypeError, match="toarray"):
         cls(ExplodingRegressor()).fit(sparse.csr_matrix(X), y)
+
+
+@pytest.mark.parametrize("cls", [PermutationImportance, LOCO])
+def test_log_loss_without_predict_proba_is_refused(cls):
+    from sklearn.svm import SVC
+
+    X, y = classes()
+    with pytest.raises(TypeError, match="predict_proba"):
+        cls(SVC()).fit(X, y)
+    cls(SVC(), loss="zero_one").fit(X, y)  # labels are enough for the zero-one loss
 
 
 @pytest.mark.parametrize("cls", [PermutationImportance, LOCO])

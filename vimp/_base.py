@@ -269,6 +269,13 @@ class LossImportance(BaseEstimator):
                 )
             self._numeric = numeric
             self.loss_ = get_loss(self.loss, classifier=self._classifier)
+            if (self.loss_.response_method == "predict_proba" and not hasattr(self.estimator, "refit_without")
+                    and not hasattr(self.estimator, "predict_proba")):
+                raise TypeError(
+                    f"loss={self.loss_.name!r} needs class probabilities, but "
+                    f"{estimator_name(self.estimator)} has no predict_proba (e.g. SVC needs "
+                    "probability=True); use loss='zero_one' or a probabilistic classifier"
+                )
             self._feature_names = feature_names_of(X)
         y = check_y(y, X.shape[0], "y", classifier=self._classifier)
         if not self._classifier and self.loss_.task == "regression":

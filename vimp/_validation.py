@@ -182,8 +182,12 @@ def check_sample_weight(sample_weight, n_samples):
         raise ValueError(
             f"sample_weight must be 1-D with one weight per row ({n_samples}); got shape {w.shape}"
         )
-    if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+    with np.errstate(over="ignore"):
+        total = w.sum()
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or total <= 0:
         raise ValueError("sample_weight must be finite, non-negative and not all zero")
+    if not (np.isfinite(total) and np.isfinite(np.sum((w / w.max()) ** 2))):
+        raise ValueError("sample_weight sums to inf in float64; rescale the weights (only their ratios matter)")
     return w
 
 
