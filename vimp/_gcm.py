@@ -552,8 +552,9 @@ class GCM(BaseEstimator):
         k-nearest-neighbours classifier with the shared settings, else a
         :class:`~sklearn.ensemble.RandomForestRegressor` with the shared settings; a pipeline's last step
         is replaced likewise). A classifier is refused.
-    cv : None, int or scikit-learn splitter, default=5
-        How the residuals arise; see *Three modes* in Notes.
+    cv : None, int, scikit-learn splitter or list of (train, test) index pairs, default=5
+        How the residuals arise; see *Three modes* in Notes. A group splitter gets
+        ``fit(..., cv_groups=...)``; the test parts must partition the rows.
     groups : dict, optional
         Group name → list of columns (names or positions), tested jointly. Default: one per feature.
     test : {"wald", "max"}, default="wald"

@@ -23,9 +23,10 @@ class LOCO(LossImportance):
     ----------
     estimator : scikit-learn estimator or pipeline
         Cloned before every fit; the object you pass is never changed.
-    cv : None, int or scikit-learn splitter, default=None
-        None: ``fit`` on training data, ``importance`` on held-out data. K: cross-fit on the data given to
-        ``fit``.
+    cv : None, int, scikit-learn splitter or list of (train, test) index pairs, default=None
+        None: ``fit`` on training data, ``importance`` on held-out data. K (or a splitter, or pairs whose
+        test parts partition the rows): cross-fit on the data given to ``fit``; a group splitter gets
+        ``fit(..., cv_groups=...)``.
     refit : {"drop", "permute"}, default="drop"
         Refit without the column(s), or refit with the training column(s) permuted jointly (kept in the
         model as noise).
