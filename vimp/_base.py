@@ -135,8 +135,16 @@ def numerically_zero(diff, full, other):
     ``ROUNDING_TOLERANCE`` (1e-12, thousands of machine epsilons) times the size of the row's losses
     (plus the mean full loss).
     """
-    scale = ROUNDING_TOLERANCE * (np.abs(full)[:, None] + np.abs(other) + np.mean(np.abs(full)))
-    return np.all(np.abs(diff) <= scale, axis=0)
+    out = np.zeros(diff.shape[1], dtype=bool)
+    # Only a column whose differences are all tiny can qualify: screen on the extremes first (cheap),
+    # then check row by row where the screen lets a column through.
+    bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(full)) + np.max(np.abs(other)) + 1e-300)
+    candidates = np.flatnonzero((np.max(diff, axis=0) <= bound) & (np.min(diff, axis=0) >= -bound))
+    if candidates.size:
+        sub_other = other[:, candidates]
+        scale = ROUNDING_TOLERANCE * (np.abs(full)[:, None] + np.abs(sub_other) + np.mean(np.abs(full)))
+        out[candidates] = np.all(np.abs(diff[:, candidates]) <= scale, axis=0)
+    return out
 
 
 def estimator_name(estimator):
@@ -447,7 +455,7 @@ class LossImportance(BaseEstimator):
 
     def _build_result(self, full, other, w, fold_ids, per_repeat, blocks=None):
         level = float(self.level)
-        if not (np.all(np.isfinite(full)) and np.all(np.isfinite(other))):
+        if not all(np.isfinite(np.max(a)) and np.isfinite(np.min(a)) for a in (full, other)):
             raise ValueError(
                 f"estimator {estimator_name(self.estimator)}: the {self.loss_.name} losses are not finite "
                 "on some evaluation rows (an overflow: X or y on an extreme scale?); rescale the data"

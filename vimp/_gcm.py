@@ -975,11 +975,12 @@ class GCM(BaseEstimator):
         """Set to zero the x-residuals that are rounding noise (a column that is an exact function of the
         others, e.g. exactly collinear): a feature without variation of its own has no conditional
         covariance with y, and the scale-free z statistic of its rounding noise would be noise itself."""
-        spread = np.max(np.abs(Xf - np.mean(Xf, axis=0)), axis=0)
+        spread = np.max(Xf, axis=0) - np.min(Xf, axis=0)  # reductions only: no (n, p) temporaries
         if isinstance(residuals, _StackedResiduals):
             X_all = residuals.stacked[0]
             singles = np.array([c[0] for c in self.group_columns_], dtype=np.intp)
-            noise = np.max(np.abs(X_all), axis=0) <= COLLINEAR_TOLERANCE * spread[singles]
+            largest = np.maximum(np.max(X_all, axis=0), -np.min(X_all, axis=0))
+            noise = largest <= COLLINEAR_TOLERANCE * spread[singles]
             if noise.any():
                 X_all[:, noise] = 0.0
             return
@@ -989,10 +990,10 @@ class GCM(BaseEstimator):
                 rx[:, noise] = 0.0
 
     def _result(self, residuals, X, y_num, w, split, fold_ids):
-        if isinstance(residuals, _StackedResiduals):
-            finite = all(np.all(np.isfinite(a)) for a in residuals.stacked)
-        else:
-            finite = all(np.all(np.isfinite(rx)) and np.all(np.isfinite(ry)) for rx, ry in residuals)
+        arrays = residuals.stacked if isinstance(residuals, _StackedResiduals) else [
+            a for pair in residuals for a in pair]
+        # max and min propagate NaN and show inf, without an (n, p) temporary
+        finite = all(np.isfinite(np.max(a)) and np.isfinite(np.min(a)) for a in arrays if a.size)
         if not finite:
             raise ValueError(
                 f"estimator {estimator_name(self.estimator)}: the residuals are not finite on some rows "
