@@ -23,14 +23,14 @@ module); :func:`vimp._fitter_choice.make_fitter`, one level above both, chooses 
 
 from __future__ import annotations
 
-import inspect
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from ._data import drop_columns, permute_columns, take_columns
+from ._data import permute_columns, take_columns
+from ._validation import signature_takes_sample_weight
 
 __all__ = ["Fitter", "PermutationTerms", "SklearnFitter"]
 
@@ -203,18 +203,6 @@ class Fitter:
         return self.refit_permuted(columns, perm).losses(X, y, loss)
 
 
-def _accepts_sample_weight(estimator):
-    """Whether ``estimator.fit`` takes ``sample_weight`` (pipelines: their last step)."""
-    fit = getattr(estimator, "fit", None)
-    if fit is None:
-        return False
-    try:
-        params = inspect.signature(fit).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        return False
-    return "sample_weight" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
 def _fit_estimator(estimator, X, y, sample_weight):
     est = clone(estimator)
     if sample_weight is None:
@@ -222,10 +210,10 @@ def _fit_estimator(estimator, X, y, sample_weight):
         return est
     if hasattr(est, "steps"):  # a Pipeline routes weights to its last step by name
         last, step = est.steps[-1]
-        if _accepts_sample_weight(step):
+        if signature_takes_sample_weight(step):
             est.fit(X, y, **{f"{last}__sample_weight": sample_weight})
             return est
-    elif _accepts_sample_weight(est):
+    elif signature_takes_sample_weight(est):
         est.fit(X, y, sample_weight=sample_weight)
         return est
     raise TypeError(

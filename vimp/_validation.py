@@ -365,6 +365,11 @@ def fit_accepts_sample_weight(estimator):
         estimator = estimator.steps[-1][1]
         if estimator in (None, "passthrough"):
             return False
+    return signature_takes_sample_weight(estimator)
+
+
+def signature_takes_sample_weight(estimator):
+    """Whether the signature of ``estimator.fit`` itself has ``sample_weight`` (or ``**kwargs``)."""
     fit = getattr(estimator, "fit", None)
     if fit is None:
         return False
