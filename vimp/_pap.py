@@ -162,7 +162,7 @@ class PermutationImportance(LossImportance):
 
     def _check_rows(self, n, fold):
         if self.permutation == "derangement" and n < 2:
-            where = "the evaluation set" if self.cv_ is None else f"fold {fold}"
+            where = "the evaluation set" if getattr(self, "cv_", None) is None else f"fold {fold}"
             raise ValueError(
                 f"permutation='derangement' needs at least 2 evaluation rows per fold; {where} has {n} "
                 "(a single row cannot be moved); pass more evaluation rows or fewer folds"
@@ -182,6 +182,8 @@ class PermutationImportance(LossImportance):
     def importance(self, X=None, y=None, sample_weight=None):
         if self.prefit and not hasattr(self, "fitters_"):
             self.fit(X, y)  # with prefit=True this only checks the data; nothing is refitted
+        if getattr(self, "cv_", None) is None and y is not None:
+            self._check_rows(len(y), 0)  # also where every column of one row is constant (never drawn)
         return super().importance(X, y, sample_weight)
 
     importance.__doc__ = LossImportance.importance.__doc__
