@@ -90,7 +90,8 @@ class PermutationImportance(LossImportance):
     documentation). The standard error comes from the per-observation differences (averaged over the
     permutations), corrected for the rows they share (a permuted row's column enters another row's
     term; see ``vimp._inference.permutation_mean_se``), so the intervals cover this conditional
-    target. They do not account for the training variability of :math:`\\hat f`: for OLS with Gaussian
+    target asymptotically (at 50 evaluation rows, 95% intervals covered it in 88% to 94% of replicates
+    in ``benchmarks/pap_small_sample.py``). They do not account for the training variability of :math:`\\hat f`: for OLS with Gaussian
     features the population value is :math:`2\\beta_j^2 \\Sigma_{jj}`, while the fitted model's is
     :math:`2\\hat\\beta_j^2 \\Sigma_{jj} + 2\\hat\\beta_j (\\Sigma(\\beta - \\hat\\beta))_j`, and the
     intervals cover the population value well below the nominal rate (95% intervals: 68% to 87% of
