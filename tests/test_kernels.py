@@ -32,6 +32,7 @@ from vimp._kernels import (
     TWINS,
     column_r2,
     constant_columns,
+    derangements_from_words,
     gcm_linear_products,
     group_drop_losses,
     loco_linear_losses,
@@ -291,6 +292,73 @@ def test_permutations_from_words_are_uniform():
     assert pvalues.min() > 1e-3 / 50
 
 
+# --------------------------------------------------------------------------- derangements from words
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 17, 300])
+def test_derangements_from_words_match_twin_and_have_no_fixed_point(n):
+    rng = np.random.default_rng(17)
+    words = rng.integers(0, 2**64, size=(40, (2 * max(n - 1, 0) + 8) // 2), dtype=np.uint64)
+    perms, exhausted = derangements_from_words(words, n)
+    ref_perms, ref_exhausted = reference.derangements_from_words(words, n)
+    assert perms.dtype == np.int64 and perms.shape == (40, n)
+    assert_array_equal(perms, ref_perms)  # exact, including the identity left in exhausted rows
+    assert_array_equal(exhausted, ref_exhausted)
+    assert_array_equal(np.sort(perms, axis=1), np.broadcast_to(np.arange(n), (40, n)))
+    if n == 1:
+        assert exhausted.all()  # one row has no derangement
+        return
+    assert not np.any(perms[~exhausted] == np.arange(n))
+    assert_array_equal(perms[exhausted], np.broadcast_to(np.arange(n), (int(exhausted.sum()), n)))
+    if n == 2:
+        assert_array_equal(perms[~exhausted], np.broadcast_to([1, 0], (int((~exhausted).sum()), 2)))
+    if n >= 2:
+        assert (~exhausted).any()
+
+
+def test_derangements_from_words_by_hand():
+    # n = 2: step s = 2 with x = 2**31 gives j = 1: no swap, position 1 keeps 1 (fixed point) -> restart;
+    # the next word x = 7 gives j = 0: swap -> [1, 0], a derangement after two words.
+    words = np.array([[2**31 + (7 << 32)]], dtype=np.uint64)  # low half 2**31 first, then 7
+    for function in (derangements_from_words, reference.derangements_from_words):
+        perms, exhausted = function(words, 2)
+        assert_array_equal(perms, [[1, 0]]) and not exhausted.any()
+    # only one word, and it gives the fixed point: the row runs out and is flagged (identity left)
+    for function in (derangements_from_words, reference.derangements_from_words):
+        perms, exhausted = function(np.array([[2**31 + (2**31 << 32)]], dtype=np.uint64), 2)
+        assert exhausted.all() and perms.tolist() == [[0, 1]]
+
+
+def test_derangements_from_words_are_uniform():
+    # The 9 derangements of 4 rows, from 36,000 draws: Pearson's chi-square against equal frequencies
+    # (8 df). Literal seed; under exact uniformity the test has size 1e-3.
+    rng = np.random.default_rng(18)
+    perms, exhausted = derangements_from_words(rng.integers(0, 2**64, size=(40_000, 8), dtype=np.uint64), 4)
+    perms = perms[~exhausted][:36_000]
+    assert len(perms) == 36_000
+    assert not np.any(perms == np.arange(4))
+    codes = perms @ np.array([64, 16, 4, 1])
+    _, counts = np.unique(codes, return_counts=True)
+    assert len(counts) == 9
+    assert scipy.stats.chisquare(counts).pvalue > 1e-3
+    # each row goes to each other position with probability 1/(m - 1) at m = 30 (chi-square per row)
+    perms, exhausted = derangements_from_words(rng.integers(0, 2**64, size=(6_000, 40), dtype=np.uint64), 30)
+    perms = perms[~exhausted]
+    counts = np.stack([np.bincount(perms[:, i], minlength=30) for i in range(30)])
+    assert np.all(np.diag(counts) == 0)
+    off = counts[~np.eye(30, dtype=bool)].reshape(30, 29)
+    assert scipy.stats.chisquare(off, axis=1).pvalue.min() > 1e-3 / 30  # Bonferroni over 30 rows
+
+
+def test_derangement_words_per_draw():
+    # Stopping at the first fixed point saves words against rejecting whole permutations: with the
+    # 2 (n - 1) words per row that draw_permutations gives, fewer rows run out. 4,000 draws at n = 50.
+    rng = np.random.default_rng(19)
+    n, k = 50, 2 * 49  # 2 (n - 1) words, what draw_permutations gives a row
+    _, exhausted = derangements_from_words(rng.integers(0, 2**64, size=(4_000, k // 2), dtype=np.uint64), n)
+    # Measured 0.23-0.27 at n = 10 to 5,000. Rejecting whole permutations, the same words allow two
+    # attempts and leave (1 - 1/e)^2 = 0.40 of rows exhausted. Binomial MC SE at 4,000 draws: 0.007.
+    assert 0.18 < exhausted.mean() < 0.33
+
+
 def test_pap_reference_by_hand():
     # Two observations, one column, coef 2: swapping rows moves pred by +-2*(x1 - x0).
     y = np.array([1.0, 5.0])
@@ -445,6 +513,7 @@ def _all_kernel_calls(rng):
         (pap_linear_terms, (*pap_inputs[:5], rng.uniform(0.5, 2.0, size=len(pap_inputs[0])),
                             rng.uniform(0.0, 2.0, size=len(pap_inputs[0])), LOSS_SQUARED)),
         (permutations_from_words, (rng.integers(0, 2**64, size=(11, 200), dtype=np.uint64), 390)),
+        (derangements_from_words, (rng.integers(0, 2**64, size=(11, 400), dtype=np.uint64), 390)),
         (pap_se_sums, (*_se_inputs(rng, n), 1.3, 0.2)),
         (column_r2, (x_resid, y_resid)),
         (constant_columns, (x_resid,)),
@@ -629,6 +698,13 @@ def test_python_functions_of_kernels_match_twins():
         assert_array_equal(actual, desired)
     _, exhausted = python_function(permutations_from_words)(np.zeros((1, 2), dtype=np.uint64), 3)
     assert exhausted.all()
+    words = rng.integers(0, 2**64, size=(5, 40), dtype=np.uint64)
+    for n in (0, 1, 2, 30):
+        for actual, desired in zip(python_function(derangements_from_words)(words, n),
+                                   reference.derangements_from_words(words, n)):
+            assert_array_equal(actual, desired)
+    _, exhausted = python_function(derangements_from_words)(np.zeros((1, 2), dtype=np.uint64), 3)
+    assert exhausted.all()
 
 
 # --------------------------------------------------------------------------- flag policy
@@ -711,6 +787,48 @@ def test_draw_permutations_redraws_an_exhausted_row(monkeypatch):
     monkeypatch.setattr(vimp._kernels, "permutations_from_words", real)
     unpatched = draw_permutations(np.random.default_rng(16), 50, 3)
     assert_array_equal(perms[[0, 2]], unpatched[[0, 2]])
+
+
+def test_draw_derangements_uses_only_the_generator():
+    from vimp._split import DERANGEMENT_WORDS_PER_ROW, _permutation_reserve, draw_permutations
+
+    n, R = 40, 50
+    width = (int(DERANGEMENT_WORDS_PER_ROW * (n - 1)) + _permutation_reserve(n) + 1) // 2
+    perms = draw_permutations(np.random.default_rng(20), n, R, kind="derangement")
+    # by hand: rows that ran out are drawn again with fresh words, until none is left
+    rng = np.random.default_rng(20)
+    expected = np.empty((R, n), dtype=np.int64)
+    todo = np.arange(R)
+    while todo.size:
+        drawn, exhausted = reference.derangements_from_words(rng.bit_generator.random_raw((todo.size, width)), n)
+        expected[todo[~exhausted]] = drawn[~exhausted]
+        todo = todo[exhausted]
+    assert_array_equal(perms, expected)
+    assert not np.any(perms == np.arange(n))
+    mt = draw_permutations(np.random.Generator(np.random.MT19937(20)), n, R, kind="derangement")
+    assert not np.any(mt == np.arange(n))
+    assert_array_equal(mt, draw_permutations(np.random.Generator(np.random.MT19937(20)), n, R,
+                                             kind="derangement"))
+    assert draw_permutations(np.random.default_rng(20), 2, 3, kind="derangement").tolist() == [[1, 0]] * 3
+    assert draw_permutations(np.random.default_rng(20), 0, 2, kind="derangement").shape == (2, 0)
+    assert draw_permutations(np.random.default_rng(20), 1, 0, kind="derangement").shape == (0, 1)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        draw_permutations(np.random.default_rng(20), 1, 2, kind="derangement")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        draw_permutations(np.random.default_rng(20), 5, 2, kind="cyclic")
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 300), n_permutations=st.integers(0, 5), seed=st.integers(0, 2**32 - 1))
+def test_draw_derangements_always_gives_derangements(n, n_permutations, seed):
+    from vimp._split import draw_permutations
+
+    perms = draw_permutations(np.random.default_rng(seed), n, n_permutations, kind="derangement")
+    assert perms.shape == (n_permutations, n) and perms.dtype == np.int64
+    assert_array_equal(np.sort(perms, axis=1), np.broadcast_to(np.arange(n), (n_permutations, n)))
+    assert not np.any(perms == np.arange(n))
+    assert_array_equal(perms, draw_permutations(np.random.default_rng(seed), n, n_permutations,
+                                                kind="derangement"))
 
 
 @settings(max_examples=60, deadline=None)

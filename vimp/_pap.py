@@ -10,8 +10,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import _SEED_EVAL, LossImportance, child_rng, prefit_fitter
 from ._inference import permutation_mean_se
-from ._split import draw_permutations
-from ._validation import check_draws, check_int
+from ._split import PERMUTATION_KINDS, draw_permutations
+from ._validation import check_choice, check_draws, check_int
 
 
 class PermutationImportance(LossImportance):
@@ -30,6 +30,15 @@ class PermutationImportance(LossImportance):
     n_permutations : int, default=1
         Permutations per feature; each observation's loss is averaged over them. The spread between
         repeats is reported as ``mc_std`` (Monte Carlo noise), never as a standard error.
+    permutation : {"derangement", "uniform"}, default="derangement"
+        How the evaluation rows are permuted, within each evaluation set (each fold with ``cv=K``).
+        ``"derangement"``: uniformly random permutations in which no row keeps its own value, so that
+        every permuted term pairs a row with another row's column(s) and the estimate is unbiased for
+        the pair average of the Notes. ``"uniform"``: uniformly random permutations (as R's
+        ``sample()``, used by Bladen et al., and scikit-learn's ``permutation_importance``); a row left in
+        place contributes its unpermuted loss, which shrinks the expected importance by the factor
+        ``(m - 1) / m`` in an evaluation set of ``m`` rows (0.9 at ``m = 10``). Derangements need at
+        least 2 evaluation rows per fold.
     groups : dict, optional
         Group name → list of columns (names or positions), permuted jointly. Default: one per feature.
     loss : str or callable, optional
@@ -70,11 +79,19 @@ class PermutationImportance(LossImportance):
     Notes
     -----
     **Estimand.** With a fixed fitted model :math:`\\hat f`, the target is
-    :math:`E[L(Y, \\hat f(X^{\\pi_j}))] - E[L(Y, \\hat f(X))]` over new data: the importance *for that
-    fitted model*. The standard error comes from the per-observation differences (averaged over the
+    :math:`E[L(Y, \\hat f(X^{\\pi_j}))] - E[L(Y, \\hat f(X))]` over new data, where in
+    :math:`X^{\\pi_j}` column :math:`j` is taken from an independent copy of :math:`X`: the importance *for
+    that fitted model*. Within an evaluation set of :math:`m` rows, with :math:`L_{ik}` the loss of row
+    :math:`i` with column :math:`j` taken from row :math:`k`, the default derangements make the
+    expected permuted loss the pair average :math:`\\frac{1}{m(m-1)}\\sum_{i \\ne k} L_{ik}`, a
+    U-statistic whose expectation is the permuted term of the target, so the estimate is unbiased for
+    it; uniform permutations give :math:`\\frac{1}{m^2}\\sum_{i,k} L_{ik}`, whose diagonal terms are
+    unpermuted losses, and so :math:`(m-1)/m` times the target (see the theory page of the
+    documentation). The standard error comes from the per-observation differences (averaged over the
     permutations), corrected for the rows they share (a permuted row's column enters another row's
     term; see ``vimp._inference.permutation_mean_se``), so the intervals cover this conditional
-    target. They do not account for the training variability of :math:`\\hat f`: for OLS with Gaussian
+    target asymptotically (at 50 evaluation rows, 95% intervals covered it in 88% to 94% of replicates
+    in ``benchmarks/pap_small_sample.py``). They do not account for the training variability of :math:`\\hat f`: for OLS with Gaussian
     features the population value is :math:`2\\beta_j^2 \\Sigma_{jj}`, while the fitted model's is
     :math:`2\\hat\\beta_j^2 \\Sigma_{jj} + 2\\hat\\beta_j (\\Sigma(\\beta - \\hat\\beta))_j`, and the
     intervals cover the population value well below the nominal rate (95% intervals: 68% to 87% of
@@ -103,8 +120,8 @@ class PermutationImportance(LossImportance):
     >>> result.to_frame()[["importance", "std_error"]].round(2)  # targets 2 beta_j^2 Var(x_j) = 2, 0.5, 0
              importance  std_error
     feature
-    x0             2.17       0.16
-    x1             0.56       0.06
+    x0             2.17       0.14
+    x1             0.52       0.05
     x2            -0.00       0.00
     """
 
@@ -117,10 +134,11 @@ class PermutationImportance(LossImportance):
 
     def __init__(self, estimator, *, cv=None, n_permutations=1, groups=None, loss=None,
                  scale="difference", level=0.95, p_adjust="holm", prefit=False, shared_permutations=False,
-                 random_state=None, n_jobs=None, progress=False):
+                 permutation="derangement", random_state=None, n_jobs=None, progress=False):
         self.estimator = estimator
         self.cv = cv
         self.n_permutations = n_permutations
+        self.permutation = permutation
         self.groups = groups
         self.loss = loss
         self.scale = scale
@@ -135,6 +153,7 @@ class PermutationImportance(LossImportance):
     def _validate(self):
         super()._validate()
         check_int(self.n_permutations, "n_permutations", 1)
+        check_choice(self.permutation, "permutation", PERMUTATION_KINDS)
         if not isinstance(self.prefit, bool):
             raise TypeError(f"prefit must be True or False; got {self.prefit!r}")
         if not isinstance(self.shared_permutations, bool):
@@ -187,7 +206,8 @@ class PermutationImportance(LossImportance):
     def _draw(self, group, fold, n):
         """The permutations of ``group`` in ``fold`` (``group=None``: the fold's shared permutations)."""
         keys = (fold,) if group is None else (group, fold)
-        return draw_permutations(child_rng(self.seed_, _SEED_EVAL, *keys), n, self.n_permutations)
+        return draw_permutations(child_rng(self.seed_, _SEED_EVAL, *keys), n, self.n_permutations,
+                                 kind=self.permutation)
 
     def _group_losses(self, fold, fitter, X, y, w, group, rng, full):
         perms = self._draw(None if self.shared_permutations else group, fold, len(y))

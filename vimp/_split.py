@@ -174,13 +174,28 @@ def _permutation_reserve(n):
 _FULL_64_BIT = (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox, np.random.SFC64)
 
 
-def draw_permutations(rng, n, n_permutations):
-    """``n_permutations`` independent, uniformly random permutations of ``range(n)``, shape (R, n).
+def _draw_words(rng, n_rows, width):
+    """``(n_rows, width)`` uniform 64-bit words from ``rng`` in one call (raw output where it is 64-bit)."""
+    if isinstance(rng.bit_generator, _FULL_64_BIT):  # their raw outputs are uniform 64-bit integers
+        return rng.bit_generator.random_raw((n_rows, width))
+    return rng.integers(0, 2**64, size=(n_rows, width), dtype=np.uint64)
 
-    The randomness is one NumPy call on ``rng``: ``R x (n - 1 + reserve) / 2`` uniform 64-bit integers,
-    each split into two 32-bit words. They are the raw output of ``rng``'s bit generator when it produces
-    64 bits per draw (PCG64, the default, and PCG64DXSM, Philox, SFC64: half the cost of
-    :meth:`numpy.random.Generator.integers`), else ``rng.integers(0, 2**64, dtype=uint64)``. The compiled kernel
+
+#: Words per derangement drawn in one pass, as a multiple of ``n - 1`` (see :func:`draw_permutations`).
+DERANGEMENT_WORDS_PER_ROW = 2.0
+
+#: Choices of ``kind`` in :func:`draw_permutations`.
+PERMUTATION_KINDS = ("derangement", "uniform")
+
+
+def draw_permutations(rng, n, n_permutations, kind="uniform"):
+    """``n_permutations`` independent random permutations of ``range(n)``, shape (R, n).
+
+    ``kind="uniform"``: uniformly random permutations. The randomness is one NumPy call on ``rng``:
+    ``R x (n - 1 + reserve) / 2`` uniform 64-bit integers, each split into two 32-bit words. They are the
+    raw output of ``rng``'s bit generator when it produces 64 bits per draw (PCG64, the default, and
+    PCG64DXSM, Philox, SFC64: half the cost of :meth:`numpy.random.Generator.integers`), else
+    ``rng.integers(0, 2**64, dtype=uint64)``. The compiled kernel
     :func:`vimp._kernels.random_nb.permutations_from_words` maps each row of words to a permutation by
     Fisher–Yates with Lemire's exact bounded integers, so every permutation is exactly equally likely.
     This is about three times faster than ``R`` calls of ``rng.permutation`` (which draws one bounded
@@ -188,30 +203,50 @@ def draw_permutations(rng, n, n_permutations):
     words is redrawn with ``rng.permutation``, after the words, so the result is still a function of the
     Generator's state alone.
 
+    ``kind="derangement"``: uniformly random derangements (no ``perm[i] == i``), by rejection in the
+    compiled kernel :func:`vimp._kernels.random_nb.derangements_from_words` (Fisher–Yates restarted at
+    the first fixed point; exactly uniform). Each row gets ``2 (n - 1) + reserve`` words; the rows that
+    run out (about a quarter) are drawn again, with fresh words from ``rng``, until none is left, so the
+    result is again a function of the Generator's state alone. Cost: about 2 to 5 times that of uniform
+    permutations (10,000 derangements of 10 rows 2.8 ms against 0.7 ms; 100 of 5,000 rows 11 ms against
+    1.9 ms), about as much as whole-permutation rejection at large ``n`` and half of it at small ``n``.
+    ``n = 1`` has no derangement and is refused.
+
     Parameters
     ----------
     rng : numpy.random.Generator
     n : int
         Rows to permute.
     n_permutations : int
+    kind : {"uniform", "derangement"}, default="uniform"
 
     Returns
     -------
     perms : ndarray of shape (n_permutations, n), int64
     """
-    from ._kernels import permutations_from_words
+    from ._kernels import derangements_from_words, permutations_from_words
 
     n = int(n)
     n_permutations = int(n_permutations)
     if n < 0 or n_permutations < 0:
         raise ValueError(f"n and n_permutations must be >= 0; got {n} and {n_permutations}")
+    if kind not in PERMUTATION_KINDS:
+        raise ValueError(f"kind must be one of {list(PERMUTATION_KINDS)}; got {kind!r}")
+    if kind == "derangement":
+        if n == 1 and n_permutations > 0:
+            raise ValueError("a derangement needs at least 2 rows (a single row cannot move); got n = 1")
+        width = (int(DERANGEMENT_WORDS_PER_ROW * max(n - 1, 0)) + _permutation_reserve(n) + 1) // 2
+        perms = np.empty((n_permutations, n), dtype=np.int64)
+        todo = np.arange(n_permutations)
+        while todo.size:
+            drawn, exhausted = derangements_from_words(_draw_words(rng, todo.size, width), n)
+            perms[todo[~exhausted]] = drawn[~exhausted]
+            todo = todo[exhausted]
+        return perms
     if n >= 2**31:  # pragma: no cover - far beyond memory for an (R, n) index array
         return np.vstack([rng.permutation(n) for _ in range(n_permutations)]).astype(np.int64)
     width = (max(n - 1, 0) + _permutation_reserve(n) + 1) // 2  # two 32-bit words per value
-    if isinstance(rng.bit_generator, _FULL_64_BIT):  # their raw outputs are uniform 64-bit integers
-        words = rng.bit_generator.random_raw((n_permutations, width))
-    else:
-        words = rng.integers(0, 2**64, size=(n_permutations, width), dtype=np.uint64)
+    words = _draw_words(rng, n_permutations, width)
     perms, exhausted = permutations_from_words(words, n)
     for r in np.flatnonzero(exhausted):
         perms[r] = rng.permutation(n)

@@ -265,3 +265,47 @@ def permutations_from_words(words, n):
             perm[i], perm[j] = perm[j], perm[i]
         perms[r] = perm
     return perms, exhausted
+
+
+def derangements_from_words(words, n):
+    """Uniform derangements by Fisher–Yates restarted at the first fixed point (reference, plain Python).
+
+    Same inputs and outputs as :func:`vimp._kernels.random_nb.derangements_from_words`, written with
+    Python integers: attempt after attempt reads the row's words (the same stream as
+    :func:`permutations_from_words`), and an attempt stops at the first position ``i`` whose final value
+    is ``i``.
+    """
+    words = np.asarray(words, dtype=np.uint64)
+    n_perms = words.shape[0]
+    perms = np.tile(np.arange(n, dtype=np.int64), (n_perms, 1))
+    exhausted = np.zeros(n_perms, dtype=bool)
+    for r in range(n_perms):
+        if n == 1:
+            exhausted[r] = True
+            continue
+        stream = iter(half for v in words[r] for half in (int(v) % 2**32, int(v) // 2**32))
+        while True:
+            perm = list(range(n))
+            ran_out = fixed = False
+            for i in range(n - 1, 0, -1):
+                s = i + 1
+                threshold = (2**32) % s
+                for x in stream:
+                    m = x * s
+                    if m % 2**32 >= threshold:
+                        break
+                else:
+                    ran_out = True
+                    break
+                j = m >> 32
+                perm[i], perm[j] = perm[j], perm[i]
+                if perm[i] == i:
+                    fixed = True
+                    break
+            if ran_out:
+                exhausted[r] = True
+                break
+            if not fixed and (n == 0 or perm[0] != 0):
+                perms[r] = perm
+                break
+    return perms, exhausted
