@@ -12,7 +12,9 @@ PermutationImportance docstring and ``tests/_designs.py::fitted_pap_target``).
   the two-sided 95% interval for the fitted-model target, per feature, with the binomial MC SE
   ``sqrt(0.95 * 0.05 / replicates)``. ``cover_t`` is the coverage the same replicates give with a
   t quantile on ``n - 1`` degrees of freedom instead of the normal one; ``se2_over_var`` is the mean
-  squared standard error over the variance of (estimate - target).
+  squared standard error over the variance of (estimate - target). ``cover`` is the coverage of the
+  interval PaP reports (Hall's skewness-corrected interval), ``miss_low``/``miss_high`` how often the
+  target lies below/above it, and ``cover_z`` that of the plain Wald interval on the same replicates.
 
 Both permutation kinds (``permutation="derangement"``, the default, and ``"uniform"``) and
 ``n_permutations`` 1 and 10 are run on the same data and the same fitted model in each replicate.
@@ -111,7 +113,7 @@ def coverage(n, replicates, seed):
     rng = np.random.default_rng(seed)
     z = stats.norm.ppf(0.5 + LEVEL / 2)
     t = stats.t.ppf(0.5 + LEVEL / 2, n - 1)
-    out = {(k, R): ([], []) for k in KINDS for R in (1, 10)}
+    out = {(k, R): ([], [], [], []) for k in KINDS for R in (1, 10)}
     targets = []
     for r in range(replicates):
         Xt, yt = linear_gaussian(rng, n, BETA, COV)
@@ -123,15 +125,21 @@ def coverage(n, replicates, seed):
                                              random_state=r).importance(Xe, ye)
             out[kind, R][0].append(res.raw_importance)
             out[kind, R][1].append(res.raw_std_error)
+            out[kind, R][2].append(res.ci_low)
+            out[kind, R][3].append(res.ci_high)
     targets = np.array(targets)
     rows = []
-    for (kind, R), (est, se) in out.items():
+    for (kind, R), (est, se, low, high) in out.items():
         err = np.array(est) - targets
         se = np.array(se)
+        low, high = np.array(low), np.array(high)
         for j in range(len(BETA)):
             rows.append(dict(study="coverage", design=f"holdout, n={n}", m=n, permutation=kind,
                              n_permutations=R, feature=j, replicates=replicates,
                              target=targets[:, j].mean(),
+                             cover=np.mean((low[:, j] <= targets[:, j]) & (targets[:, j] <= high[:, j])),
+                             miss_low=np.mean(targets[:, j] < low[:, j]),
+                             miss_high=np.mean(targets[:, j] > high[:, j]),
                              cover_z=np.mean(np.abs(err[:, j]) <= z * se[:, j]),
                              cover_t=np.mean(np.abs(err[:, j]) <= t * se[:, j]),
                              cover_mc_se=np.sqrt(LEVEL * (1 - LEVEL) / replicates),
@@ -163,7 +171,7 @@ def main(argv=None):
           .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     cov = frame[frame.study == "coverage"]
     print("\nCoverage of 95% intervals for the fitted-model target (binomial MC SE in cover_mc_se)")
-    print(cov[["design", "permutation", "n_permutations", "feature", "replicates", "cover_z", "cover_t",
+    print(cov[["design", "permutation", "n_permutations", "feature", "replicates", "cover", "miss_low", "miss_high", "cover_z", "cover_t",
                "cover_mc_se", "se2_over_var"]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\nwritten to {args.out}")
 

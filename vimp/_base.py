@@ -463,6 +463,7 @@ class LossImportance(BaseEstimator):
         diff = other - full[:, None]
         raw, raw_se = mean_and_se(diff, w)
         raw_se = self._dependent_se(full, other, w, blocks, 1.0, raw, raw_se)
+        raw_skew = self._skew()
         # Exactly zero by construction: a constant group, or a group whose every per-observation
         # difference is zero up to rounding (the model's losses do not change). No sampling noise at all.
         known_zero = self.constant_groups_ | numerically_zero(diff, full, other)
@@ -473,12 +474,14 @@ class LossImportance(BaseEstimator):
         degenerate = degenerate_rows(raw, raw_se, known_zero)
         raw_se = np.where(degenerate, np.nan, raw_se)
         ci_method = "wald"
+        skew = raw_skew
         if self.scale == "difference":
             est, se = raw, raw_se
         elif self.scale == "ratio":
             est, se = ratio_and_se(other, full, w)
             mean_full = np.average(full, weights=w)
             se = self._dependent_se(full, other, w, blocks, est, 0.0, se * mean_full) / mean_full
+            skew = self._skew()
             est = np.where(known_zero, 1.0, est)
             se = np.where(known_zero, 0.0, np.where(degenerate, np.nan, se))
         else:  # sqrt: Bladen et al.'s sqrt(max(difference, 0)); delta-method se where raw > 0
@@ -486,6 +489,10 @@ class LossImportance(BaseEstimator):
             with np.errstate(divide="ignore", invalid="ignore"):
                 se = np.where(raw > 0, raw_se / (2.0 * est), np.where(raw_se == 0, 0.0, np.nan))
             ci_method = "sqrt"
+        if raw_skew is not None:
+            raw_skew = np.where(known_zero | degenerate, 0.0, raw_skew)
+            skew = np.where(known_zero | degenerate, 0.0, skew)
+        self._raw_skew = raw_skew
         pvalue = self._test_pvalues(full, other, diff, raw, raw_se, w)
         pvalue = np.where(known_zero, 1.0, np.where(degenerate, np.nan, pvalue))
         mc_std = (np.std(per_repeat, axis=1, ddof=1) if per_repeat is not None and per_repeat.shape[1] > 1
@@ -515,11 +522,18 @@ class LossImportance(BaseEstimator):
             seed=self.seed_.entropy,
             ci_method=ci_method,
             details=self._details(full, other),
+            skewness=None if self.scale == "sqrt" else skew,
+            raw_skewness=raw_skew,
         )
         low, high = confidence_limits(result, level)
         object.__setattr__(result, "ci_low", low)
         object.__setattr__(result, "ci_high", high)
         return result
+
+    def _skew(self):
+        """Skewness of the estimate computed by the last :meth:`_dependent_se` call, or None (no
+        skewness correction: plain Wald intervals)."""
+        return None
 
     def _dependent_se(self, full, other, w, blocks, slope, offset, se):
         """Standard errors that account for dependence between per-observation terms (PaP overrides).

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _SEED_EVAL, LossImportance, child_rng, prefit_fitter
-from ._inference import permutation_mean_se
+from ._inference import permutation_mean_se, skew_corrected_pvalue_greater
 from ._split import PERMUTATION_KINDS, draw_permutations
 from ._validation import check_choice, check_draws, check_int
 
@@ -215,10 +215,20 @@ class PermutationImportance(LossImportance):
                                          sample_weight=w, full=full)
         return terms.obs_mean, terms.repeat_mean, terms
 
+    def _skew(self):
+        return getattr(self, "_skewness", None)
+
+    def _test_pvalues(self, full, other, diff, raw, raw_se, w):
+        return skew_corrected_pvalue_greater(raw, raw_se, self._raw_skew)
+
+    def _test_name(self):
+        return "paired-skew"
+
     def _dependent_se(self, full, other, w, blocks, slope, offset, se):
         # Permuted terms share rows (a donor row enters R other terms): see permutation_mean_se.
         # Group by group: the per-row arrays stay small enough for the cache.
         out = np.array(se, dtype=float, copy=True)
+        skew = np.zeros(out.shape)
         slope = np.broadcast_to(slope, out.shape)
         offset = np.broadcast_to(offset, out.shape)
         n = len(full)
@@ -238,7 +248,9 @@ class PermutationImportance(LossImportance):
                                                     terms.donor_full_mean, terms.donor_weight_mean)):
                         part[rows] = values
                     n_rep[rows] = len(terms.repeat_mean)
-            out[g] = permutation_mean_se(full, other[:, g], *parts, w, n_rep, slope[g], offset[g])
+            out[g], skew[g] = permutation_mean_se(full, other[:, g], *parts, w, n_rep, slope[g], offset[g],
+                                                  return_skewness=True)
+        self._skewness = skew  # of the last scale asked for: read by _build_result right after
         return out
 
     def _target(self):

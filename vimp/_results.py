@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._inference import wald_interval
+from ._inference import skew_corrected_limits, wald_interval
 from ._validation import check_level
 
 _TEST_NAMES = {
     "paired": "one-sided paired z test on per-observation differences",
+    "paired-skew": "one-sided paired z test with Hall's skewness correction (interval likewise)",
     "split": "one-sided sample-split z test (valid at zero importance)",
     "wald": "two-sided Wald z test on residual products",
     "max": "max-type test with a Gaussian multiplier bootstrap",
@@ -61,6 +62,10 @@ class ImportanceResult:
         Entropy of the call's SeedSequence (reproduces the call's random draws).
     details : dict
         Further method-specific arrays (e.g. nuisance R² for GCM, sample-split halves).
+    skewness, raw_skewness : ndarray or None
+        Skewness of the estimate (on the reported and on the natural scale), where the interval and
+        test correct for it (PaP: Hall's transform, see ``vimp._inference.skew_corrected_limits``);
+        None where they are plain Wald.
     """
 
     method: str
@@ -87,6 +92,8 @@ class ImportanceResult:
     seed: Any = None
     ci_method: str = "wald"
     details: dict = field(default_factory=dict)
+    skewness: Any = None
+    raw_skewness: Any = None
 
     # ------------------------------------------------------------------ tables
     def to_frame(self):
@@ -176,8 +183,14 @@ class ImportanceResult:
 def confidence_limits(result, level):
     """Confidence limits of ``result`` at ``level`` (shared by the constructor and ``conf_int``)."""
     if result.ci_method == "sqrt":
-        low, high = wald_interval(result.raw_importance, result.raw_std_error, level)
+        if result.raw_skewness is not None:
+            low, high = skew_corrected_limits(result.raw_importance, result.raw_std_error,
+                                              result.raw_skewness, level)
+        else:
+            low, high = wald_interval(result.raw_importance, result.raw_std_error, level)
         return np.sqrt(np.maximum(low, 0.0)), np.sqrt(np.maximum(high, 0.0))
+    if result.skewness is not None:
+        return skew_corrected_limits(result.importance, result.std_error, result.skewness, level)
     return wald_interval(result.importance, result.std_error, level)
 
 
