@@ -33,16 +33,18 @@ from ._validation import (
     check_y,
     feature_names_of,
 )
-from ._warnings import NuisanceQualityWarning
+from ._linear_fitter import LinearFitter
+from ._warnings import NuisanceQualityWarning, VimpWarning
 
 __all__ = ["GCM"]
 
 GCM_TESTS = ("wald", "max")
 GCM_SCALES = ("covariance", "correlation", "loco")
 
-#: Out-of-fold R² of an x-regression below which GCM warns. A feature independent of the others has an
-#: out-of-fold R² of about -p/n (just below zero) with a sound learner, so the threshold is not 0.
-R2_WARNING = -0.05
+#: Family-wise false-alarm level of the nuisance check (:class:`~vimp.NuisanceQualityWarning`): on data
+#: where every nuisance learner is as good as the better of its baselines (up to the estimation price of
+#: a linear model, see :func:`_linear_price`), the warning fires in at most this share of data sets.
+NUISANCE_ALPHA = 0.01
 
 # Draws of the multiplier bootstrap generated at once (bounds memory at n * _BOOTSTRAP_CHUNK floats).
 _BOOTSTRAP_CHUNK = 64
@@ -130,6 +132,61 @@ def _r2_shared_target(target, resid, w):
     explained = np.einsum("i,ij,ij->j", wt, resid, resid) if w is not None else np.einsum(
         "ij,ij->j", resid, resid)
     return 1.0 - explained / total
+
+
+# ---------------------------------------------------------------------------------- nuisance check
+def _linear_price(q, n_train):
+    """Relative excess out-of-sample squared error of OLS with ``q`` regressors (and an intercept).
+
+    For Gaussian regressors, OLS fitted on ``n`` rows predicts a new row with mean squared error
+    ``E[Var(t | x)] (1 + 1/n) (n - 2) / (n - q - 2)`` when the target's conditional mean is linear
+    (Breiman & Freedman, 1983); with ``q = 0``, the training mean, ``(1 + 1/n)``. The ratio,
+    ``1 + q / (n - q - 2)``, is the price a correctly specified linear model pays for estimating ``q``
+    slopes. Returns ``q / (n - q - 2)``, inf where ``n <= q + 2``.
+    """
+    q = np.asarray(q, dtype=float)
+    room = n_train - q - 2.0
+    return np.where(room > 0, q / np.where(room > 0, room, 1.0), np.inf)
+
+
+def _effective_size(w):
+    """Kish's effective sample size ``(sum w)^2 / sum w^2`` (the row count without weights)."""
+    return float(np.sum(w) ** 2 / np.sum(w**2))
+
+
+def _loss_difference_test(learner, baseline, price, w):
+    """One-sided paired z tests that a learner's squared error exceeds a baseline's allowance.
+
+    Parameters
+    ----------
+    learner, baseline : ndarray of shape (n, m)
+        Residuals of ``m`` regressions on the same evaluation rows (column by column the same target).
+    price : ndarray of shape (n, m)
+        The allowance: the learner is compared with ``(1 + price) * baseline**2`` row by row.
+    w : ndarray of shape (n,) or None
+
+    Returns
+    -------
+    learner_mse, baseline_mse, z, pvalue : ndarrays of shape (m,)
+        ``z = mean(d) / se(d)`` with ``d_i = r_learner,i^2 - (1 + price_i) r_baseline,i^2`` and the
+        standard error of :func:`~vimp._inference.mean_and_se`; ``pvalue = 1 - Phi(z)``. A constant
+        ``d`` gives ``z = 0`` (``p = 0.5``); an infinite price (too few training rows for the
+        regressors) gives NaN.
+    """
+    l2, b2 = learner**2, baseline**2
+    ok = np.all(np.isfinite(price), axis=0)
+    safe_price = np.where(np.isfinite(price), price, 0.0)
+    d = l2 - (1.0 + safe_price) * b2
+    mean, se = mean_and_se(d, w)
+    learner_mse = np.average(l2, axis=0, weights=w)
+    baseline_mse = np.average(b2, axis=0, weights=w)
+    scale = learner_mse + baseline_mse
+    degenerate = ~(se > 1e-12 * np.where(scale > 0, scale, 1.0))  # d constant: no evidence either way
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(degenerate, 0.0, mean / np.where(se > 0, se, 1.0))
+    z = np.where(ok, z, np.nan)
+    pvalue = np.where(ok, stats.norm.sf(z), np.nan)
+    return learner_mse, baseline_mse, z, pvalue
 
 
 def _check_params(test, scale, level, p_adjust, n_bootstrap, random_state):
@@ -414,6 +471,32 @@ def _check_residual_array(values, name):
     return arr
 
 
+def _nuisance_message(check, split):
+    """The text of :class:`~vimp.NuisanceQualityWarning` from the table of :meth:`GCM._nuisance_check`."""
+    where = {"holdout": "held-out", "in-sample": "in-sample"}.get(split, "out-of-fold")
+    flagged = check[check["flagged"]].sort_values("z", ascending=False)
+    flagged = flagged.drop_duplicates(["group", "regression", "target"])  # the worse baseline of each
+    items = []
+    for row in flagged.itertuples():
+        if row.regression == "x":
+            what = f"the x-regression of {row.target!r} on the other features"
+        else:
+            what = f"the y-regression of y on the features other than {row.group!r}"
+        items.append(f"{what} ({where} MSE {row.learner_mse:.4g} against {row.baseline_mse:.4g} for the "
+                     f"{row.baseline} baseline, z = {row.z:.1f})")
+    shown = "; ".join(items[:5]) + (f"; and {len(items) - 5} more" if len(items) > 5 else "")
+    features = list(dict.fromkeys(flagged["group"]))
+    return (
+        f"GCM: the nuisance learner predicts significantly worse ({where}) than a simple baseline fitted "
+        f"on the same rows, for {features[:10]}: {shown}. The baselines are the training mean and OLS of "
+        "the same target on the same features (one-sided paired z test on squared errors, allowing the "
+        f"estimation price of a linear model; Holm-adjusted p < {NUISANCE_ALPHA}). Residuals this large "
+        "can break GCM's rate condition, so the test may not hold its level: use a better learner, "
+        "the linear x-regression (x_estimator=LinearRegression()), or more data. The comparison is in "
+        "result.details['nuisance_check']"
+    )
+
+
 class _StackedResiduals(list):
     """Per-feature ``(x_resid (n, 1), y_resid (n,))`` pairs that are views of two (n, k) matrices.
 
@@ -614,7 +697,7 @@ class GCM(BaseEstimator):
 
     def __init__(self, estimator, x_estimator=None, *, cv=5, groups=None, test="wald",
                  scale="covariance", level=0.95, p_adjust="holm", n_bootstrap=499, random_state=None,
-                 n_jobs=None, progress=False):
+                 n_jobs=None, progress=False, nuisance_check=True):
         self.estimator = estimator
         self.x_estimator = x_estimator
         self.cv = cv
@@ -627,10 +710,13 @@ class GCM(BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.progress = progress
+        self.nuisance_check = nuisance_check
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
         check_common_params(self)
+        if not isinstance(self.nuisance_check, (bool, np.bool_)):
+            raise TypeError(f"nuisance_check must be True or False; got {self.nuisance_check!r}")
         seq = _check_params(self.test, self.scale, self.level, self.p_adjust, self.n_bootstrap,
                             self.random_state)
         if self.x_estimator is not None:
@@ -883,15 +969,122 @@ class GCM(BaseEstimator):
             split = "holdout"
             fold_ids = np.zeros(len(y_num), dtype=np.intp)
         result = self._result(residuals, X, y_num, w, split, fold_ids)
-        bad = [name for name, r2 in zip(result.names, result.details["r2_x"]) if r2 < R2_WARNING]
-        if bad:
-            warnings.warn(
-                f"the x-regression of {bad[:10]} on the other features has R^2 < {R2_WARNING} on the "
-                "evaluation rows: it predicts worse than the mean, so the learner is poor for this "
-                "feature and the test may not hold its level",
-                NuisanceQualityWarning, stacklevel=2,
-            )
+        check = self._nuisance_check(residuals, X, y_num, w, split) if self.nuisance_check else None
+        result.details["nuisance_check"] = check
+        if check is not None and check["flagged"].any():
+            warnings.warn(_nuisance_message(check, split), NuisanceQualityWarning, stacklevel=2)
         return result
+
+    def _nuisance_check(self, residuals, X, y_num, w, split):
+        """Every nuisance regression's squared error against the mean and linear baselines (see Notes).
+
+        The baselines are fitted on the same training rows as the learner (each fold's training part;
+        all the data given to :meth:`fit` for held-out data) and evaluated on the same rows.
+        Returns a DataFrame, one row per (regression, baseline).
+        """
+        import pandas as pd
+
+        Xe = as_float_array(X)
+        Xt, yt, wt = as_float_array(self._X), self._y_num, self._w
+        n = len(y_num)
+        if split == "holdout":
+            pairs = [(np.arange(len(yt)), np.arange(n))]
+            fitter = self.nuisance_models_[0].fitter
+        elif split == "in-sample":
+            pairs = [(np.arange(n), np.arange(n))]
+            fitter = self.fitters_[0]
+        else:
+            pairs = self.folds_
+            fitter = self.fitters_[0]
+        # The exact OLS path: the learner is the linear baseline, no need to fit it again.
+        learner_is_ols = (self._fast(fitter) and isinstance(fitter, LinearFitter)
+                          and fitter.alpha == 0 and bool(fitter.fit_intercept))
+        active = ~self.constant_columns_
+        p_active = int(active.sum())
+        regs = []  # (group, "x" or "y", column or -1)
+        for g, cols in enumerate(self.group_columns_):
+            regs.extend((g, "x", int(c)) for c in cols if active[c])
+            regs.append((g, "y", -1))
+        m = len(regs)
+        group_of = np.array([g for g, _, _ in regs], dtype=np.intp)
+        is_x = np.array([kind == "x" for _, kind, _ in regs])
+        x_cols = np.array([c for _, kind, c in regs if kind == "x"], dtype=np.intp)
+        q = np.array([p_active - int(active[self.group_columns_[g]].sum()) for g in group_of], dtype=float)
+        learner = np.empty((n, m))
+        for k, (g, kind, c) in enumerate(regs):
+            rx, ry = residuals[g]
+            learner[:, k] = rx[:, list(self.group_columns_[g]).index(c)] if kind == "x" else ry
+        mean_base = np.empty((n, m))
+        linear_base = None if learner_is_ols else np.empty((n, m))
+        price = np.empty((n, m))
+        for train, test in pairs:
+            w_train = None if wt is None else wt[train]
+            n_train = len(train) if w_train is None else _effective_size(w_train)
+            price[test] = _linear_price(q, n_train)[None, :]
+            X_train = Xt[train]
+            mu_x = np.average(X_train[:, x_cols], axis=0, weights=w_train)
+            mu_y = np.average(yt[train], weights=w_train)
+            mean_base[np.ix_(test, np.flatnonzero(is_x))] = Xe[np.ix_(test, x_cols)] - mu_x
+            mean_base[np.ix_(test, np.flatnonzero(~is_x))] = (y_num[test] - mu_y)[:, None]
+            if linear_base is not None:
+                lin = self._linear_baseline(X_train, yt[train], w_train, Xe[test], y_num[test], regs)
+                if lin is None:  # OLS is not identified on some training fold: the mean baseline only
+                    linear_base = None
+                else:
+                    linear_base[test] = lin
+        parts = [("mean", mean_base)] + ([("linear", linear_base)] if linear_base is not None else [])
+        finite = np.all(np.isfinite(price), axis=0)
+        allowance = np.where(finite, np.average(np.where(np.isfinite(price), price, 0.0), axis=0,
+                                                weights=w), np.inf)
+        names = self._feature_names
+        frames = []
+        for label, base in parts:
+            learner_mse, base_mse, z, pvalue = _loss_difference_test(learner, base, price, w)
+            frames.append(pd.DataFrame({
+                "group": [self.groups_[g] for g in group_of],
+                "regression": ["x" if x else "y" for x in is_x],
+                "target": [names[c] if kind == "x" else "y" for _, kind, c in regs],
+                "baseline": label,
+                "n_regressors": q.astype(int),
+                "learner_mse": learner_mse,
+                "baseline_mse": base_mse,
+                "allowance": allowance,
+                "z": z,
+                "pvalue": pvalue,
+            }))
+        table = pd.concat(frames, ignore_index=True)
+        table["pvalue_adjusted"] = adjust_pvalues(table["pvalue"].to_numpy(), "holm")
+        table["flagged"] = table["pvalue_adjusted"].to_numpy() < NUISANCE_ALPHA
+        return table
+
+    def _linear_baseline(self, X_train, y_train, w_train, X_eval, y_eval, regs):
+        """Residuals of OLS of each regression's target on its regressors, or None if OLS fails."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", VimpWarning)
+                ols = LinearFitter().fit(X_train, y_train, w_train)
+        except (ValueError, np.linalg.LinAlgError):
+            return None
+        out = np.empty((len(y_eval), len(regs)))
+        if all(len(cols) == 1 for cols in self.group_columns_):
+            x_all, y_all = ols.residuals_each(X_eval, y_eval)
+            for k, (g, kind, c) in enumerate(regs):
+                out[:, k] = x_all[:, c] if kind == "x" else y_all[:, self.group_columns_[g][0]]
+            return out
+        active = ~self.constant_columns_
+        done = {}
+        for k, (g, kind, c) in enumerate(regs):
+            if g not in done:
+                cols = np.asarray(self.group_columns_[g], dtype=np.intp)
+                cols = cols[active[cols]]
+                if cols.size:
+                    xr, yr = ols.residuals_without(X_eval, y_eval, cols)
+                else:
+                    xr, yr = np.zeros((len(y_eval), 0)), y_eval - ols.predict(X_eval)
+                done[g] = (cols.tolist(), xr, yr)
+            cols, xr, yr = done[g]
+            out[:, k] = xr[:, cols.index(c)] if kind == "x" else yr
+        return out
 
     def _evaluate(self, models, X, y_num):
         fitters = {id(m.fitter) for m in models}
