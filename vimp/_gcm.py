@@ -136,17 +136,20 @@ def _r2_shared_target(target, resid, w):
 
 # ---------------------------------------------------------------------------------- nuisance check
 def _linear_price(q, n_train):
-    """Relative excess out-of-sample squared error of OLS with ``q`` regressors (and an intercept).
+    """The allowance of the nuisance check: the relative excess squared error a sound fit may have.
 
-    For Gaussian regressors, OLS fitted on ``n`` rows predicts a new row with mean squared error
-    ``E[Var(t | x)] (1 + 1/n) (n - 2) / (n - q - 2)`` when the target's conditional mean is linear
-    (Breiman & Freedman, 1983); with ``q = 0``, the training mean, ``(1 + 1/n)``. The ratio,
-    ``1 + q / (n - q - 2)``, is the price a correctly specified linear model pays for estimating ``q``
-    slopes. Returns ``q / (n - q - 2)``, inf where ``n <= q + 2``.
+    For Gaussian regressors, OLS with ``q`` regressors and an intercept fitted on ``n`` rows predicts a
+    new row with expected squared error ``sigma^2 (1 + 1/n) (n - 2) / (n - q - 2)`` when the target's
+    conditional mean is linear with residual variance ``sigma^2`` (Breiman & Freedman, 1983), and the
+    training mean with ``sigma^2 (1 + 1/n)``: the expected price of estimating ``q`` slopes is the factor
+    ``1 + q / (n - q - 2)``. The price of one fitted model varies from one training set to another: it is
+    ``sigma^2 (b - beta)' Sigma (b - beta)``, about ``sigma^2 chi^2_q / n``, with mean ``q / n`` and sd
+    ``sqrt(2 q) / n`` (relative to ``sigma^2``). Since the check compares fitted models, the allowance is
+    the mean plus two of these sds: ``(q + 2 sqrt(2 q)) / (n - q - 2)``; inf where ``n <= q + 2``.
     """
     q = np.asarray(q, dtype=float)
     room = n_train - q - 2.0
-    return np.where(room > 0, q / np.where(room > 0, room, 1.0), np.inf)
+    return np.where(room > 0, (q + 2.0 * np.sqrt(2.0 * q)) / np.where(room > 0, room, 1.0), np.inf)
 
 
 def _effective_size(w):
