@@ -154,3 +154,12 @@ def test_false_alarm_rate_on_ols_at_n100():
             GCM(LinearRegression(), random_state=r).fit(X, y).importance()
         fired += any(issubclass(w.category, NuisanceQualityWarning) for w in caught)
     assert fired <= stats.binom.isf(0.001, n_sets, NUISANCE_ALPHA)
+
+
+def test_a_group_of_constant_columns_has_only_its_y_regression_checked():
+    X, y = correlated_data(200, np.random.default_rng(7))
+    X[:, 3] = 2.0
+    result = no_nuisance_warning(lambda: GCM(LinearRegression(), groups={"c": [3]}, random_state=0)
+                                 .fit(X, y).importance())
+    check = result.details["nuisance_check"]
+    assert list(check["regression"]) == ["y"] and check["n_regressors"].iloc[0] == 3

@@ -1073,9 +1073,10 @@ class GCM(BaseEstimator):
             n_train = len(train) if w_train is None else _effective_size(w_train)
             price[test] = _linear_price(q, n_train)[None, :]
             X_train = Xt[train]
-            mu_x = np.average(X_train[:, x_cols], axis=0, weights=w_train)
             mu_y = np.average(yt[train], weights=w_train)
-            mean_base[np.ix_(test, np.flatnonzero(is_x))] = Xe[np.ix_(test, x_cols)] - mu_x
+            if x_cols.size:  # none when every group is constant
+                mu_x = np.average(X_train[:, x_cols], axis=0, weights=w_train)
+                mean_base[np.ix_(test, np.flatnonzero(is_x))] = Xe[np.ix_(test, x_cols)] - mu_x
             mean_base[np.ix_(test, np.flatnonzero(~is_x))] = (y_num[test] - mu_y)[:, None]
             if linear_base is not None:
                 lin = self._linear_baseline(X_train, yt[train], w_train, Xe[test], y_num[test], regs)
