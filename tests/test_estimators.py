@@ -483,7 +483,8 @@ def test_shared_permutations_are_the_same_for_every_group_and_fold_specific(shar
 def test_pap_standard_error_is_the_corrected_hajek_projection_by_brute_force(weighted):
     # The SE from the estimator (kernel sums) against its definition, computed here from the whole
     # (R, n) loss matrix with explicit loops: the influence of row k is its own centred term plus the
-    # centred terms it donated to, minus the noise those averages carry (vimp._inference).
+    # centred terms it donated to, minus the noise those averages carry, times the small-sample factor
+    # of centring at the estimated mean (vimp._inference.permutation_mean_se).
     X, y = make_data(n=160)
     X_tr, y_tr, X_ev, y_ev = X[:80], y[:80], X[80:], y[80:]
     w = np.random.default_rng(5).uniform(0.5, 2.0, size=80) if weighted else None
@@ -510,6 +511,8 @@ def test_pap_standard_error_is_the_corrected_hajek_projection_by_brute_force(wei
         noise = np.sum(weight**2 * (centred**2).mean(axis=0) / R)
         variance = np.sum(influence**2) - noise
         assert variance > 0
+        size = weight.sum() ** 2 / np.sum(weight**2)    # the small-sample factor n / (n - 4 + 1/R)
+        variance *= size / (size - 4.0 + 1.0 / R)
         se = np.sqrt(variance) / weight.sum()
         assert result.raw_importance[j] == pytest.approx(offset, rel=1e-10)
         assert result.raw_std_error[j] == pytest.approx(se, rel=1e-10)

@@ -87,6 +87,16 @@ def permutation_mean_se(full, other, donor, square, donor_full, donor_weight, we
 
     Notes
     -----
+    **Small samples.** The terms are centred at the estimated mean, not the true one. With ``n`` rows and
+    ``R`` permutations, write each row's influence as its true value plus ``2 delta`` (its own term and
+    its donated terms are both centred), ``delta`` the error of the mean; the influences sum to
+    ``2 n (T - psi)``, so the projection sum loses ``4 n delta^2`` in expectation, ``4 Var(T)`` after
+    scaling, and the subtracted noise term loses ``n delta^2 / R``. Together
+    ``E[se^2] = (n - 4 + 1/R) / n * Var(T)`` to first order (``(n - 3)/n`` for one permutation: 0.7 at
+    ``n = 10``, which ``benchmarks/pap_small_sample.py`` confirms), and the variance is multiplied by
+    ``n / (n - 4 + 1/R)``. With weights ``n`` is Kish's effective size (an approximation), and on the
+    ratio scale the same factor is used (the centring there is at the estimated ratio).
+
     The two sums come from one pass of the compiled kernel :func:`vimp._kernels.linear_nb.pap_se_sums`
     (its NumPy twin is in :mod:`vimp._kernels.reference`).
     """
@@ -101,6 +111,11 @@ def permutation_mean_se(full, other, donor, square, donor_full, donor_weight, we
     variance = projection - correction
     if not variance > 0:
         variance = projection
+    # Centring at the estimated mean costs 4 - 1/R rows (see Notes): undo that bias.
+    size = float(np.sum(w)) ** 2 / float(np.sum(w * w))
+    lost = 4.0 - 1.0 / float(np.mean(n_rep))
+    if size > lost + 1.0:
+        variance *= size / (size - lost)
     se = float(np.sqrt(variance) / np.sum(w))
     if not return_skewness:
         return se
