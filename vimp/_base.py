@@ -463,7 +463,7 @@ class LossImportance(BaseEstimator):
         diff = other - full[:, None]
         raw, raw_se = mean_and_se(diff, w)
         raw_se = self._dependent_se(full, other, w, blocks, 1.0, raw, raw_se)
-        raw_skew = self._skew()
+        raw_skew, raw_df = self._skew(), self._degrees()
         # Exactly zero by construction: a constant group, or a group whose every per-observation
         # difference is zero up to rounding (the model's losses do not change). No sampling noise at all.
         known_zero = self.constant_groups_ | numerically_zero(diff, full, other)
@@ -474,14 +474,14 @@ class LossImportance(BaseEstimator):
         degenerate = degenerate_rows(raw, raw_se, known_zero)
         raw_se = np.where(degenerate, np.nan, raw_se)
         ci_method = "wald"
-        skew = raw_skew
+        skew, df = raw_skew, raw_df
         if self.scale == "difference":
             est, se = raw, raw_se
         elif self.scale == "ratio":
             est, se = ratio_and_se(other, full, w)
             mean_full = np.average(full, weights=w)
             se = self._dependent_se(full, other, w, blocks, est, 0.0, se * mean_full) / mean_full
-            skew = self._skew()
+            skew, df = self._skew(), self._degrees()
             est = np.where(known_zero, 1.0, est)
             se = np.where(known_zero, 0.0, np.where(degenerate, np.nan, se))
         else:  # sqrt: Bladen et al.'s sqrt(max(difference, 0)); delta-method se where raw > 0
@@ -492,7 +492,7 @@ class LossImportance(BaseEstimator):
         if raw_skew is not None:
             raw_skew = np.where(known_zero | degenerate, 0.0, raw_skew)
             skew = np.where(known_zero | degenerate, 0.0, skew)
-        self._raw_skew = raw_skew
+        self._raw_skew, self._raw_df = raw_skew, raw_df
         pvalue = self._test_pvalues(full, other, diff, raw, raw_se, w)
         pvalue = np.where(known_zero, 1.0, np.where(degenerate, np.nan, pvalue))
         mc_std = (np.std(per_repeat, axis=1, ddof=1) if per_repeat is not None and per_repeat.shape[1] > 1
@@ -524,6 +524,8 @@ class LossImportance(BaseEstimator):
             details=self._details(full, other),
             skewness=None if self.scale == "sqrt" else skew,
             raw_skewness=raw_skew,
+            ci_df=None if self.scale == "sqrt" else df,
+            raw_ci_df=raw_df,
         )
         low, high = confidence_limits(result, level)
         object.__setattr__(result, "ci_low", low)
@@ -533,6 +535,11 @@ class LossImportance(BaseEstimator):
     def _skew(self):
         """Skewness of the estimate computed by the last :meth:`_dependent_se` call, or None (no
         skewness correction: plain Wald intervals)."""
+        return None
+
+    def _degrees(self):
+        """Degrees of freedom of the standard errors of the last :meth:`_dependent_se` call, or None
+        (normal quantiles)."""
         return None
 
     def _dependent_se(self, full, other, w, blocks, slope, offset, se):

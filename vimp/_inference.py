@@ -78,12 +78,13 @@ def permutation_mean_se(full, other, donor, square, donor_full, donor_weight, we
 
     return_skewness : bool, default=False
         Also return the skewness of the estimate, from the third moment of the same projection
-        (:func:`projection_skewness`), for :func:`skew_corrected_limits`.
+        (:func:`projection_skewness`), and the degrees of freedom of the standard error, from the
+        projection's kurtosis (:func:`kurtosis_df`), for :func:`skew_corrected_limits`.
 
     Returns
     -------
     se : float
-    skewness : float, only if ``return_skewness``
+    skewness, df : float, only if ``return_skewness``
 
     Notes
     -----
@@ -122,7 +123,7 @@ def permutation_mean_se(full, other, donor, square, donor_full, donor_weight, we
     full_, other_, donor_, _, donor_full_, donor_weight_, w_ = arrays
     shift = slope * full_ + offset
     influence = w_ * (other_ - shift) + donor_ - slope * donor_full_ - offset * donor_weight_
-    return se, projection_skewness(influence)
+    return se, projection_skewness(influence), kurtosis_df(projection_kurtosis(influence), size)
 
 
 def projection_skewness(influence):
@@ -136,6 +137,16 @@ def projection_skewness(influence):
     second = np.sum(h * h, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(second > 0, np.sum(h * h * h, axis=0) / np.where(second > 0, second, 1.0) ** 1.5, 0.0)
+
+
+def projection_kurtosis(influence):
+    """Kurtosis of the per-row influence terms, ``n sum h^4 / (sum h^2)^2`` (3 for Gaussian terms)."""
+    h = np.asarray(influence, dtype=float)
+    h = h - h.mean(axis=0)
+    second = np.sum(h * h, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(second > 0, h.shape[0] * np.sum(h**4, axis=0) / np.where(second > 0, second, 1.0) ** 2,
+                        3.0)
 
 
 def _hall_transform(z, skew):
@@ -154,7 +165,19 @@ def _hall_inverse(t, skew):
     return np.where(small, t - skew * (t * t / 3.0 + 1.0 / 6.0), z)  # first order in k
 
 
-def skew_corrected_limits(estimate, se, skew, level):
+def kurtosis_df(kurtosis, size):
+    """Degrees of freedom of a standard error from the kurtosis of its terms: ``2 n / (kurtosis - 1)``.
+
+    The variance estimate of a mean of ``n`` terms with kurtosis ``k`` has relative variance about
+    ``(k - 1) / n``; a scaled chi-square with the same relative variance has ``2 n / (k - 1)`` degrees of
+    freedom (Satterthwaite's matching of the first two moments). For Gaussian terms (``k = 3``) this is
+    ``n``; heavy-tailed terms get fewer, and a wider t quantile.
+    """
+    excess = np.maximum(np.asarray(kurtosis, dtype=float) - 1.0, 1e-12)
+    return np.maximum(2.0 * float(size) / excess, 1.0)
+
+
+def skew_corrected_limits(estimate, se, skew, level, df=None):
     """Two-sided interval of Hall (1992) for a mean-like estimate whose distribution is skewed.
 
     The studentised statistic ``z = (estimate - target) / se`` of a skewed mean is itself skewed, so the
@@ -164,7 +187,8 @@ def skew_corrected_limits(estimate, se, skew, level):
     ``T(z) = z + k (z^2/3 + 1/6) + k^2 z^3 / 27``, with ``k`` the skewness of the estimate
     (:func:`projection_skewness`), removes the first-order skewness term of the Edgeworth expansion of
     the t statistic; the interval is ``{target : |T(z)| <= z_q}``, i.e. ``estimate - se T^-1(z_q)`` to
-    ``estimate - se T^-1(-z_q)``. At ``k = 0`` it is the Wald interval.
+    ``estimate - se T^-1(-z_q)``. At ``k = 0`` it is the Wald interval. With ``df`` the quantile is
+    Student's t on ``df`` degrees of freedom (see :func:`kurtosis_df`) instead of the normal one.
 
     References
     ----------
@@ -172,11 +196,11 @@ def skew_corrected_limits(estimate, se, skew, level):
     """
     estimate = np.asarray(estimate, dtype=float)
     se = np.asarray(se, dtype=float)
-    q = stats.norm.ppf(0.5 + level / 2.0)
+    q = stats.norm.ppf(0.5 + level / 2.0) if df is None else stats.t.ppf(0.5 + level / 2.0, df)
     return estimate - se * _hall_inverse(q, skew), estimate - se * _hall_inverse(-q, skew)
 
 
-def skew_corrected_pvalue_greater(estimate, se, skew):
+def skew_corrected_pvalue_greater(estimate, se, skew, df=None):
     """One-sided p-value of ``target <= 0`` from Hall's transformed statistic (see
     :func:`skew_corrected_limits`); the same NaN and known-zero rules as :func:`pvalue_greater`."""
     estimate = np.asarray(estimate, dtype=float)
@@ -184,7 +208,8 @@ def skew_corrected_pvalue_greater(estimate, se, skew):
     ok = np.isfinite(estimate) & np.isfinite(se) & (se > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(ok, estimate / np.where(ok, se, 1.0), np.nan)
-    p = stats.norm.sf(_hall_transform(z, np.asarray(skew, dtype=float)))
+    t = _hall_transform(z, np.asarray(skew, dtype=float))
+    p = stats.norm.sf(t) if df is None else stats.t.sf(t, df)
     return np.where((se == 0) & (estimate == 0), 1.0, p)
 
 

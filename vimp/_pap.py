@@ -218,8 +218,11 @@ class PermutationImportance(LossImportance):
     def _skew(self):
         return getattr(self, "_skewness", None)
 
+    def _degrees(self):
+        return getattr(self, "_dof", None)
+
     def _test_pvalues(self, full, other, diff, raw, raw_se, w):
-        return skew_corrected_pvalue_greater(raw, raw_se, self._raw_skew)
+        return skew_corrected_pvalue_greater(raw, raw_se, self._raw_skew, self._raw_df)
 
     def _test_name(self):
         return "paired-skew"
@@ -229,6 +232,7 @@ class PermutationImportance(LossImportance):
         # Group by group: the per-row arrays stay small enough for the cache.
         out = np.array(se, dtype=float, copy=True)
         skew = np.zeros(out.shape)
+        dof = np.full(out.shape, np.inf)
         slope = np.broadcast_to(slope, out.shape)
         offset = np.broadcast_to(offset, out.shape)
         n = len(full)
@@ -248,9 +252,10 @@ class PermutationImportance(LossImportance):
                                                     terms.donor_full_mean, terms.donor_weight_mean)):
                         part[rows] = values
                     n_rep[rows] = len(terms.repeat_mean)
-            out[g], skew[g] = permutation_mean_se(full, other[:, g], *parts, w, n_rep, slope[g], offset[g],
-                                                  return_skewness=True)
-        self._skewness = skew  # of the last scale asked for: read by _build_result right after
+            out[g], skew[g], dof[g] = permutation_mean_se(full, other[:, g], *parts, w, n_rep, slope[g],
+                                                           offset[g], return_skewness=True)
+        self._skewness = skew
+        self._dof = dof  # of the last scale asked for: read by _build_result right after
         return out
 
     def _target(self):

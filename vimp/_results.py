@@ -13,7 +13,8 @@ from ._validation import check_level
 
 _TEST_NAMES = {
     "paired": "one-sided paired z test on per-observation differences",
-    "paired-skew": "one-sided paired z test with Hall's skewness correction (interval likewise)",
+    "paired-skew": ("one-sided paired test with Hall's skewness correction and a t quantile on "
+                    "kurtosis-based degrees of freedom (interval likewise)"),
     "split": "one-sided sample-split z test (valid at zero importance)",
     "wald": "two-sided Wald z test on residual products",
     "max": "max-type test with a Gaussian multiplier bootstrap",
@@ -66,6 +67,9 @@ class ImportanceResult:
         Skewness of the estimate (on the reported and on the natural scale), where the interval and
         test correct for it (PaP: Hall's transform, see ``vimp._inference.skew_corrected_limits``);
         None where they are plain Wald.
+    ci_df, raw_ci_df : ndarray or None
+        Degrees of freedom of the t quantile of the interval and test (PaP: from the kurtosis of the
+        standard error's terms, ``vimp._inference.kurtosis_df``); None for normal quantiles.
     """
 
     method: str
@@ -94,6 +98,8 @@ class ImportanceResult:
     details: dict = field(default_factory=dict)
     skewness: Any = None
     raw_skewness: Any = None
+    ci_df: Any = None
+    raw_ci_df: Any = None
 
     # ------------------------------------------------------------------ tables
     def to_frame(self):
@@ -185,12 +191,13 @@ def confidence_limits(result, level):
     if result.ci_method == "sqrt":
         if result.raw_skewness is not None:
             low, high = skew_corrected_limits(result.raw_importance, result.raw_std_error,
-                                              result.raw_skewness, level)
+                                              result.raw_skewness, level, result.raw_ci_df)
         else:
             low, high = wald_interval(result.raw_importance, result.raw_std_error, level)
         return np.sqrt(np.maximum(low, 0.0)), np.sqrt(np.maximum(high, 0.0))
     if result.skewness is not None:
-        return skew_corrected_limits(result.importance, result.std_error, result.skewness, level)
+        return skew_corrected_limits(result.importance, result.std_error, result.skewness, level,
+                                     result.ci_df)
     return wald_interval(result.importance, result.std_error, level)
 
 
