@@ -7,6 +7,7 @@ import numpy as np
 from ._base import LossImportance, _SEED_FIT, _SEED_TEST, child_rng, model_has_intercept, run_tasks
 from ._inference import (
     cauchy_combination,
+    multisplit_pvalues,
     perturbed_paired_test,
     pvalue_greater,
     quantile_aggregation,
@@ -307,7 +308,9 @@ class LOCO(LossImportance):
         per_split = []
         for g in range(k):
             column = other[:, g:g + 1]
-            ps = np.array([split_test(full, column, a, b, w)[2][0] for a, b in self._group_splits(g, n)])
+            splits = self._group_splits(g, n)
+            ps = (multisplit_pvalues(full, column[:, 0], splits, w) if len(splits) > 1
+                  else split_test(full, column, *splits[0], w)[2])
             per_split.append(ps)
             if self.test == "multisplit-cauchy":
                 pvalue[g] = cauchy_combination(ps)
