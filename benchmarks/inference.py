@@ -241,6 +241,8 @@ def main(argv=None):
                         exp_null if null else exp_power)
                     cell = run_cell(design, learner, n, split, reps, trees, args.n_jobs)
                     rows.extend(cell)
+                    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+                    pd.DataFrame(rows).to_csv(args.out + ".partial", index=False)  # survives a stop
                     print(f"{design:10s} {learner:3s} n={n:5d} {split:7s} R={reps:5d} "
                           f"({cell[0]['seconds']:.0f} s): "
                           + "  ".join(f"{r['test']}={r['rate']:.3f}" for r in cell), flush=True)
@@ -252,6 +254,8 @@ def main(argv=None):
         for r, k, kind in zip(frame["rate"], key, frame["kind"])]
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     frame.to_csv(args.out, index=False)
+    if os.path.exists(args.out + ".partial"):
+        os.remove(args.out + ".partial")
     plot(frame, os.path.splitext(args.out)[0] + ".png")
 
     print()
