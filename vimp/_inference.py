@@ -365,3 +365,141 @@ def adjust_pvalues(pvalues, method="holm"):
     adjusted[order] = adj_sorted
     out[ok] = adjusted
     return out
+
+
+# --------------------------------------------------------------------------- LOCO test candidates
+def cauchy_combination(pvalues, axis=0):
+    """Cauchy combination of (arbitrarily dependent) p-values, ``1/2 - arctan(mean tan((1/2 - p) pi)) / pi``.
+
+    Each p-value is mapped to a standard Cauchy variable ``tan((1/2 - p) pi)``; their mean is again
+    standard Cauchy when the p-values are independent, and its tail stays Cauchy-like under arbitrary
+    dependence, so the combined p-value is valid (and asymptotically exact) for small p-values whatever
+    the dependence between the inputs (Liu & Xie, 2020, Theorem 1). It is used to combine the p-values
+    of many random sample splits of one data set, which are strongly dependent.
+
+    A p-value of 0 gives 0; a combination that contains 1 (tan = -inf) and no 0 gives 1. NaN in any input
+    gives NaN.
+
+    References
+    ----------
+    Liu, Y. & Xie, J. (2020). Cauchy combination test: a powerful test with analytic p-value calculation
+    under arbitrary dependency structures. JASA 115, 393-402.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # For tiny p, tan((1/2 - p) pi) = 1 / tan(p pi) loses nothing, unlike the subtraction.
+        t = np.where(p < 1e-8, 1.0 / (np.pi * p), np.tan((0.5 - p) * np.pi))
+        t = np.where(p >= 1.0, -np.inf, t)
+        stat = np.mean(t, axis=axis)
+        # Cauchy upper tail: arctan(1/T)/pi for T > 0 (accurate far out), 1/2 - arctan(T)/pi otherwise.
+        out = np.where(stat > 0, np.arctan(1.0 / np.where(stat > 0, stat, 1.0)) / np.pi,
+                       0.5 - np.arctan(stat) / np.pi)
+    anynan = np.any(np.isnan(p), axis=axis)
+    return np.where(anynan, np.nan, np.clip(out, 0.0, 1.0))
+
+
+def quantile_aggregation(pvalues, gamma_min=0.05, axis=0):
+    """Adaptive quantile aggregation of multi-split p-values (Meinshausen, Meier & Buhlmann, 2009).
+
+    For ``B`` p-values ``p_1..p_B`` (one per random split), ``Q(gamma)`` is the empirical
+    ``gamma``-quantile of ``p_b / gamma`` (capped at 1), and the aggregated p-value is
+    ``min(1, (1 - log gamma_min) * inf_{gamma in [gamma_min, 1)} Q(gamma))``, which controls the type I
+    error under any dependence between the splits (their Theorem 3.2). The empirical quantile is a step
+    function with its infimum over each step at its right end, so the infimum is
+    ``min_{k >= ceil(gamma_min B)} p_(k) B / k`` over the order statistics ``p_(k)``.
+
+    Parameters
+    ----------
+    pvalues : ndarray, the splits along ``axis``
+    gamma_min : float in (0, 1), default=0.05 (the value the paper uses)
+
+    References
+    ----------
+    Meinshausen, N., Meier, L. & Buhlmann, P. (2009). p-values for high-dimensional regression. JASA 104,
+    1671-1681.
+    """
+    if not 0.0 < gamma_min < 1.0:
+        raise ValueError(f"gamma_min must be in (0, 1); got {gamma_min!r}")
+    p = np.moveaxis(np.asarray(pvalues, dtype=float), axis, 0)
+    b = p.shape[0]
+    ordered = np.sort(p, axis=0)
+    k = np.arange(1, b + 1, dtype=float).reshape((-1,) + (1,) * (p.ndim - 1))
+    first = int(np.ceil(gamma_min * b - 1e-12))
+    best = np.min((ordered * b / k)[max(first, 1) - 1:], axis=0)
+    out = np.minimum(1.0, (1.0 - np.log(gamma_min)) * np.minimum(best, 1.0))
+    return np.where(np.any(np.isnan(p), axis=0), np.nan, out)
+
+
+def perturbed_paired_test(diff, full_loss, noise, scale, weights=None):
+    """Paired z test on loss differences plus independent Gaussian noise (Dai, Shen & Pan, 2022).
+
+    The statistic is the z statistic of ``diff_i + rho * noise_i`` with ``noise_i ~ N(0, 1)`` independent
+    of the data and ``rho = scale * sd(full_loss)`` (Dai et al. measure the perturbation in units of the
+    standard deviation of the full model's losses). The perturbed terms have variance at least
+    ``rho^2 > 0``, so their mean has a normal limit even where the paired differences degenerate (both
+    models predict alike), and the ``O(1/n)`` difference between the fitted models, which a paired test
+    reads as signal at a null feature, is small against the standard error ``~ rho / sqrt(n)``.
+
+    Parameters
+    ----------
+    diff : ndarray of shape (n, k)
+        Per-observation loss differences (reduced minus full).
+    full_loss : ndarray of shape (n,)
+    noise : ndarray of shape (n, k)
+        Independent standard normal draws.
+    scale : float
+        The perturbation in units of ``sd(full_loss)``.
+    weights : ndarray of shape (n,) or None
+
+    Returns
+    -------
+    estimate, se, pvalue : ndarrays of shape (k,)
+        The mean of the perturbed terms, its standard error and the one-sided p-value of
+        ``E[diff] <= 0``.
+
+    References
+    ----------
+    Dai, B., Shen, X. & Pan, W. (2022). Significance tests of feature relevance for a black-box learner.
+    IEEE Transactions on Neural Networks and Learning Systems (2022); the scale of the perturbation as in
+    the authors' implementation (``dnn_inference``, ``split_test.diff_p_value``).
+    """
+    _, sd_full = mean_and_se(full_loss, weights)
+    n = len(full_loss)
+    w = _normalised_weights(weights, n)
+    size = 1.0 / float(np.sum(w * w))  # Kish's effective size: sd = se * sqrt(size)
+    rho = float(scale) * float(sd_full) * np.sqrt(size)
+    terms = np.asarray(diff, dtype=float) + rho * np.asarray(noise, dtype=float)
+    estimate, se = mean_and_se(terms, weights)
+    return estimate, se, pvalue_greater(estimate, se)
+
+
+def multisplit_pvalues(full_loss, reduced_loss, splits, weights=None):
+    """:func:`split_test` p-values of one feature for many splits at once (same numbers, vectorised).
+
+    Parameters
+    ----------
+    full_loss, reduced_loss : ndarrays of shape (n,)
+    splits : list of (half_a, half_b) index arrays, all of the same two sizes
+    weights : ndarray of shape (n,) or None
+
+    Returns
+    -------
+    pvalue : ndarray of shape (len(splits),)
+    """
+    a = np.vstack([s[0] for s in splits])
+    b = np.vstack([s[1] for s in splits])
+    full_loss = np.asarray(full_loss, dtype=float)
+    reduced_loss = np.asarray(reduced_loss, dtype=float)
+
+    def mean_se(values, rows):
+        x = values[rows]
+        if weights is None:
+            return x.mean(axis=1), x.std(axis=1) / np.sqrt(x.shape[1])
+        w = weights[rows]
+        w = w / w.sum(axis=1, keepdims=True)
+        m = np.sum(w * x, axis=1)
+        return m, np.sqrt(np.sum((w * (x - m[:, None])) ** 2, axis=1))
+
+    mean_full, se_full = mean_se(full_loss, a)
+    mean_red, se_red = mean_se(reduced_loss, b)
+    return pvalue_greater(mean_red - mean_full, np.sqrt(se_full**2 + se_red**2))

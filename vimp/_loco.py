@@ -5,11 +5,42 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import LossImportance, _SEED_FIT, _SEED_TEST, child_rng, model_has_intercept, run_tasks
-from ._inference import pvalue_greater, split_test
+from ._inference import (
+    cauchy_combination,
+    multisplit_pvalues,
+    perturbed_paired_test,
+    pvalue_greater,
+    quantile_aggregation,
+    split_test,
+)
 from ._validation import MIN_EVALUATION_ROWS, check_choice, check_evaluation_size
 
 REFITS = ("drop", "permute")
-LOCO_TESTS = ("split", "paired")
+LOCO_TESTS = ("split", "paired", "split-per-feature", "multisplit-cauchy", "multisplit-quantile",
+              "split-folds", "perturbed")
+#: Tests that split the evaluation rows at random into halves.
+_ROW_SPLIT_TESTS = ("split", "split-per-feature", "multisplit-cauchy", "multisplit-quantile")
+#: Random sample splits per feature of the multi-split tests.
+MULTISPLIT_SPLITS = 25
+#: ``gamma_min`` of the quantile aggregation (Meinshausen et al., 2009, use 0.05).
+MULTISPLIT_GAMMA_MIN = 0.05
+# Sub-keys of _SEED_TEST: one stream per test kind and group, so that no two tests or groups share draws.
+_KEY_PER_FEATURE, _KEY_MULTISPLIT, _KEY_FOLDS, _KEY_PERTURB = 1, 2, 3, 4
+
+
+def perturbation_scale(n_effective):
+    """The perturbation of ``test="perturbed"`` in units of ``sd(full loss)``: ``n ** (-1/4)``.
+
+    Dai, Shen & Pan (2022) add ``N(0, rho^2)`` noise with ``rho`` a multiple of the full loss's standard
+    deviation and tune the multiple by refitting on data with the feature permuted. Without refits we use
+    a rate: the perturbation has to dominate the ``O(1/n)`` difference between the fitted full and
+    reduced models at a null feature (the standard error of the perturbed mean is ``~ rho / sqrt(n)``,
+    so ``rho`` must shrink more slowly than ``n^(-1/2)``), and should vanish so that the test loses
+    little power against a fixed alternative. ``rho = sd(L) n^(-1/4)`` is the geometric middle: the
+    bias-to-standard-error ratio at the null falls like ``n^(-1/4)``, and the added variance relative
+    to the loss variance, ``n^(-1/2)``, too. At ``n = 200`` the multiple is 0.27, at ``n = 1000`` 0.18.
+    """
+    return float(n_effective) ** -0.25
 
 
 class LOCO(LossImportance):
@@ -35,8 +66,10 @@ class LOCO(LossImportance):
     loss : str or callable, optional
         As in :class:`PermutationImportance`.
     scale : {"difference", "ratio", "sqrt"}, default="difference"
-    test : {"split", "paired"}, default="split"
-        How p-values are computed; see Notes.
+    test : {"split", "paired", "split-per-feature", "multisplit-cauchy", "multisplit-quantile", \
+"split-folds", "perturbed"}, default="split"
+        How p-values are computed; see Notes. The interval is always the paired Wald interval of the
+        fitted-model difference, whatever the test.
     level : float, default=0.95
     p_adjust : str, default="holm"
     random_state : None, int or numpy.random.Generator
@@ -71,12 +104,41 @@ class LOCO(LossImportance):
     split-test p-values are correlated. ``test="paired"`` uses the paired differences (more power,
     valid away from zero importance, anti-conservative at it). The interval is always the paired one.
 
+    Other tests (``benchmarks/inference.py`` measures their size and power):
+
+    - ``"split-per-feature"``: the split test with a split drawn for each feature (from its own child
+      seed), so that the features' p-values do not move together.
+    - ``"multisplit-cauchy"`` and ``"multisplit-quantile"``: ``MULTISPLIT_SPLITS`` (25) random splits per
+      feature, each giving a split-test p-value, combined by the Cauchy combination (Liu & Xie, 2020;
+      :func:`vimp._inference.cauchy_combination`) or by the adaptive quantile aggregation of
+      Meinshausen, Meier & Buhlmann (2009) with ``gamma_min = 0.05``
+      (:func:`vimp._inference.quantile_aggregation`); both are valid under the strong dependence
+      between splits of one data set (the Cauchy one for small p-values).
+    - ``"split-folds"``: the cross-fitted sample splitting of R vimp 2.x (Williamson et al., 2023;
+      ``cv_vim``, ``generate_folds``): the cross-fitting folds, not the rows, are divided at random into
+      two sets (per feature); the full model's loss is averaged over the rows of the first set's folds
+      and the reduced model's over the second's. Needs ``cv=K`` with ``K >= 2``. (R vimp doubles the
+      folds so that each set has ``K``; here the user's ``K`` folds are divided ``K // 2`` to the full
+      model.)
+    - ``"perturbed"``: the paired z test on the differences plus independent ``N(0, rho^2)`` noise (Dai,
+      Shen & Pan, 2022; :func:`vimp._inference.perturbed_paired_test`), non-degenerate at the null, with
+      ``rho = sd(full loss) * n^(-1/4)`` (:func:`perturbation_scale` states the rule). The noise is
+      drawn per feature from the call's seed.
+
+    All of these test the fitted models' difference: for a learner whose full and reduced fits differ by
+    seed noise (a random forest with ``random_state=None``), that difference is not zero at a null
+    feature, and every test here, split or paired, reads it as signal to some degree.
     References
     ----------
     Lei, J., G'Sell, M., Rinaldo, A., Tibshirani, R. J. & Wasserman, L. (2018). Distribution-free
     predictive inference for regression. JASA 113, 1094-1111.
     Williamson, B. D., Gilbert, P. B., Simon, N. R. & Carone, M. (2023). A general framework for inference
     on algorithm-agnostic variable importance. JASA 118, 1645-1658.
+    Liu, Y. & Xie, J. (2020). Cauchy combination test. JASA 115, 393-402.
+    Meinshausen, N., Meier, L. & Buhlmann, P. (2009). p-values for high-dimensional regression. JASA 104,
+    1671-1681.
+    Dai, B., Shen, X. & Pan, W. (2022). Significance tests of feature relevance for a black-box learner.
+    IEEE Transactions on Neural Networks and Learning Systems.
     Bladen, K., Cutler, A. & Wisler, A. (2025). Mathematical theory of collinearity effects on machine
     learning variable importance measures. arXiv:2510.00557.
 
@@ -119,6 +181,11 @@ class LOCO(LossImportance):
         super()._validate()
         check_choice(self.refit, "refit", REFITS)
         check_choice(self.test, "test", LOCO_TESTS)
+        if self.test == "split-folds" and self._cv_plan is None:
+            raise ValueError(
+                "test='split-folds' divides the cross-fitting folds between the full and the reduced "
+                "model and needs cv=K (K >= 2); with cv=None use test='split' or 'split-per-feature'"
+            )
 
     def _constant_ok(self):
         # Permuting a constant training column changes nothing; dropping it changes a model without an
@@ -126,12 +193,39 @@ class LOCO(LossImportance):
         return self.refit == "permute" or model_has_intercept(self.estimator)
 
     def _check_evaluation(self, n, w):
-        if self.test != "split":
+        if self.test == "split":
+            splits = [self._halves(n)]
+        elif self.test in _ROW_SPLIT_TESTS or self.test == "split-folds":
+            if self.test == "split-folds" and len(self.folds_) < 2:
+                raise ValueError("test='split-folds' needs at least 2 cross-fitting folds; got 1")
+            splits = [s for g in range(len(self.groups_)) for s in self._group_splits(g, n)]
+        else:
             return
-        for name, half in zip("ab", self._halves(n)):
-            check_evaluation_size(
-                len(half), None if w is None else w[half], f"half {name} of LOCO's sample split",
-                MIN_EVALUATION_ROWS / 2, "use more evaluation rows, or test='paired'")
+        what = "cross-fitted sample split" if self.test == "split-folds" else "sample split"
+        for halves in splits:
+            for name, half in zip("ab", halves):
+                check_evaluation_size(
+                    len(half), None if w is None else w[half], f"half {name} of LOCO's {what}",
+                    MIN_EVALUATION_ROWS / 2, "use more evaluation rows, or test='paired'")
+
+    def _group_splits(self, g, n):
+        """The (half_a, half_b) pairs of group ``g``'s test (full model on ``a``, reduced on ``b``)."""
+        from ._split import sample_split
+
+        if self.test == "split":
+            return [self._halves(n)]
+        if self.test == "split-per-feature":
+            return [sample_split(n, child_rng(self.seed_, _SEED_TEST, _KEY_PER_FEATURE, g))]
+        if self.test in ("multisplit-cauchy", "multisplit-quantile"):
+            rng = child_rng(self.seed_, _SEED_TEST, _KEY_MULTISPLIT, g)
+            return [sample_split(n, rng) for _ in range(MULTISPLIT_SPLITS)]
+        if self.test == "split-folds":
+            k = len(self.folds_)
+            order = child_rng(self.seed_, _SEED_TEST, _KEY_FOLDS, g).permutation(k)
+            first = [self.folds_[f][1] for f in order[:k // 2]]
+            second = [self.folds_[f][1] for f in order[k // 2:]]
+            return [(np.sort(np.concatenate(first)), np.sort(np.concatenate(second)))]
+        raise AssertionError(self.test)  # pragma: no cover
 
     def _fit_extra(self, X, y, sample_weight):
         self._reduced = None
@@ -194,10 +288,38 @@ class LOCO(LossImportance):
         return self.reduced_fitters_[fold][group].losses(X, y, self.loss_), None
 
     def _test_pvalues(self, full, other, diff, raw, raw_se, w):
+        self._test_details = {}
+        n, k = other.shape
         if self.test == "paired":
             return pvalue_greater(raw, raw_se)
-        half_a, half_b = self._halves(len(full))
-        _, _, pvalue = split_test(full, other, half_a, half_b, w)
+        if self.test == "split":
+            half_a, half_b = self._halves(n)
+            _, _, pvalue = split_test(full, other, half_a, half_b, w)
+            return pvalue
+        if self.test == "perturbed":
+            size = n if w is None else float(np.sum(w)) ** 2 / float(np.sum(w * w))
+            scale = perturbation_scale(size)
+            noise = np.column_stack([child_rng(self.seed_, _SEED_TEST, _KEY_PERTURB, g).standard_normal(n)
+                                     for g in range(k)])
+            _, _, pvalue = perturbed_paired_test(diff, full, noise, scale, w)
+            self._test_details = {"perturbation_scale": scale}
+            return pvalue
+        pvalue = np.empty(k)
+        per_split = []
+        for g in range(k):
+            column = other[:, g:g + 1]
+            splits = self._group_splits(g, n)
+            ps = (multisplit_pvalues(full, column[:, 0], splits, w) if len(splits) > 1
+                  else split_test(full, column, *splits[0], w)[2])
+            per_split.append(ps)
+            if self.test == "multisplit-cauchy":
+                pvalue[g] = cauchy_combination(ps)
+            elif self.test == "multisplit-quantile":
+                pvalue[g] = quantile_aggregation(ps, MULTISPLIT_GAMMA_MIN)
+            else:
+                pvalue[g] = ps[0]
+        if self.test.startswith("multisplit"):
+            self._test_details = {"split_pvalues": np.vstack(per_split)}
         return pvalue
 
     def _halves(self, n):
@@ -217,6 +339,7 @@ class LOCO(LossImportance):
         details = super()._details(full, other)
         if self.test == "split":
             details["split_halves"] = self._halves(len(full))
+        details.update(getattr(self, "_test_details", {}))
         return details
 
     def _target(self):

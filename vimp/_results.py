@@ -16,6 +16,17 @@ _TEST_NAMES = {
     "paired-skew": ("one-sided paired test with Hall's skewness correction and a t quantile on "
                     "kurtosis-based degrees of freedom (interval likewise)"),
     "split": "one-sided sample-split z test (valid at zero importance)",
+    "split-per-feature": ("one-sided sample-split z test, one random split per feature; interval: "
+                          "paired Wald (fitted-model difference)"),
+    "multisplit-cauchy": ("one-sided sample-split z tests on 25 random splits per feature, combined by "
+                          "the Cauchy combination (Liu & Xie 2020); interval: paired Wald"),
+    "multisplit-quantile": ("one-sided sample-split z tests on 25 random splits per feature, combined by "
+                            "adaptive quantile aggregation (Meinshausen et al. 2009, gamma_min 0.05); "
+                            "interval: paired Wald"),
+    "split-folds": ("one-sided cross-fitted sample-split z test (folds divided between the full and the "
+                    "reduced model, as R vimp); interval: paired Wald"),
+    "perturbed": ("one-sided paired z test on differences plus N(0, rho^2) noise, rho = sd(full loss) "
+                  "n^(-1/4) (Dai, Shen & Pan 2022); interval: paired Wald, without the noise"),
     "wald": "two-sided Wald z test on residual products",
     "max": "max-type test with a Gaussian multiplier bootstrap",
     "chi2": "Wald chi-square test on the group's residual products",

@@ -1,0 +1,280 @@
+"""Benchmark: size and power of LOCO's tests (``LOCO(test=...)``), and how their p-values cluster.
+
+Designs (every data set has its own generator, spawned from one literal seed per cell):
+
+* null ``noise``: p = 6 independent N(0, 1) features, y = x0 + 0.5 x1 + eps, eps ~ N(0, 1); x2..x5 are
+  pure noise (independent of everything);
+* null ``correlated``: the same with equicorrelated features (rho = 0.5): x2..x5 are null given the
+  others but correlated with the signal features;
+* alternatives ``alt1``, ``alt5``, ``alt20``: p = 4 independent N(0, 1) features,
+  y = b x0 + 0.5 x1 + eps with Var(y) = 1 and b^2 = 0.01, 0.05, 0.20 (the R^2 contribution of x0, its
+  population LOCO importance over Var(y)); x0 is tested.
+
+Learners: ``ols`` (``LinearRegression``, served by vimp's exact linear fitter), ``rf``
+(``RandomForestRegressor(n_estimators=T, random_state=None)``: full and reduced fits differ by seed noise)
+and ``hgb`` (``HistGradientBoostingRegressor()``); n in {200, 1000} rows in all, evaluated ``holdout``
+(fit on the first half, evaluate on the second) or ``cv5`` (``cv=5`` over all n rows).
+
+Per data set LOCO is fitted once (``random_state`` = the data set's seed) and ``importance()`` is called
+once per test (the tests see the same losses). Recorded per cell and test: the rejection rate at
+alpha = 0.05 (pooled over the null features of a null design), with the binomial 99% band of the rate
+of ``R`` independent data sets (the pooled rate's variance is at most that of one feature's, so this band
+is the conservative one); and for nulls the mean absolute correlation, across data sets, of the p-values
+of different null features (do the features' p-values move together?). Power cells also give the ratio of
+each test's power to the paired test's.
+
+Usage::
+
+    python benchmarks/inference.py              # --quick: small (< 3 min on 2 cores)
+    python benchmarks/inference.py --full       # the issue's sizes: >= 1000 null, 200 power data sets
+    python benchmarks/inference.py --full --learners ols      # OLS cells at full size only
+    python benchmarks/inference.py --learners rf,hgb --expensive-null 100 --expensive-power 50
+
+Writes ``benchmarks/results/inference.csv`` (``--out`` to change) and a PNG beside it. Reports only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from joblib import Parallel, delayed  # noqa: E402
+from scipy import stats  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from vimp import LOCO, VimpWarning  # noqa: E402
+from vimp._loco import LOCO_TESTS  # noqa: E402
+
+ALPHA = 0.05
+NULL_DESIGNS = ("noise", "correlated")
+ALT_DESIGNS = {"alt1": 0.01, "alt5": 0.05, "alt20": 0.20}
+SEEDS = {"noise": 101, "correlated": 202, "alt1": 303, "alt5": 404, "alt20": 505}
+
+
+def make_learner(name, trees):
+    from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+    from sklearn.linear_model import LinearRegression
+
+    if name == "ols":
+        return LinearRegression()
+    if name == "rf":
+        return RandomForestRegressor(n_estimators=trees, random_state=None, n_jobs=1)
+    if name == "hgb":
+        return HistGradientBoostingRegressor()
+    raise ValueError(name)
+
+
+def simulate(design, n, rng):
+    """``(X, y, tested columns)`` of one data set."""
+    if design in NULL_DESIGNS:
+        p = 6
+        z = rng.standard_normal((n, p))
+        if design == "correlated":  # equicorrelated rho = 0.5: sqrt(.5) common factor + sqrt(.5) own
+            z = np.sqrt(0.5) * rng.standard_normal((n, 1)) + np.sqrt(0.5) * z
+        y = z[:, 0] + 0.5 * z[:, 1] + rng.standard_normal(n)
+        return z, y, [2, 3, 4, 5]
+    share = ALT_DESIGNS[design]
+    z = rng.standard_normal((n, 4))
+    y = np.sqrt(share) * z[:, 0] + 0.5 * z[:, 1] + np.sqrt(1.0 - share - 0.25) * rng.standard_normal(n)
+    return z, y, [0]
+
+
+def one_dataset(design, learner, n, split, seed, trees, tests, check=False):
+    """p-values of every test on one data set.
+
+    LOCO is fitted once and evaluated once (``test="paired"``); every other test's p-values are then
+    computed from the same losses by ``LOCO._test_pvalues`` with the known-zero and degenerate rules of
+    ``importance()``. With ``check=True`` each test also runs through ``importance()`` and the two must
+    agree (the first data set of every cell is checked).
+    """
+    rng = np.random.default_rng(seed)
+    X, y, tested = simulate(design, n, rng)
+    groups = {f"x{j}": [j] for j in tested}  # only the tested features are refitted
+    est = make_learner(learner, trees)
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VimpWarning)
+        if split == "holdout":
+            half = n // 2
+            loco = LOCO(est, groups=groups, test="paired", random_state=int(seed)).fit(X[:half], y[:half])
+            data = (X[half:], y[half:])
+        else:
+            loco = LOCO(est, cv=5, groups=groups, test="paired", random_state=int(seed)).fit(X, y)
+            data = ()
+        result = loco.importance(*data)
+        full, other = result.details["full_loss"], result.details["reduced_loss"]
+        w = None
+        raw, raw_se = result.raw_importance, result.raw_std_error
+        known_zero = loco._known_zero
+        degenerate = ~np.isfinite(raw_se)
+        for t in tests:
+            loco.test = t
+            p = loco._test_pvalues(full, other, result.per_observation, raw, raw_se, w)
+            out[t] = np.where(known_zero, 1.0, np.where(degenerate, np.nan, p))
+            if check:
+                public = np.asarray(loco.importance(*data).pvalue, dtype=float)
+                if not np.allclose(public, out[t], rtol=1e-12, atol=0, equal_nan=True):
+                    raise AssertionError(f"shortcut differs from importance() for test={t!r}")
+    return out
+
+
+def binomial_band(reps, alpha=ALPHA, level=0.99):
+    lo = stats.binom.ppf((1 - level) / 2, reps, alpha) / reps
+    hi = stats.binom.isf((1 - level) / 2, reps, alpha) / reps
+    return lo, hi
+
+
+def mean_abs_corr(p):
+    """Mean |correlation| across data sets between the p-values of different features (columns)."""
+    ok = np.all(np.isfinite(p), axis=1)
+    p = p[ok]
+    if p.shape[1] < 2 or p.shape[0] < 3:
+        return np.nan
+    c = np.corrcoef(p, rowvar=False)
+    off = c[~np.eye(c.shape[0], dtype=bool)]
+    return float(np.nanmean(np.abs(off)))
+
+
+def run_cell(design, learner, n, split, reps, trees, n_jobs):
+    tests = [t for t in LOCO_TESTS if split == "cv5" or t != "split-folds"]
+    base = np.random.SeedSequence([SEEDS[design], {"ols": 1, "rf": 2, "hgb": 3}[learner], n,
+                                   0 if split == "holdout" else 1])
+    seeds = [int(s.generate_state(1)[0]) for s in base.spawn(reps)]
+    start = time.perf_counter()
+    runs = Parallel(n_jobs=n_jobs)(
+        delayed(one_dataset)(design, learner, n, split, s, trees, tests, i == 0) for i, s in enumerate(seeds))
+    seconds = time.perf_counter() - start
+    rows = []
+    null = design in NULL_DESIGNS
+    lo, hi = binomial_band(reps)
+    for t in tests:
+        p = np.vstack([r[t] for r in runs])
+        finite = np.isfinite(p)
+        rate = float(np.mean(p[finite] <= ALPHA)) if finite.any() else np.nan
+        rows.append({
+            "kind": "null" if null else "power", "design": design, "learner": learner, "n": n,
+            "split": split, "test": t, "reps": reps, "rate": rate, "nan_share": float(1 - finite.mean()),
+            "band_low": lo if null else np.nan, "band_high": hi if null else np.nan,
+            "within_band": (rate <= hi) if null else np.nan,
+            "mean_abs_corr": mean_abs_corr(p) if null else np.nan,
+            "seconds": seconds, "trees": trees if learner == "rf" else np.nan,
+        })
+    return rows
+
+
+def plot(frame, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tests = list(dict.fromkeys(frame["test"]))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), sharey=False)
+    for ax, kind in zip(axes, ("null", "power")):
+        sub = frame[frame["kind"] == kind]
+        cells = list(dict.fromkeys(sub["design"] + " " + sub["learner"] + " n=" + sub["n"].astype(str)
+                                   + " " + sub["split"]))
+        width = 0.8 / max(len(tests), 1)
+        for i, t in enumerate(tests):
+            st = sub[sub["test"] == t]
+            keys = st["design"] + " " + st["learner"] + " n=" + st["n"].astype(str) + " " + st["split"]
+            x = [cells.index(k) + (i - len(tests) / 2) * width for k in keys]
+            ax.bar(x, st["rate"], width=width, label=t)
+        if kind == "null":
+            ax.axhline(ALPHA, color="black", lw=0.8)
+            if len(sub):
+                ax.axhline(float(sub["band_high"].min()), color="red", lw=0.8, ls="--",
+                           label="99% band top (largest R)")
+            ax.set_title(f"size at alpha = {ALPHA} (null features pooled)")
+        else:
+            ax.set_title("power at alpha = 0.05 (x0, R^2 share 1/5/20%)")
+        ax.set_xticks(range(len(cells)))
+        ax.set_xticklabels(cells, rotation=75, fontsize=7)
+        ax.set_ylabel("rejection rate")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small run (the default)")
+    ap.add_argument("--full", action="store_true", help="the issue's sizes")
+    ap.add_argument("--learners", default="ols,rf,hgb")
+    ap.add_argument("--ols-null", type=int, help="null data sets per OLS cell")
+    ap.add_argument("--ols-power", type=int, help="power data sets per OLS cell")
+    ap.add_argument("--expensive-null", type=int, help="null data sets per rf/hgb cell")
+    ap.add_argument("--expensive-power", type=int, help="power data sets per rf/hgb cell")
+    ap.add_argument("--expensive-sizes", default=None, help="n for rf/hgb, e.g. 200 or 200,1000")
+    ap.add_argument("--trees", type=int, default=None)
+    ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "inference.csv"))
+    args = ap.parse_args(argv)
+    full = args.full and not args.quick
+    ols_null = args.ols_null or (1000 if full else 100)
+    ols_power = args.ols_power or (200 if full else 40)
+    exp_null = args.expensive_null or (1000 if full else 5)
+    exp_power = args.expensive_power or (200 if full else 5)
+    trees = args.trees or (100 if full else 50)
+    exp_sizes = [int(s) for s in (args.expensive_sizes or ("200,1000" if full else "200")).split(",")]
+    learners = [s for s in args.learners.split(",") if s]
+
+    rows = []
+    for learner in learners:
+        sizes = (200, 1000) if learner == "ols" else exp_sizes
+        for n in sizes:
+            for split in ("holdout", "cv5"):
+                for design in NULL_DESIGNS + tuple(ALT_DESIGNS):
+                    null = design in NULL_DESIGNS
+                    reps = (ols_null if null else ols_power) if learner == "ols" else (
+                        exp_null if null else exp_power)
+                    cell = run_cell(design, learner, n, split, reps, trees, args.n_jobs)
+                    rows.extend(cell)
+                    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+                    pd.DataFrame(rows).to_csv(args.out + ".partial", index=False)  # survives a stop
+                    print(f"{design:10s} {learner:3s} n={n:5d} {split:7s} R={reps:5d} "
+                          f"({cell[0]['seconds']:.0f} s): "
+                          + "  ".join(f"{r['test']}={r['rate']:.3f}" for r in cell), flush=True)
+    frame = pd.DataFrame(rows)
+    paired = frame[frame["test"] == "paired"].set_index(["design", "learner", "n", "split"])["rate"]
+    key = list(zip(frame["design"], frame["learner"], frame["n"], frame["split"]))
+    frame["power_vs_paired"] = [
+        (r / paired.get(k, np.nan)) if kind == "power" else np.nan
+        for r, k, kind in zip(frame["rate"], key, frame["kind"])]
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    frame.to_csv(args.out, index=False)
+    if os.path.exists(args.out + ".partial"):
+        os.remove(args.out + ".partial")
+    plot(frame, os.path.splitext(args.out)[0] + ".png")
+
+    print()
+    bands = sorted({(int(r), *binomial_band(int(r))) for r in frame.loc[frame["kind"] == "null", "reps"]})
+    for reps, lo, hi in bands:
+        print(f"binomial 99% band at alpha = {ALPHA}, R = {reps} data sets: [{lo:.4f}, {hi:.4f}]")
+    null = frame[frame["kind"] == "null"]
+    summary = null.groupby("test").agg(worst_size=("rate", "max"), cells=("rate", "size"),
+                                       cells_above_band=("within_band", lambda s: int((~s.astype(bool)).sum())),
+                                       mean_abs_corr=("mean_abs_corr", "mean"))
+    power = frame[frame["kind"] == "power"]
+    eligible = power[power.set_index(["design", "learner", "n", "split"]).index.map(
+        lambda k: paired.get(k, 0.0) >= 0.5)]
+    summary["mean_power"] = power.groupby("test")["rate"].mean()
+    summary["min_power_vs_paired(paired>=0.5)"] = eligible.groupby("test")["power_vs_paired"].min()
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(summary.round(3).to_string())
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
