@@ -9,7 +9,6 @@ single features and of groups, the reported scales) is inference on those produc
 from __future__ import annotations
 
 import copy
-import warnings
 
 import numpy as np
 from scipy import stats
@@ -31,6 +30,7 @@ from ._inference import adjust_pvalues, degenerate_message, degenerate_rows, mea
 from ._losses import PredictionError, check_output
 from ._results import ImportanceResult, confidence_limits
 from ._split import check_folds, make_folds, seed_sequence
+from ._threads import limits_threads
 from ._validation import (
     check_choice,
     check_evaluation_size,
@@ -734,6 +734,7 @@ class GCM(BaseEstimator):
         self._given_folds = [(np.asarray(tr), np.asarray(te)) for tr, te in folds]
         return self
 
+    @limits_threads
     def fit(self, X, y, sample_weight=None, *, cv_groups=None):
         """Fit the nuisance regressions.
 
@@ -901,6 +902,7 @@ class GCM(BaseEstimator):
         return out
 
     # ------------------------------------------------------------------ evaluation
+    @limits_threads
     def importance(self, X=None, y=None, sample_weight=None):
         """Importances with standard errors, confidence intervals and p-values.
 
@@ -955,11 +957,11 @@ class GCM(BaseEstimator):
         result = self._result(residuals, X, y_num, w, split, fold_ids)
         bad = [name for name, r2 in zip(result.names, result.details["r2_x"]) if r2 < R2_WARNING]
         if bad:
-            warnings.warn(
+            warn(
                 f"the x-regression of {bad[:10]} on the other features has R^2 < {R2_WARNING} on the "
                 "evaluation rows: it predicts worse than the mean, so the learner is poor for this "
                 "feature and the test may not hold its level",
-                NuisanceQualityWarning, stacklevel=2,
+                NuisanceQualityWarning,
             )
         return result
 
