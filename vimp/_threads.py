@@ -21,11 +21,12 @@ Policy (``threads="auto"``, the default)
 * A call whose data has fewer than :data:`THRESHOLD_CELLS` cells (rows × columns) runs with one thread:
   every BLAS and OpenMP pool is limited to one thread and Numba runs its parallel kernels on one thread.
 * A call from a joblib or dask worker thread (not the main thread, inside joblib's nesting or while
-  another vimp call is running) runs with one thread: the workers are the parallelism, and
-  joblib's threading backend sets no inner limit (its loky and multiprocessing backends do, through
-  ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``NUMBA_NUM_THREADS`` and the like at
-  ``cpu_count() // n_jobs``; vimp leaves a loky worker's pools as joblib set them, apart from the size
-  rule above, which only lowers).
+  another vimp call is running) runs its OpenMP and Numba pools on one thread: the workers are the
+  parallelism, and joblib's threading backend sets no inner limit (its loky and multiprocessing
+  backends do, through ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``NUMBA_NUM_THREADS`` and the
+  like at ``cpu_count() // n_jobs``; vimp leaves a loky worker's pools as joblib set them, apart from
+  the size rule above, which only lowers). BLAS counts are changed from the main thread only (see
+  *Mechanism*).
 * A larger call with vimp's own ``n_jobs`` above one limits the pools to ``cpu_count() // n_jobs`` (the
   rule joblib applies to its process workers), so that a threading backend does not nest pools either.
 * Otherwise the pools are left as they are.
@@ -42,12 +43,15 @@ Mechanism and cost
 3 ms here, ten times a small LOCO call. This module keeps one ``ThreadpoolController``, created at the
 first vimp call and created again only when ``sys.modules`` has grown (a new extension module may have
 loaded a new BLAS or OpenMP library), and sets the libraries' thread counts directly: about 10 µs for
-the four pools, plus about 4 µs for Numba's ``set_num_threads`` and restoring it. Numba's thread count is
-per thread, so it is set by each calling thread; BLAS and OpenMP limits are process-wide, so while
-several threads run vimp at once the pools are saved by the first call to start and restored by the last
-to end. Numba's parallel kernels at one thread cost no more than serial twins compiled alongside (both
-measured; the parallel kernel with ``set_num_threads(1)`` runs on the calling thread), so no serial twins
-are compiled.
+the four pools, plus about 4 µs for Numba's ``set_num_threads`` and restoring it. OpenMP's and Numba's
+counts are per thread, so each calling thread sets and restores its own. BLAS counts are process-wide,
+and OpenBLAS 0.3.31 (numpy's and scipy's wheels here) was seen to ignore a change of its count from a
+thread other than the main one once the main thread had changed it (a restore from a worker thread
+would then be lost), so only the main thread changes BLAS counts, and it restores them itself: in
+joblib's or dask's worker threads only the OpenMP and Numba limits apply, and vimp's own ``n_jobs``
+loop sets the BLAS limit from the calling thread before its workers start. Numba's parallel kernels at one
+thread cost no more than serial twins compiled alongside (both measured; the parallel kernel with
+``set_num_threads(1)`` starts no thread), so no serial twins are compiled.
 
 The number of threads never changes a result: every kernel sums in a fixed order whatever its thread
 count (:mod:`vimp._kernels._config`), and the BLAS calls on vimp's paths are the same calls.
@@ -178,7 +182,7 @@ class _Pools:
 
 _pools = _Pools()
 _lock = threading.Lock()
-_state = {"active": 0, "saved": ()}  # vimp calls running (all threads); pools as the first found them
+_state = {"active": 0}  # outermost vimp calls running, in all threads
 _local = threading.local()  # .depth: nesting of vimp calls in this thread
 
 
@@ -216,6 +220,18 @@ def _target(cells, n_jobs):
     return None
 
 
+def _limit(libraries, threads, exact):
+    """Set the libraries' thread counts (only lower them unless ``exact``); returns what was changed."""
+    changed = []
+    for lib in libraries:
+        current = lib.num_threads
+        new = threads if exact else min(current, threads)
+        if new != current:
+            lib.set_num_threads(new)
+            changed.append((lib, current))
+    return changed
+
+
 def _numba_limit(threads, exact):
     """Set this thread's Numba thread count; returns the previous one (None: unchanged)."""
     import numba
@@ -243,42 +259,39 @@ def thread_policy(cells=None, n_jobs=None):
         The estimator's ``n_jobs``.
     """
     depth = getattr(_local, "depth", 0)
-    target = None if depth else _target(cells, n_jobs)
-    _local.depth = depth + 1
-    if target is None:
+    if depth:  # nested in this thread: the outermost call decides
+        _local.depth = depth + 1
         try:
             yield
         finally:
             _local.depth = depth
         return
-    threads, exact = target
+    target = _target(cells, n_jobs)
+    _local.depth = 1
     with _lock:
-        libraries = _pools.libraries()
-        if _state["active"] == 0:
-            _state["saved"] = [(lib, lib.num_threads) for lib in libraries]
         _state["active"] += 1
-        for lib in libraries:
-            current = lib.num_threads
-            new = threads if exact else min(current, threads)
-            if new != current:
-                lib.set_num_threads(new)
-    previous_numba = None
+    changed, previous_numba = [], None
     try:
-        previous_numba = _numba_limit(threads, exact)
+        if target is not None:
+            threads, exact = target
+            libraries = _pools.libraries()
+            if threading.current_thread() is not threading.main_thread():
+                # BLAS counts are process-wide and OpenBLAS may ignore a change from another thread
+                # (see the module notes): only the main thread changes them, and restores them itself.
+                libraries = [lib for lib in libraries if lib.user_api != "blas"]
+            changed = _limit(libraries, threads, exact)
+            previous_numba = _numba_limit(threads, exact)
         yield
     finally:
         if previous_numba is not None:
             import numba
 
             numba.set_num_threads(previous_numba)
+        for lib, count in reversed(changed):
+            lib.set_num_threads(count)
         with _lock:
             _state["active"] -= 1
-            if _state["active"] == 0:
-                for lib, count in _state["saved"]:
-                    if lib.num_threads != count:
-                        lib.set_num_threads(count)
-                _state["saved"] = ()
-        _local.depth = depth
+        _local.depth = 0
 
 
 def _cells(X):
