@@ -20,7 +20,8 @@ not controlled) and ``busy``: one other CPU-bound process, ``python -c "while Tr
 the benchmark for that part of each round and stopped after it.
 
 Rounds interleave everything: each round runs, for the idle and then the busy load, every setting (in an
-order rotated from round to round) and within it every method once. A timing is the mean of ``k``
+order rotated from round to round, after a pause of 0.2 s so that the previous setting's idle threads,
+which spin for a while after their last task, do not slow the next one) and within it every method once. A timing is the mean of ``k``
 consecutive calls (k = 20 for n <= 1,000, 5 for n <= 10,000, else 1; with ``--quick`` 10 and 1: a Monte
 Carlo loop calls back to back too). The full run takes 7 rounds up to n = 10,000 and 5 above. Reported per cell: the median, min and max over rounds, and the median over rounds of the
 paired ratio to the ``one`` setting of the same round and load, which a slow spell of the shared machine
@@ -65,6 +66,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 SETTINGS = {"default": "off", "auto": "auto", "one": 1}
 FULL_GRID = [(n, p) for p in (10, 50) for n in (250, 1_000, 2_500, 10_000, 25_000, 100_000)]
 QUICK_GRID = [(250, 10), (10_000, 50)]
+SETTLE_SECONDS = 0.2
 
 
 def make_data(n, p, seed=0):
@@ -133,6 +135,7 @@ def run_cell(n, p, rounds, quick=False):
             busy = start_busy() if load == "busy" else None
             try:
                 for name in order:
+                    time.sleep(SETTLE_SECONDS)  # the previous setting's spinning threads go to sleep
                     with vimp.config_context(threads=SETTINGS[name]):
                         for method, function in METHODS.items():
                             times.setdefault((method, load, name), []).append(time_block(function, data, k))
