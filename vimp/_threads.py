@@ -76,10 +76,12 @@ __all__ = [
 ]
 
 #: Data size (rows × columns) from which ``threads="auto"`` leaves the thread pools as they are; below it a
-#: call runs on one thread. On 2 cores threads paid for themselves at no size measured (up to
-#: 100,000 × 50 = 5,000,000 cells; ``benchmarks/results/threads.csv``), so the threshold is set above the
-#: grid: one thread unless the problem is large.
-THRESHOLD_CELLS = 10_000_000
+#: call runs on one thread. On 2 cores threads paid for themselves at no size measured: the grid of
+#: ``benchmarks/threads.py`` up to 100,000 × 50 = 5,000,000 cells (``benchmarks/results/threads.csv``:
+#: default threads 1.3× to 23× slower than one thread) and one check at 1,000,000 × 10 = 10,000,000 cells
+#: (LOCO 0.71 s against 0.49 s, GCM ``cv=5`` 3.1 s against 2.1 s, medians of 3). So the threshold is set
+#: above every size measured: one thread unless the problem is large.
+THRESHOLD_CELLS = 20_000_000
 
 _ENV_VARIABLE = "VIMP_THREADS"
 
