@@ -11,6 +11,7 @@ from ._gcm import GCM
 from ._loco import LOCO
 from ._pap import PermutationImportance
 from ._results import ImportanceResult
+from ._threads import config_context, get_config, set_config
 from ._warnings import DegenerateInferenceWarning, NuisanceQualityWarning, RankDeficiencyWarning, VimpWarning
 
 __version__ = "0.1.0"
@@ -29,4 +30,7 @@ __all__ = [
     "VimpWarning",
     "__version__",
     "compare",
+    "config_context",
+    "get_config",
+    "set_config",
 ]

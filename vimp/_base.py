@@ -28,6 +28,7 @@ from ._inference import (
 from ._losses import PredictionError, get_loss
 from ._results import ImportanceResult, confidence_limits
 from ._split import check_cv_param, make_folds, seed_sequence
+from ._threads import limits_threads
 from ._validation import (
     check_choice,
     check_evaluation_size,
@@ -173,6 +174,7 @@ class LossImportance(BaseEstimator):
         check_common_params(self)
         check_choice(self.scale, "scale", SCALES)
 
+    @limits_threads
     def fit(self, X, y, sample_weight=None, *, cv_groups=None):
         """Fit the model(s) on training data ``(X, y)``.
 
@@ -317,6 +319,7 @@ class LossImportance(BaseEstimator):
         """Hook for method-specific fitting (LOCO's reduced models)."""
 
     # ------------------------------------------------------------ evaluation
+    @limits_threads
     def importance(self, X=None, y=None, sample_weight=None):
         """Importances with standard errors, confidence intervals and p-values.
 

@@ -6,6 +6,7 @@ import pandas as pd
 
 from ._loco import LOCO
 from ._pap import PermutationImportance
+from ._threads import limits_threads_of_call
 
 METHODS = ("pap", "loco")
 
@@ -20,6 +21,7 @@ def _method_classes():
     return classes
 
 
+@limits_threads_of_call
 def compare(X, y, estimator, methods=("pap", "loco"), *, X_test=None, y_test=None, cv=None,
             sample_weight=None, sample_weight_test=None, cv_groups=None, groups=None, loss=None, scale="difference", level=0.95,
             p_adjust="holm", n_permutations=1, random_state=None, n_jobs=None, progress=False,

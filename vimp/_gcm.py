@@ -31,6 +31,7 @@ from ._inference import adjust_pvalues, degenerate_message, degenerate_rows, mea
 from ._losses import PredictionError, check_output
 from ._results import ImportanceResult, confidence_limits
 from ._split import check_folds, make_folds, seed_sequence
+from ._threads import limits_threads
 from ._validation import (
     check_choice,
     check_evaluation_size,
@@ -864,6 +865,7 @@ class GCM(BaseEstimator):
         self._given_folds = [(np.asarray(tr), np.asarray(te)) for tr, te in folds]
         return self
 
+    @limits_threads
     def fit(self, X, y, sample_weight=None, *, cv_groups=None):
         """Fit the nuisance regressions.
 
@@ -1031,6 +1033,7 @@ class GCM(BaseEstimator):
         return out
 
     # ------------------------------------------------------------------ evaluation
+    @limits_threads
     def importance(self, X=None, y=None, sample_weight=None):
         """Importances with standard errors, confidence intervals and p-values.
 
@@ -1093,7 +1096,7 @@ class GCM(BaseEstimator):
         check = self._nuisance_check(residuals, X, y_num, w, split) if self.nuisance_check else None
         result.details["nuisance_check"] = check
         if check is not None and check["flagged"].any():
-            warnings.warn(_nuisance_message(check, split), NuisanceQualityWarning, stacklevel=2)
+            warn(_nuisance_message(check, split), NuisanceQualityWarning)
         return result
 
     def _nuisance_check(self, residuals, X, y_num, w, split):

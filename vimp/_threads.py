@@ -1,0 +1,343 @@
+"""The one place where vimp decides how many threads its calls use (the thread policy).
+
+Beside the kernel flag policy (:mod:`vimp._kernels._config`), this module decides how many threads the
+BLAS and OpenMP pools (through threadpoolctl) and Numba's parallel kernels may use inside a vimp call.
+It is applied at the public entry points only (``fit``/``importance`` of the estimators and
+:func:`vimp.compare`) by the decorator :func:`limits_threads` and the context manager
+:func:`thread_policy`; no kernel call inside a loop pays for it.
+
+Why
+---
+On the 2-core machines this package is developed on, multi-threaded BLAS and Numba make every vimp call
+slower, never faster, at every size measured (n = 250 to 100,000 rows, p = 10 and 50, OLS through the
+exact linear fitter; ``benchmarks/threads.py``, ``benchmarks/results/threads.csv``): the threads of one
+pool wait for each other and for the other pools (a pip-installed environment has two OpenBLAS pools,
+numpy's and scipy's, and two OpenMP pools beside Numba's), and with any other busy process on the machine
+the slowdown reaches an order of magnitude. Small calls are hit worst, because a vimp call is many short
+BLAS and kernel calls, each of which wakes a pool.
+
+Policy (``threads="auto"``, the default)
+----------------------------------------
+* A call whose data has fewer than :data:`THRESHOLD_CELLS` cells (rows × columns) runs with one thread:
+  every BLAS and OpenMP pool is limited to one thread and Numba runs its parallel kernels on one thread.
+* A call from a joblib or dask worker thread (not the main thread, inside joblib's nesting or while
+  another vimp call is running) runs its OpenMP and Numba pools on one thread: the workers are the
+  parallelism, and joblib's threading backend sets no inner limit (its loky and multiprocessing
+  backends do, through ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``NUMBA_NUM_THREADS`` and the
+  like at ``cpu_count() // n_jobs``; vimp leaves a loky worker's pools as joblib set them, apart from
+  the size rule above, which only lowers). BLAS counts are changed from the main thread only (see
+  *Mechanism*).
+* A larger call with vimp's own ``n_jobs`` above one limits the pools to ``cpu_count() // n_jobs`` (the
+  rule joblib applies to its process workers), so that a threading backend does not nest pools either.
+* Otherwise the pools are left as they are.
+
+"auto" only ever *lowers* a pool's thread count: a limit the user set (``threadpool_limits(1)``,
+``numba.set_num_threads(1)``, ``OPENBLAS_NUM_THREADS=1``) is never raised. An integer ``threads=k``
+(:func:`set_config`, :func:`config_context` or ``VIMP_THREADS=k``) sets every pool to exactly ``k``
+threads inside vimp's calls, whatever the surrounding limits; ``threads="off"`` leaves every pool alone.
+In every mode the pools are restored, after the call, to what they were before it.
+
+Mechanism and cost
+------------------
+``threadpoolctl.threadpool_limits`` inspects every loaded shared library on each call, which costs about
+3 ms here, ten times a small LOCO call. This module keeps one ``ThreadpoolController``, created at the
+first vimp call and created again only when ``sys.modules`` has grown (a new extension module may have
+loaded a new BLAS or OpenMP library), and sets the libraries' thread counts directly: about 10 µs for
+the four pools, plus about 4 µs for Numba's ``set_num_threads`` and restoring it. OpenMP's and Numba's
+counts are per thread, so each calling thread sets and restores its own. BLAS counts are process-wide,
+and OpenBLAS 0.3.31 (numpy's and scipy's wheels here) was seen to ignore a change of its count from a
+thread other than the main one once the main thread had changed it (a restore from a worker thread
+would then be lost), so only the main thread changes BLAS counts, and it restores them itself: in
+joblib's or dask's worker threads only the OpenMP and Numba limits apply, and vimp's own ``n_jobs``
+loop sets the BLAS limit from the calling thread before its workers start. Numba's parallel kernels at one
+thread cost no more than serial twins compiled alongside (both measured; the parallel kernel with
+``set_num_threads(1)`` starts no thread), so no serial twins are compiled.
+
+The number of threads never changes a result: every kernel sums in a fixed order whatever its thread
+count (:mod:`vimp._kernels._config`), and the BLAS calls on vimp's paths are the same calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+import threading
+
+__all__ = [
+    "THRESHOLD_CELLS",
+    "config_context",
+    "get_config",
+    "limits_threads",
+    "limits_threads_of_call",
+    "set_config",
+    "thread_policy",
+]
+
+#: Data size (rows × columns) from which ``threads="auto"`` leaves the thread pools as they are; below it a
+#: call runs on one thread. On 2 cores threads paid for themselves at no size measured: the grid of
+#: ``benchmarks/threads.py`` up to 100,000 × 50 = 5,000,000 cells (``benchmarks/results/threads.csv``:
+#: default threads 1.3× to 23× slower than one thread) and one check at 1,000,000 × 10 = 10,000,000 cells
+#: (LOCO 0.71 s against 0.49 s, GCM ``cv=5`` 3.1 s against 2.1 s, medians of 3). So the threshold is set
+#: above every size measured: one thread unless the problem is large.
+THRESHOLD_CELLS = 20_000_000
+
+_ENV_VARIABLE = "VIMP_THREADS"
+
+
+def _check_threads(value, source):
+    """``"auto"``, ``"off"`` or a positive int, from :func:`set_config` or the environment."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("auto", "off"):
+            return text
+        if text.isdigit() and int(text) > 0:
+            return int(text)
+    elif isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise ValueError(f"{source} must be 'auto', 'off' or a positive int; got {value!r}")
+
+
+def _from_environment():
+    value = os.environ.get(_ENV_VARIABLE)
+    if value is None or not value.strip():
+        return "auto"
+    return _check_threads(value, f"the environment variable {_ENV_VARIABLE}")
+
+
+_config = {"threads": _from_environment()}
+
+
+def get_config():
+    """vimp's current configuration.
+
+    Returns
+    -------
+    dict
+        ``{"threads": value}``, see :func:`set_config`.
+    """
+    return dict(_config)
+
+
+def set_config(threads=None):
+    """Set vimp's configuration (process-wide), as :func:`sklearn.set_config` does for scikit-learn.
+
+    Parameters
+    ----------
+    threads : {"auto", "off"} or int, optional
+        How many threads vimp's calls may use in the BLAS and OpenMP pools and in Numba's kernels.
+        ``"auto"`` (the default; also ``VIMP_THREADS`` in the environment when vimp is imported): one
+        thread for problems below :data:`vimp._threads.THRESHOLD_CELLS` cells and in worker threads, the
+        pools as they are otherwise; it only ever lowers a limit you set yourself. An int ``k``: exactly
+        ``k`` threads in every pool inside each vimp call. ``"off"``: vimp leaves the pools alone.
+        None leaves the setting unchanged. The pools are restored after each call in every mode.
+
+    Examples
+    --------
+    >>> import vimp
+    >>> vimp.set_config(threads=1)
+    >>> vimp.get_config()["threads"]
+    1
+    >>> vimp.set_config(threads="auto")
+    """
+    if threads is not None:
+        _config["threads"] = _check_threads(threads, "threads")
+
+
+@contextlib.contextmanager
+def config_context(*, threads=None):
+    """Temporarily change vimp's configuration (see :func:`set_config`); restored on exit.
+
+    Examples
+    --------
+    >>> import vimp
+    >>> with vimp.config_context(threads="off"):
+    ...     vimp.get_config()["threads"]
+    'off'
+    """
+    previous = get_config()
+    set_config(threads=threads)
+    try:
+        yield
+    finally:
+        _config.update(previous)
+
+
+# ------------------------------------------------------------------------------------------ mechanism
+class _Pools:
+    """The BLAS and OpenMP libraries loaded in the process, from one cached ThreadpoolController."""
+
+    def __init__(self):
+        self._libraries = None
+        self._n_modules = -1
+
+    def libraries(self):
+        if self._libraries is None or len(sys.modules) != self._n_modules:
+            from threadpoolctl import ThreadpoolController
+
+            self._n_modules = len(sys.modules)
+            self._libraries = [lib for lib in ThreadpoolController().lib_controllers
+                               if lib.user_api in ("blas", "openmp")]
+        return self._libraries
+
+
+_pools = _Pools()
+_lock = threading.Lock()
+_state = {"active": 0}  # outermost vimp calls running, in all threads
+_local = threading.local()  # .depth: nesting of vimp calls in this thread
+
+
+def _effective_n_jobs(n_jobs):
+    if n_jobs is None or n_jobs == 1:
+        return 1
+    from joblib import effective_n_jobs
+
+    return effective_n_jobs(n_jobs)
+
+
+def _in_worker_thread():
+    """A call from a joblib/dask worker thread, or concurrent with another vimp call."""
+    if threading.current_thread() is threading.main_thread():
+        return False
+    if _state["active"] > 0:
+        return True
+    from joblib.parallel import get_active_backend
+
+    return getattr(get_active_backend()[0], "nesting_level", 0) > 0
+
+
+def _target(cells, n_jobs):
+    """``(threads, exact)`` for a call of ``cells`` data cells, or None to leave the pools alone."""
+    setting = _config["threads"]
+    if setting == "off":
+        return None
+    if setting != "auto":
+        return setting, True
+    if (cells is not None and cells < THRESHOLD_CELLS) or _in_worker_thread():
+        return 1, False
+    jobs = _effective_n_jobs(n_jobs)
+    if jobs > 1:
+        return max(1, (os.cpu_count() or 1) // jobs), False
+    return None
+
+
+def _limit(libraries, threads, exact):
+    """Set the libraries' thread counts (only lower them unless ``exact``); returns what was changed."""
+    changed = []
+    for lib in libraries:
+        current = lib.num_threads
+        new = threads if exact else min(current, threads)
+        if new != current:
+            lib.set_num_threads(new)
+            changed.append((lib, current))
+    return changed
+
+
+def _numba_limit(threads, exact):
+    """Set this thread's Numba thread count; returns the previous one (None: unchanged)."""
+    import numba
+
+    previous = numba.get_num_threads()
+    new = min(threads if exact else min(previous, threads), numba.config.NUMBA_NUM_THREADS)
+    if new == previous:
+        return None
+    numba.set_num_threads(new)
+    return previous
+
+
+@contextlib.contextmanager
+def thread_policy(cells=None, n_jobs=None):
+    """Run the body under vimp's thread policy, for data of ``cells`` cells and vimp's ``n_jobs``.
+
+    Nested uses in one thread (``compare`` calling ``fit``) leave the outermost one in charge. The
+    pools are restored on exit, also when the body raises.
+
+    Parameters
+    ----------
+    cells : int, optional
+        Rows × columns of the call's data (None: unknown, treated as large).
+    n_jobs : int, optional
+        The estimator's ``n_jobs``.
+    """
+    depth = getattr(_local, "depth", 0)
+    if depth:  # nested in this thread: the outermost call decides
+        _local.depth = depth + 1
+        try:
+            yield
+        finally:
+            _local.depth = depth
+        return
+    target = _target(cells, n_jobs)
+    _local.depth = 1
+    with _lock:
+        _state["active"] += 1
+    changed, previous_numba = [], None
+    try:
+        if target is not None:
+            threads, exact = target
+            libraries = _pools.libraries()
+            if threading.current_thread() is not threading.main_thread():
+                # BLAS counts are process-wide and OpenBLAS may ignore a change from another thread
+                # (see the module notes): only the main thread changes them, and restores them itself.
+                libraries = [lib for lib in libraries if lib.user_api != "blas"]
+            changed = _limit(libraries, threads, exact)
+            previous_numba = _numba_limit(threads, exact)
+        yield
+    finally:
+        if previous_numba is not None:
+            import numba
+
+            numba.set_num_threads(previous_numba)
+        for lib, count in reversed(changed):
+            lib.set_num_threads(count)
+        with _lock:
+            _state["active"] -= 1
+        _local.depth = 0
+
+
+def _cells(X):
+    """Rows × columns of ``X`` without converting it (None if unknown)."""
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        if X is None:
+            return None
+        try:
+            shape = (len(X), len(X[0]))
+        except (TypeError, IndexError, KeyError):
+            return None
+    if len(shape) == 1:
+        return int(shape[0])
+    if len(shape) != 2:
+        return None
+    return int(shape[0]) * int(shape[1])
+
+
+def limits_threads(method):
+    """Decorator of an estimator's ``fit``/``importance``: run it under :func:`thread_policy`.
+
+    The size is that of the ``X`` argument, or of the data kept from ``fit`` when ``X`` is not given;
+    ``n_jobs`` is the estimator's.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        X = args[0] if args else kwargs.get("X")
+        if X is None:
+            X = getattr(self, "_X", None)
+        with thread_policy(_cells(X), getattr(self, "n_jobs", None)):
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def limits_threads_of_call(function):
+    """Decorator of a function taking ``X`` first and ``n_jobs`` by keyword (:func:`vimp.compare`)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        X = args[0] if args else kwargs.get("X")
+        with thread_policy(_cells(X), kwargs.get("n_jobs")):
+            return function(*args, **kwargs)
+
+    return wrapper
