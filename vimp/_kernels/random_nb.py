@@ -46,6 +46,31 @@ __all__ = ["derangements_from_words", "permutations_from_words"]
 
 
 @njit_kernel
+def _bounded_draw(row, used, n_words, bound):
+    """Lemire's exact bounded integer in ``[0, bound)`` from the 32-bit words of ``row`` at ``used``.
+
+    Returns ``(value, used)``, with ``value = -1`` when the row ran out of words.
+    """
+    mask = np.uint64(0xFFFFFFFF)
+    shift = np.uint64(32)
+    s = np.uint64(bound)
+    if used >= n_words:
+        return np.int64(-1), used
+    m = ((row[used >> 1] >> (shift * np.uint64(used & 1))) & mask) * s
+    used += 1
+    low = m & mask
+    if low < s:
+        threshold = ((np.uint64(1) << shift) - s) % s  # = 2**32 mod s
+        while low < threshold and used < n_words:
+            m = ((row[used >> 1] >> (shift * np.uint64(used & 1))) & mask) * s
+            used += 1
+            low = m & mask
+        if low < threshold:
+            return np.int64(-1), used
+    return np.int64(m >> shift), used
+
+
+@njit_kernel
 def permutations_from_words(words, n):
     """Uniform permutations of ``range(n)``, one per row of ``words``, by Fisher–Yates.
 
@@ -75,9 +100,6 @@ def permutations_from_words(words, n):
     n_words = 2 * words.shape[1]
     perms = np.empty((n_perms, n), dtype=np.int64)
     exhausted = np.zeros(n_perms, dtype=np.bool_)
-    mask = np.uint64(0xFFFFFFFF)
-    two32 = np.uint64(1) << np.uint64(32)
-    shift = np.uint64(32)
     for r in range(n_perms):
         perm = perms[r]
         row = words[r]
@@ -85,23 +107,10 @@ def permutations_from_words(words, n):
             perm[i] = i
         used = 0
         for i in range(n - 1, 0, -1):
-            if used >= n_words:
+            j, used = _bounded_draw(row, used, n_words, i + 1)
+            if j < 0:
                 exhausted[r] = True
                 break
-            s = np.uint64(i + 1)
-            m = ((row[used >> 1] >> (shift * np.uint64(used & 1))) & mask) * s
-            used += 1
-            low = m & mask
-            if low < s:
-                threshold = (two32 - s) % s  # = 2**32 mod s
-                while low < threshold and used < n_words:
-                    m = ((row[used >> 1] >> (shift * np.uint64(used & 1))) & mask) * s
-                    used += 1
-                    low = m & mask
-                if low < threshold:
-                    exhausted[r] = True
-                    break
-            j = np.int64(m >> shift)
             tmp = perm[i]
             perm[i] = perm[j]
             perm[j] = tmp
@@ -135,9 +144,6 @@ def derangements_from_words(words, n):
     n_words = 2 * words.shape[1]
     perms = np.empty((n_perms, n), dtype=np.int64)
     exhausted = np.zeros(n_perms, dtype=np.bool_)
-    mask = np.uint64(0xFFFFFFFF)
-    two32 = np.uint64(1) << np.uint64(32)
-    shift = np.uint64(32)
     for r in range(n_perms):
         perm = perms[r]
         row = words[r]
@@ -153,23 +159,10 @@ def derangements_from_words(words, n):
                 perm[i] = i
             failed = False  # a fixed point: restart
             for i in range(n - 1, 0, -1):
-                if used >= n_words:
+                j, used = _bounded_draw(row, used, n_words, i + 1)
+                if j < 0:
                     exhausted[r] = True
                     break
-                s = np.uint64(i + 1)
-                m = ((row[used >> 1] >> (shift * np.uint64(used & 1))) & mask) * s
-                used += 1
-                low = m & mask
-                if low < s:
-                    threshold = (two32 - s) % s  # = 2**32 mod s
-                    while low < threshold and used < n_words:
-                        m = ((row[used >> 1] >> (shift * np.uint64(used & 1))) & mask) * s
-                        used += 1
-                        low = m & mask
-                    if low < threshold:
-                        exhausted[r] = True
-                        break
-                j = np.int64(m >> shift)
                 tmp = perm[i]
                 perm[i] = perm[j]
                 perm[j] = tmp
