@@ -78,8 +78,8 @@ def permutation_mean_se(full, other, donor, square, donor_full, donor_weight, we
 
     return_skewness : bool, default=False
         Also return the skewness of the estimate, from the third moment of the same projection
-        (:func:`projection_skewness`), and the degrees of freedom of the standard error, from the
-        projection's kurtosis (:func:`kurtosis_df`), for :func:`skew_corrected_limits`.
+        (:func:`projection_skewness`), and Satterthwaite's degrees of freedom of the variance estimate
+        from its row terms (:func:`variance_df`), for :func:`skew_corrected_limits`.
 
     Returns
     -------
@@ -120,10 +120,11 @@ def permutation_mean_se(full, other, donor, square, donor_full, donor_weight, we
     se = float(np.sqrt(variance) / np.sum(w))
     if not return_skewness:
         return se
-    full_, other_, donor_, _, donor_full_, donor_weight_, w_ = arrays
+    full_, other_, donor_, square_, donor_full_, donor_weight_, w_ = arrays
     shift = slope * full_ + offset
     influence = w_ * (other_ - shift) + donor_ - slope * donor_full_ - offset * donor_weight_
-    return se, projection_skewness(influence), kurtosis_df(projection_kurtosis(influence), size)
+    noise = w_ * w_ * (square_ - 2.0 * shift * other_ + shift * shift) / n_rep
+    return se, projection_skewness(influence), variance_df(influence * influence - noise)
 
 
 def projection_skewness(influence):
@@ -137,16 +138,6 @@ def projection_skewness(influence):
     second = np.sum(h * h, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(second > 0, np.sum(h * h * h, axis=0) / np.where(second > 0, second, 1.0) ** 1.5, 0.0)
-
-
-def projection_kurtosis(influence):
-    """Kurtosis of the per-row influence terms, ``n sum h^4 / (sum h^2)^2`` (3 for Gaussian terms)."""
-    h = np.asarray(influence, dtype=float)
-    h = h - h.mean(axis=0)
-    second = np.sum(h * h, axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(second > 0, h.shape[0] * np.sum(h**4, axis=0) / np.where(second > 0, second, 1.0) ** 2,
-                        3.0)
 
 
 def _hall_transform(z, skew):
@@ -165,16 +156,22 @@ def _hall_inverse(t, skew):
     return np.where(small, t - skew * (t * t / 3.0 + 1.0 / 6.0), z)  # first order in k
 
 
-def kurtosis_df(kurtosis, size):
-    """Degrees of freedom of a standard error from the kurtosis of its terms: ``2 n / (kurtosis - 1)``.
+def variance_df(parts):
+    """Satterthwaite's degrees of freedom of a variance estimate ``S = sum_k u_k`` of row terms ``u_k``:
+    ``2 S^2 / (n * var(u))``, with the rows treated as independent.
 
-    The variance estimate of a mean of ``n`` terms with kurtosis ``k`` has relative variance about
-    ``(k - 1) / n``; a scaled chi-square with the same relative variance has ``2 n / (k - 1)`` degrees of
-    freedom (Satterthwaite's matching of the first two moments). For Gaussian terms (``k = 3``) this is
-    ``n``; heavy-tailed terms get fewer, and a wider t quantile.
+    For ``u_k = h_k^2`` of i.i.d. terms of kurtosis ``k`` this is about ``2 n / (k - 1)`` (``n`` for
+    Gaussian terms; heavy tails get fewer, and a wider t quantile). With the noise correction of
+    :func:`permutation_mean_se` subtracted row by row it also counts the noise that the correction adds
+    to the variance estimate, which dominates with one permutation.
     """
-    excess = np.maximum(np.asarray(kurtosis, dtype=float) - 1.0, 1e-12)
-    return np.maximum(2.0 * float(size) / excess, 1.0)
+    u = np.asarray(parts, dtype=float)
+    n = u.shape[0]
+    total = float(np.sum(u))
+    spread = float(np.var(u, ddof=1)) * n if n > 1 else 0.0
+    if not (total > 0 and spread > 0):
+        return np.inf
+    return max(2.0 * total * total / spread, 1.0)
 
 
 def skew_corrected_limits(estimate, se, skew, level, df=None):
@@ -188,7 +185,7 @@ def skew_corrected_limits(estimate, se, skew, level, df=None):
     (:func:`projection_skewness`), removes the first-order skewness term of the Edgeworth expansion of
     the t statistic; the interval is ``{target : |T(z)| <= z_q}``, i.e. ``estimate - se T^-1(z_q)`` to
     ``estimate - se T^-1(-z_q)``. At ``k = 0`` it is the Wald interval. With ``df`` the quantile is
-    Student's t on ``df`` degrees of freedom (see :func:`kurtosis_df`) instead of the normal one.
+    Student's t on ``df`` degrees of freedom (see :func:`variance_df`) instead of the normal one.
 
     References
     ----------

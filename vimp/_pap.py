@@ -92,10 +92,10 @@ class PermutationImportance(LossImportance):
     term; see ``vimp._inference.permutation_mean_se``), so the intervals cover this conditional
     target asymptotically. At small n the variance gets the factor ``n / (n - 4 + 1/R)`` of centring at
     the estimated mean, and the interval and test use Hall's skewness transform with a t quantile on
-    kurtosis-based degrees of freedom (see the user guide); at 50 evaluation rows 95% intervals covered
-    the target in 91% to 93% of replicates with one permutation and 94% to 95% with ten
-    (``benchmarks/pap_small_sample.py``). They do not account for the training variability of :math:`\\hat f`: for OLS with Gaussian
-    features the population value is :math:`2\\beta_j^2 \\Sigma_{jj}`, while the fitted model's is
+    Satterthwaite degrees of freedom of the variance estimate (see the user guide); at 50 evaluation
+    rows 95% intervals covered the target in 94% to 95% of replicates
+    (``benchmarks/pap_small_sample.py``). They do not account for the training variability of
+    :math:`\\hat f`: for OLS with Gaussian features the population value is :math:`2\\beta_j^2 \\Sigma_{jj}`, while the fitted model's is
     :math:`2\\hat\\beta_j^2 \\Sigma_{jj} + 2\\hat\\beta_j (\\Sigma(\\beta - \\hat\\beta))_j`, and the
     intervals cover the population value well below the nominal rate (95% intervals: 70% to 87% of
     replicates in the package's calibration runs, depending on the design). With ``cv=K`` the target is the

@@ -14,7 +14,7 @@ from ._validation import check_level
 _TEST_NAMES = {
     "paired": "one-sided paired z test on per-observation differences",
     "paired-skew": ("one-sided paired test with Hall's skewness correction and a t quantile on "
-                    "kurtosis-based degrees of freedom (interval likewise)"),
+                    "Satterthwaite degrees of freedom (interval likewise)"),
     "split": "one-sided sample-split z test (valid at zero importance)",
     "split-per-feature": ("one-sided sample-split z test, one random split per feature; interval: "
                           "paired Wald (fitted-model difference)"),
@@ -79,8 +79,8 @@ class ImportanceResult:
         test correct for it (PaP: Hall's transform, see ``vimp._inference.skew_corrected_limits``);
         None where they are plain Wald.
     ci_df, raw_ci_df : ndarray or None
-        Degrees of freedom of the t quantile of the interval and test (PaP: from the kurtosis of the
-        standard error's terms, ``vimp._inference.kurtosis_df``); None for normal quantiles.
+        Degrees of freedom of the t quantile of the interval and test (PaP: Satterthwaite's, from the
+        row terms of the variance estimate, ``vimp._inference.variance_df``); None for normal quantiles.
     """
 
     method: str
