@@ -237,6 +237,17 @@ def group_drop_losses(y, pred, xg_cols, shift_vec, loss_code):
     return pointwise_loss(y, pred - xg_cols @ shift_vec, loss_code)
 
 
+def _bounded_draw(stream, bound):
+    """Lemire's exact bounded integer in ``[0, bound)`` from an iterator of 32-bit words (reference);
+    None when the words run out."""
+    threshold = (2**32) % bound
+    for x in stream:
+        m = x * bound
+        if m % 2**32 >= threshold:
+            return m >> 32
+    return None
+
+
 def permutations_from_words(words, n):
     """Fisher–Yates permutations from 32-bit words with Lemire's rejection (reference, plain Python).
 
@@ -252,16 +263,10 @@ def permutations_from_words(words, n):
         stream = iter(half for v in words[r] for half in (int(v) % 2**32, int(v) // 2**32))
         perm = list(range(n))
         for i in range(n - 1, 0, -1):
-            s = i + 1
-            threshold = (2**32) % s
-            for x in stream:
-                m = x * s
-                if m % 2**32 >= threshold:
-                    break
-            else:
+            j = _bounded_draw(stream, i + 1)
+            if j is None:
                 exhausted[r] = True
                 break
-            j = m >> 32
             perm[i], perm[j] = perm[j], perm[i]
         perms[r] = perm
     return perms, exhausted
@@ -288,16 +293,10 @@ def derangements_from_words(words, n):
             perm = list(range(n))
             ran_out = fixed = False
             for i in range(n - 1, 0, -1):
-                s = i + 1
-                threshold = (2**32) % s
-                for x in stream:
-                    m = x * s
-                    if m % 2**32 >= threshold:
-                        break
-                else:
+                j = _bounded_draw(stream, i + 1)
+                if j is None:
                     ran_out = True
                     break
-                j = m >> 32
                 perm[i], perm[j] = perm[j], perm[i]
                 if perm[i] == i:
                     fixed = True
