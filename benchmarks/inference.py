@@ -53,12 +53,19 @@ from scipy import stats  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from vimp import LOCO, VimpWarning  # noqa: E402
+from vimp import LOCO, PermutationImportance, VimpWarning  # noqa: E402
 from vimp._loco import LOCO_TESTS  # noqa: E402
+from vimp._pap import PAP_TESTS  # noqa: E402
 
 ALPHA = 0.05
 NULL_DESIGNS = ("noise", "correlated")
 ALT_DESIGNS = {"alt1": 0.01, "alt5": 0.05, "alt20": 0.20}
+#: Tests whose standard error is not the paired one (computed through ``importance()``).
+OWN_SE_TESTS = ("nadeau-bengio",)
+#: The paired tests of the fitted-model difference: the reference of the power ratios.
+REFERENCE_TESTS = ("paired", "paired-skew")
+#: Tests that need cross-fitting (cv5 cells only).
+CV_ONLY_TESTS = ("split-folds", "nadeau-bengio")
 SEEDS = {"noise": 101, "correlated": 202, "alt1": 303, "alt5": 404, "alt20": 505}
 
 
@@ -120,12 +127,37 @@ def one_dataset(design, learner, n, split, seed, trees, tests, check=False):
         degenerate = ~np.isfinite(raw_se)
         for t in tests:
             loco.test = t
+            if t in OWN_SE_TESTS:  # its standard error is its own: through importance()
+                out[t] = np.asarray(loco.importance(*data).pvalue, dtype=float)
+                continue
             p = loco._test_pvalues(full, other, result.per_observation, raw, raw_se, w)
             out[t] = np.where(known_zero, 1.0, np.where(degenerate, np.nan, p))
             if check:
                 public = np.asarray(loco.importance(*data).pvalue, dtype=float)
                 if not np.allclose(public, out[t], rtol=1e-12, atol=0, equal_nan=True):
                     raise AssertionError(f"shortcut differs from importance() for test={t!r}")
+    return out
+
+
+def one_dataset_pap(design, learner, n, split, seed, trees, tests, check=False):
+    """p-values of every PaP test on one data set (one fit; ``importance()`` once per test)."""
+    rng = np.random.default_rng(seed)
+    X, y, tested = simulate(design, n, rng)
+    groups = {f"x{j}": [j] for j in tested}
+    est = make_learner(learner, trees)
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VimpWarning)
+        if split == "holdout":
+            half = n // 2
+            pap = PermutationImportance(est, groups=groups, random_state=int(seed)).fit(X[:half], y[:half])
+            data = (X[half:], y[half:])
+        else:
+            pap = PermutationImportance(est, cv=5, groups=groups, random_state=int(seed)).fit(X, y)
+            data = ()
+        for t in tests:
+            pap.test = t
+            out[t] = np.asarray(pap.importance(*data).pvalue, dtype=float)
     return out
 
 
@@ -146,14 +178,16 @@ def mean_abs_corr(p):
     return float(np.nanmean(np.abs(off)))
 
 
-def run_cell(design, learner, n, split, reps, trees, n_jobs):
-    tests = [t for t in LOCO_TESTS if split == "cv5" or t != "split-folds"]
+def run_cell(design, learner, n, split, reps, trees, n_jobs, method="loco"):
+    candidates = LOCO_TESTS if method == "loco" else PAP_TESTS
+    tests = [t for t in candidates if split == "cv5" or t not in CV_ONLY_TESTS]
     base = np.random.SeedSequence([SEEDS[design], {"ols": 1, "rf": 2, "hgb": 3}[learner], n,
-                                   0 if split == "holdout" else 1])
+                                   0 if split == "holdout" else 1] + ([] if method == "loco" else [7]))
     seeds = [int(s.generate_state(1)[0]) for s in base.spawn(reps)]
     start = time.perf_counter()
+    one = one_dataset if method == "loco" else one_dataset_pap
     runs = Parallel(n_jobs=n_jobs)(
-        delayed(one_dataset)(design, learner, n, split, s, trees, tests, i == 0) for i, s in enumerate(seeds))
+        delayed(one)(design, learner, n, split, s, trees, tests, i == 0) for i, s in enumerate(seeds))
     seconds = time.perf_counter() - start
     rows = []
     null = design in NULL_DESIGNS
@@ -163,7 +197,7 @@ def run_cell(design, learner, n, split, reps, trees, n_jobs):
         finite = np.isfinite(p)
         rate = float(np.mean(p[finite] <= ALPHA)) if finite.any() else np.nan
         rows.append({
-            "kind": "null" if null else "power", "design": design, "learner": learner, "n": n,
+            "method": method, "kind": "null" if null else "power", "design": design, "learner": learner, "n": n,
             "split": split, "test": t, "reps": reps, "rate": rate, "nan_share": float(1 - finite.mean()),
             "band_low": lo if null else np.nan, "band_high": hi if null else np.nan,
             "within_band": (rate <= hi) if null else np.nan,
@@ -183,12 +217,12 @@ def plot(frame, path):
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), sharey=False)
     for ax, kind in zip(axes, ("null", "power")):
         sub = frame[frame["kind"] == kind]
-        cells = list(dict.fromkeys(sub["design"] + " " + sub["learner"] + " n=" + sub["n"].astype(str)
+        cells = list(dict.fromkeys(sub["method"] + " " + sub["design"] + " " + sub["learner"] + " n=" + sub["n"].astype(str)
                                    + " " + sub["split"]))
         width = 0.8 / max(len(tests), 1)
         for i, t in enumerate(tests):
             st = sub[sub["test"] == t]
-            keys = st["design"] + " " + st["learner"] + " n=" + st["n"].astype(str) + " " + st["split"]
+            keys = st["method"] + " " + st["design"] + " " + st["learner"] + " n=" + st["n"].astype(str) + " " + st["split"]
             x = [cells.index(k) + (i - len(tests) / 2) * width for k in keys]
             ax.bar(x, st["rate"], width=width, label=t)
         if kind == "null":
@@ -211,12 +245,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small run (the default)")
     ap.add_argument("--full", action="store_true", help="the issue's sizes")
+    ap.add_argument("--methods", default="loco", help="loco, pap or loco,pap")
     ap.add_argument("--learners", default="ols,rf,hgb")
     ap.add_argument("--ols-null", type=int, help="null data sets per OLS cell")
     ap.add_argument("--ols-power", type=int, help="power data sets per OLS cell")
     ap.add_argument("--expensive-null", type=int, help="null data sets per rf/hgb cell")
     ap.add_argument("--expensive-power", type=int, help="power data sets per rf/hgb cell")
     ap.add_argument("--expensive-sizes", default=None, help="n for rf/hgb, e.g. 200 or 200,1000")
+    ap.add_argument("--splits", default="holdout,cv5", help="holdout, cv5 or both")
     ap.add_argument("--trees", type=int, default=None)
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "inference.csv"))
@@ -229,28 +265,34 @@ def main(argv=None):
     trees = args.trees or (100 if full else 50)
     exp_sizes = [int(s) for s in (args.expensive_sizes or ("200,1000" if full else "200")).split(",")]
     learners = [s for s in args.learners.split(",") if s]
+    methods = [s for s in args.methods.split(",") if s]
+    splits = [s for s in args.splits.split(",") if s]
 
     rows = []
-    for learner in learners:
-        sizes = (200, 1000) if learner == "ols" else exp_sizes
-        for n in sizes:
-            for split in ("holdout", "cv5"):
-                for design in NULL_DESIGNS + tuple(ALT_DESIGNS):
-                    null = design in NULL_DESIGNS
-                    reps = (ols_null if null else ols_power) if learner == "ols" else (
-                        exp_null if null else exp_power)
-                    cell = run_cell(design, learner, n, split, reps, trees, args.n_jobs)
-                    rows.extend(cell)
-                    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-                    pd.DataFrame(rows).to_csv(args.out + ".partial", index=False)  # survives a stop
-                    print(f"{design:10s} {learner:3s} n={n:5d} {split:7s} R={reps:5d} "
-                          f"({cell[0]['seconds']:.0f} s): "
-                          + "  ".join(f"{r['test']}={r['rate']:.3f}" for r in cell), flush=True)
+    for method in methods:
+        for learner in learners:
+            sizes = (200, 1000) if learner == "ols" else exp_sizes
+            for n in sizes:
+                for split in splits:
+                    for design in NULL_DESIGNS + tuple(ALT_DESIGNS):
+                        null = design in NULL_DESIGNS
+                        reps = (ols_null if null else ols_power) if learner == "ols" else (
+                            exp_null if null else exp_power)
+                        cell = run_cell(design, learner, n, split, reps, trees, args.n_jobs, method)
+                        rows.extend(cell)
+                        os.makedirs(os.path.dirname(args.out), exist_ok=True)
+                        pd.DataFrame(rows).to_csv(args.out + ".partial", index=False)  # survives a stop
+                        print(f"{method:4s} {design:10s} {learner:3s} n={n:5d} {split:7s} R={reps:5d} "
+                              f"({cell[0]['seconds']:.0f} s): "
+                              + "  ".join(f"{r['test']}={r['rate']:.3f}" for r in cell), flush=True)
     frame = pd.DataFrame(rows)
-    paired = frame[frame["test"] == "paired"].set_index(["design", "learner", "n", "split"])["rate"]
-    key = list(zip(frame["design"], frame["learner"], frame["n"], frame["split"]))
+    cell_key = ["method", "design", "learner", "n", "split"]
+    # The reference of the power ratios: the paired test of the fitted-model difference (LOCO "paired",
+    # PaP "paired-skew").
+    reference = frame[frame["test"].isin(REFERENCE_TESTS)].set_index(cell_key)["rate"]
+    key = list(frame[cell_key].itertuples(index=False, name=None))
     frame["power_vs_paired"] = [
-        (r / paired.get(k, np.nan)) if kind == "power" else np.nan
+        (r / reference.get(k, np.nan)) if kind == "power" else np.nan
         for r, k, kind in zip(frame["rate"], key, frame["kind"])]
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     frame.to_csv(args.out, index=False)
@@ -263,15 +305,15 @@ def main(argv=None):
     for reps, lo, hi in bands:
         print(f"binomial 99% band at alpha = {ALPHA}, R = {reps} data sets: [{lo:.4f}, {hi:.4f}]")
     null = frame[frame["kind"] == "null"]
-    summary = null.groupby("test").agg(worst_size=("rate", "max"), cells=("rate", "size"),
-                                       cells_above_band=("within_band", lambda s: int((~s.astype(bool)).sum())),
-                                       mean_abs_corr=("mean_abs_corr", "mean"))
+    by = ["method", "learner", "test"]
+    summary = null.groupby(by).agg(worst_size=("rate", "max"), cells=("rate", "size"),
+                                   cells_above_band=("within_band", lambda s: int((~s.astype(bool)).sum())),
+                                   mean_abs_corr=("mean_abs_corr", "mean"))
     power = frame[frame["kind"] == "power"]
-    eligible = power[power.set_index(["design", "learner", "n", "split"]).index.map(
-        lambda k: paired.get(k, 0.0) >= 0.5)]
-    summary["mean_power"] = power.groupby("test")["rate"].mean()
-    summary["min_power_vs_paired(paired>=0.5)"] = eligible.groupby("test")["power_vs_paired"].min()
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
+    eligible = power[power.set_index(cell_key).index.map(lambda k: reference.get(k, 0.0) >= 0.5)]
+    summary["mean_power"] = power.groupby(by)["rate"].mean()
+    summary["min_power_vs_paired(paired>=0.5)"] = eligible.groupby(by)["power_vs_paired"].min()
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 200):
         print(summary.round(3).to_string())
     print(f"\nwrote {args.out}")
 

@@ -290,7 +290,8 @@ def test_result_pvalue_adjusted_is_holm_of_pvalue():
 
 def test_split_test_is_reproducible_and_stored():
     X, y = make_data()
-    result = LOCO(LinearRegression(), random_state=0).fit(X[:200], y[:200]).importance(X[200:], y[200:])
+    result = LOCO(LinearRegression(), test="split", random_state=0).fit(X[:200], y[:200]).importance(
+        X[200:], y[200:])
     a, b = result.details["split_halves"]
     assert np.intersect1d(a, b).size == 0 and len(a) + len(b) == 100
     paired = LOCO(LinearRegression(), test="paired", random_state=0).fit(X[:200], y[:200]).importance(

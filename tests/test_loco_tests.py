@@ -20,7 +20,7 @@ from vimp._loco import LOCO_TESTS, MULTISPLIT_SPLITS, perturbation_scale
 from vimp._results import _TEST_NAMES
 from vimp._split import sample_split
 
-HOLDOUT_TESTS = [t for t in LOCO_TESTS if t != "split-folds"]
+HOLDOUT_TESTS = [t for t in LOCO_TESTS if t not in ("split-folds", "nadeau-bengio")]
 
 
 def null_data(seed, n=400, p=4):

@@ -19,8 +19,10 @@ from ._fitter_choice import SklearnFitter, is_classifier_like, make_fitter
 from ._inference import (
     P_ADJUST_METHODS,
     adjust_pvalues,
+    crossfit_t,
     degenerate_message,
     degenerate_rows,
+    fold_means,
     mean_and_se,
     pvalue_greater,
     ratio_and_se,
@@ -357,6 +359,10 @@ class LossImportance(BaseEstimator):
                 )
             X, y, w = self._X, self._y, self._w
             evaluations = [(f, test) for f, (_, test) in zip(self.fitters_, self.folds_)]
+        if self._crossfit_test() and self.cv_ is None:
+            raise ValueError(
+                f"test={self._test_in_use()!r} compares the estimates of the cross-fitting folds; this "
+                "estimator was fitted with cv=None: fit with cv=K (K >= 2), or use test='auto'")
         self._check_evaluation(len(y), w)
         if self._classifier:
             for f, (fitter, rows) in enumerate(evaluations):
@@ -467,6 +473,9 @@ class LossImportance(BaseEstimator):
         raw, raw_se = mean_and_se(diff, w)
         raw_se = self._dependent_se(full, other, w, blocks, 1.0, raw, raw_se)
         raw_skew, raw_df = self._skew(), self._degrees()
+        crossfit = self._crossfit_test()
+        if crossfit:  # the corrected cross-fitted t test: the spread of the folds' estimates
+            raw_se, raw_skew, raw_df = self._crossfit_se(fold_means(diff, fold_ids, len(self.folds_), w))
         # Exactly zero by construction: a constant group, or a group whose every per-observation
         # difference is zero up to rounding (the model's losses do not change). No sampling noise at all.
         known_zero = self.constant_groups_ | numerically_zero(diff, full, other)
@@ -485,6 +494,10 @@ class LossImportance(BaseEstimator):
             mean_full = np.average(full, weights=w)
             se = self._dependent_se(full, other, w, blocks, est, 0.0, se * mean_full) / mean_full
             skew, df = self._skew(), self._degrees()
+            if crossfit:
+                k = len(self.folds_)
+                ratios = fold_means(other, fold_ids, k, w) / fold_means(full[:, None], fold_ids, k, w)
+                se, skew, df = self._crossfit_se(ratios)
             est = np.where(known_zero, 1.0, est)
             se = np.where(known_zero, 0.0, np.where(degenerate, np.nan, se))
         else:  # sqrt: Bladen et al.'s sqrt(max(difference, 0)); delta-method se where raw > 0
@@ -524,7 +537,7 @@ class LossImportance(BaseEstimator):
             split="holdout" if self.cv_ is None else f"cv={len(self.folds_)}",
             seed=self.seed_.entropy,
             ci_method=ci_method,
-            details=self._details(full, other),
+            details=self._result_details(full, other),
             skewness=None if self.scale == "sqrt" else skew,
             raw_skewness=raw_skew,
             ci_df=None if self.scale == "sqrt" else df,
@@ -534,6 +547,37 @@ class LossImportance(BaseEstimator):
         object.__setattr__(result, "ci_low", low)
         object.__setattr__(result, "ci_high", high)
         return result
+
+    def _test_in_use(self):
+        """The test that runs (methods with a ``test`` choice resolve ``"auto"`` here)."""
+        return self._test_name()
+
+    def _n_folds(self):
+        """Cross-fitting folds: after ``fit`` the plan's count, before it the ``cv`` parameter's (None
+        for held-out data; 2 when a splitter's count is not known yet)."""
+        if hasattr(self, "folds_"):
+            return None if self.cv_ is None else len(self.folds_)
+        cv = getattr(self, "_cv_plan", None)
+        if cv is None:
+            return None
+        if isinstance(cv, numbers.Integral):
+            return int(cv)
+        if isinstance(cv, (list, tuple)):
+            return len(cv)
+        try:
+            return int(cv.get_n_splits())
+        except Exception:  # noqa: BLE001 - splitters that need the data to count
+            return 2
+
+    def _crossfit_test(self):
+        """Whether the test is the corrected cross-fitted t test (``test="nadeau-bengio"``)."""
+        return self._test_in_use() == "nadeau-bengio"
+
+    def _crossfit_se(self, fold_estimates):
+        """``(se, skewness, df)`` of the corrected cross-fitted t test from the folds' estimates."""
+        ratio = float(np.mean([len(test) / len(train) for train, test in self.folds_]))
+        se, df = crossfit_t(fold_estimates, ratio)
+        return se, np.zeros(se.shape), np.full(se.shape, df)
 
     def _skew(self):
         """Skewness of the estimate computed by the last :meth:`_dependent_se` call, or None (no
@@ -559,6 +603,17 @@ class LossImportance(BaseEstimator):
 
     def _details(self, full, other):
         return {"full_loss": full, "reduced_loss": other}
+
+    def _test_rule(self):
+        """Why ``test="auto"`` chose the test that ran (None when the test was given)."""
+        return None
+
+    def _result_details(self, full, other):
+        details = self._details(full, other)
+        rule = self._test_rule()
+        if rule is not None:
+            details["test_rule"] = rule
+        return details
 
     def _target(self):  # pragma: no cover - interface
         raise NotImplementedError

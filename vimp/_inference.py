@@ -500,3 +500,44 @@ def multisplit_pvalues(full_loss, reduced_loss, splits, weights=None):
     mean_full, se_full = mean_se(full_loss, a)
     mean_red, se_red = mean_se(reduced_loss, b)
     return pvalue_greater(mean_red - mean_full, np.sqrt(se_full**2 + se_red**2))
+
+
+def fold_means(values, fold_ids, n_folds, weights=None):
+    """Per-fold (weighted) means of the columns of ``values``: an ``(n_folds, k)`` array."""
+    values = np.asarray(values, dtype=float)
+    w = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=float)
+    totals = np.zeros((n_folds, values.shape[1]))
+    np.add.at(totals, fold_ids, values * w[:, None])
+    mass = np.bincount(fold_ids, weights=w, minlength=n_folds)
+    return totals / mass[:, None]
+
+
+def crossfit_t(fold_estimates, test_train_ratio):
+    """Standard error and degrees of freedom of the corrected cross-fitted t test.
+
+    ``fold_estimates`` (K, k) are the K folds' estimates, each from its own model trained on the other
+    folds; their spread carries the training variability (data and seed) that a test on the
+    evaluation rows of fixed models leaves out. Because the folds' training sets overlap, the K
+    estimates are positively correlated and the naive ``S^2 / K`` underestimates the variance of their
+    mean; Nadeau & Bengio (2003) correct it to ``(1/K + n_test/n_train) S^2``, with ``S^2`` the sample
+    variance of the K estimates and ``n_test/n_train`` (``1/(K-1)`` for equal folds) standing for the
+    correlation between two folds' estimates. Bouckaert & Frank (2004) apply it to K-fold
+    cross-validation, as here; Molnar et al. (2023) recommend it for the learner-level permutation
+    importance. The statistic is referred to Student's t on ``K - 1`` degrees of freedom.
+
+    References
+    ----------
+    Nadeau, C. & Bengio, Y. (2003). Inference for the generalization error. Machine Learning 52,
+    239-281.
+    Bouckaert, R. R. & Frank, E. (2004). Evaluating the replicability of significance tests for
+    comparing learning algorithms. PAKDD 2004, LNCS 3056, 3-12.
+    Molnar, C., Freiesleben, T., König, G., Herbinger, J., Reisinger, T., Casalicchio, G., Wright, M. N.
+    & Bischl, B. (2023). Relating the partial dependence plot and permutation feature importance to the
+    data generating process. xAI 2023, CCIS 1901, 456-479.
+    """
+    fold_estimates = np.asarray(fold_estimates, dtype=float)
+    k = fold_estimates.shape[0]
+    if k < 2:
+        raise ValueError(f"the cross-fitted t test needs at least 2 folds; got {k}")
+    spread = np.var(fold_estimates, axis=0, ddof=1)
+    return np.sqrt((1.0 / k + float(test_train_ratio)) * spread), float(k - 1)

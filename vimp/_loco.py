@@ -11,13 +11,15 @@ from ._inference import (
     perturbed_paired_test,
     pvalue_greater,
     quantile_aggregation,
+    skew_corrected_pvalue_greater,
     split_test,
 )
+from ._test_choice import resolve_test
 from ._validation import MIN_EVALUATION_ROWS, check_choice, check_evaluation_size
 
 REFITS = ("drop", "permute")
 LOCO_TESTS = ("split", "paired", "split-per-feature", "multisplit-cauchy", "multisplit-quantile",
-              "split-folds", "perturbed")
+              "split-folds", "perturbed", "nadeau-bengio")
 #: Tests that split the evaluation rows at random into halves.
 _ROW_SPLIT_TESTS = ("split", "split-per-feature", "multisplit-cauchy", "multisplit-quantile")
 #: Random sample splits per feature of the multi-split tests.
@@ -162,7 +164,7 @@ class LOCO(LossImportance):
     _method = "loco"
 
     def __init__(self, estimator, *, cv=None, refit="drop", groups=None, loss=None,
-                 scale="difference", test="split", level=0.95, p_adjust="holm", random_state=None,
+                 scale="difference", test="auto", level=0.95, p_adjust="holm", random_state=None,
                  n_jobs=None, progress=False):
         self.estimator = estimator
         self.cv = cv
@@ -180,12 +182,16 @@ class LOCO(LossImportance):
     def _validate(self):
         super()._validate()
         check_choice(self.refit, "refit", REFITS)
-        check_choice(self.test, "test", LOCO_TESTS)
-        if self.test == "split-folds" and self._cv_plan is None:
+        check_choice(self.test, "test", ("auto",) + LOCO_TESTS)
+        if self.test in ("split-folds", "nadeau-bengio") and self._cv_plan is None:
             raise ValueError(
-                "test='split-folds' divides the cross-fitting folds between the full and the reduced "
-                "model and needs cv=K (K >= 2); with cv=None use test='split' or 'split-per-feature'"
+                f"test={self.test!r} compares the cross-fitting folds and needs cv=K (K >= 2); with "
+                "cv=None use test='auto', 'perturbed' or 'split-per-feature'"
             )
+
+    def _test_in_use(self):
+        """The test that runs: ``test``, or what ``test="auto"`` resolves to (see ``vimp._test_choice``)."""
+        return resolve_test("loco", self.test, self.estimator, self._n_folds())[0]
 
     def _constant_ok(self):
         # Permuting a constant training column changes nothing; dropping it changes a model without an
@@ -193,15 +199,16 @@ class LOCO(LossImportance):
         return self.refit == "permute" or model_has_intercept(self.estimator)
 
     def _check_evaluation(self, n, w):
-        if self.test == "split":
+        test = self._test_in_use()
+        if test == "split":
             splits = [self._halves(n)]
-        elif self.test in _ROW_SPLIT_TESTS or self.test == "split-folds":
-            if self.test == "split-folds" and len(self.folds_) < 2:
+        elif test in _ROW_SPLIT_TESTS or test == "split-folds":
+            if test == "split-folds" and len(self.folds_) < 2:
                 raise ValueError("test='split-folds' needs at least 2 cross-fitting folds; got 1")
             splits = [s for g in range(len(self.groups_)) for s in self._group_splits(g, n)]
         else:
             return
-        what = "cross-fitted sample split" if self.test == "split-folds" else "sample split"
+        what = "cross-fitted sample split" if test == "split-folds" else "sample split"
         for halves in splits:
             for name, half in zip("ab", halves):
                 check_evaluation_size(
@@ -210,22 +217,23 @@ class LOCO(LossImportance):
 
     def _group_splits(self, g, n):
         """The (half_a, half_b) pairs of group ``g``'s test (full model on ``a``, reduced on ``b``)."""
+        test = self._test_in_use()
         from ._split import sample_split
 
-        if self.test == "split":
+        if test == "split":
             return [self._halves(n)]
-        if self.test == "split-per-feature":
+        if test == "split-per-feature":
             return [sample_split(n, child_rng(self.seed_, _SEED_TEST, _KEY_PER_FEATURE, g))]
-        if self.test in ("multisplit-cauchy", "multisplit-quantile"):
+        if test in ("multisplit-cauchy", "multisplit-quantile"):
             rng = child_rng(self.seed_, _SEED_TEST, _KEY_MULTISPLIT, g)
             return [sample_split(n, rng) for _ in range(MULTISPLIT_SPLITS)]
-        if self.test == "split-folds":
+        if test == "split-folds":
             k = len(self.folds_)
             order = child_rng(self.seed_, _SEED_TEST, _KEY_FOLDS, g).permutation(k)
             first = [self.folds_[f][1] for f in order[:k // 2]]
             second = [self.folds_[f][1] for f in order[k // 2:]]
             return [(np.sort(np.concatenate(first)), np.sort(np.concatenate(second)))]
-        raise AssertionError(self.test)  # pragma: no cover
+        raise AssertionError(test)  # pragma: no cover
 
     def _fit_extra(self, X, y, sample_weight):
         self._reduced = None
@@ -288,15 +296,18 @@ class LOCO(LossImportance):
         return self.reduced_fitters_[fold][group].losses(X, y, self.loss_), None
 
     def _test_pvalues(self, full, other, diff, raw, raw_se, w):
+        test = self._test_in_use()
         self._test_details = {}
         n, k = other.shape
-        if self.test == "paired":
+        if test == "paired":
             return pvalue_greater(raw, raw_se)
-        if self.test == "split":
+        if test == "nadeau-bengio":  # raw_se and the df come from the folds' spread (_build_result)
+            return skew_corrected_pvalue_greater(raw, raw_se, 0.0, self._raw_df)
+        if test == "split":
             half_a, half_b = self._halves(n)
             _, _, pvalue = split_test(full, other, half_a, half_b, w)
             return pvalue
-        if self.test == "perturbed":
+        if test == "perturbed":
             size = n if w is None else float(np.sum(w)) ** 2 / float(np.sum(w * w))
             scale = perturbation_scale(size)
             noise = np.column_stack([child_rng(self.seed_, _SEED_TEST, _KEY_PERTURB, g).standard_normal(n)
@@ -312,13 +323,13 @@ class LOCO(LossImportance):
             ps = (multisplit_pvalues(full, column[:, 0], splits, w) if len(splits) > 1
                   else split_test(full, column, *splits[0], w)[2])
             per_split.append(ps)
-            if self.test == "multisplit-cauchy":
+            if test == "multisplit-cauchy":
                 pvalue[g] = cauchy_combination(ps)
-            elif self.test == "multisplit-quantile":
+            elif test == "multisplit-quantile":
                 pvalue[g] = quantile_aggregation(ps, MULTISPLIT_GAMMA_MIN)
             else:
                 pvalue[g] = ps[0]
-        if self.test.startswith("multisplit"):
+        if test.startswith("multisplit"):
             self._test_details = {"split_pvalues": np.vstack(per_split)}
         return pvalue
 
@@ -333,16 +344,24 @@ class LOCO(LossImportance):
         return halves
 
     def _test_name(self):
-        return self.test
+        return self._test_in_use()
+
+    def _test_rule(self):
+        return resolve_test("loco", self.test, self.estimator, self._n_folds())[1]
 
     def _details(self, full, other):
+        test = self._test_in_use()
         details = super()._details(full, other)
-        if self.test == "split":
+        if test == "split":
             details["split_halves"] = self._halves(len(full))
         details.update(getattr(self, "_test_details", {}))
         return details
 
     def _target(self):
-        models = "the fitted models" if self.cv_ is None else f"the {len(self.folds_)} cross-fitted model pairs"
         how = "refitted without the feature" if self.refit == "drop" else "refitted with the feature permuted"
+        if self._crossfit_test():
+            return (f"increase in expected {self.loss_.name} of a model {how}, for models this learner "
+                    f"trains on {len(self.folds_) - 1}/{len(self.folds_)} of the rows (training "
+                    "variability included)")
+        models = "the fitted models" if self.cv_ is None else f"the {len(self.folds_)} cross-fitted model pairs"
         return f"increase in expected {self.loss_.name} of the model {how}, for {models}"

@@ -11,7 +11,10 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import _SEED_EVAL, LossImportance, child_rng, prefit_fitter
 from ._inference import permutation_mean_se, skew_corrected_pvalue_greater
 from ._split import PERMUTATION_KINDS, draw_permutations
+from ._test_choice import resolve_test
 from ._validation import check_choice, check_draws, check_int
+
+PAP_TESTS = ("paired-skew", "nadeau-bengio")
 
 
 class PermutationImportance(LossImportance):
@@ -138,11 +141,13 @@ class PermutationImportance(LossImportance):
 
     def __init__(self, estimator, *, cv=None, n_permutations=1, groups=None, loss=None,
                  scale="difference", level=0.95, p_adjust="holm", prefit=False, shared_permutations=False,
-                 permutation="derangement", random_state=None, n_jobs=None, progress=False):
+                 permutation="derangement", test="auto", random_state=None, n_jobs=None,
+                 progress=False):
         self.estimator = estimator
         self.cv = cv
         self.n_permutations = n_permutations
         self.permutation = permutation
+        self.test = test
         self.groups = groups
         self.loss = loss
         self.scale = scale
@@ -158,6 +163,11 @@ class PermutationImportance(LossImportance):
         super()._validate()
         check_int(self.n_permutations, "n_permutations", 1)
         check_choice(self.permutation, "permutation", PERMUTATION_KINDS)
+        check_choice(self.test, "test", ("auto",) + PAP_TESTS)
+        if self.test == "nadeau-bengio" and (self.prefit or self.cv is None):
+            raise ValueError(
+                "test='nadeau-bengio' compares the estimates of the cross-fitting folds and needs cv=K "
+                "(K >= 2); with held-out data or prefit=True use test='auto' or 'paired-skew'")
         if not isinstance(self.prefit, bool):
             raise TypeError(f"prefit must be True or False; got {self.prefit!r}")
         if not isinstance(self.shared_permutations, bool):
@@ -228,8 +238,14 @@ class PermutationImportance(LossImportance):
     def _test_pvalues(self, full, other, diff, raw, raw_se, w):
         return skew_corrected_pvalue_greater(raw, raw_se, self._raw_skew, self._raw_df)
 
+    def _test_in_use(self):
+        return resolve_test("pap", self.test, self.estimator, self._n_folds())[0]
+
     def _test_name(self):
-        return "paired-skew"
+        return self._test_in_use()
+
+    def _test_rule(self):
+        return resolve_test("pap", self.test, self.estimator, self._n_folds())[1]
 
     def _dependent_se(self, full, other, w, blocks, slope, offset, se):
         # Permuted terms share rows (a donor row enters R other terms): see permutation_mean_se.
@@ -263,6 +279,10 @@ class PermutationImportance(LossImportance):
         return out
 
     def _target(self):
+        if self._crossfit_test():
+            return (f"increase in expected {self.loss_.name} when the feature is permuted, for models this "
+                    f"learner trains on {len(self.folds_) - 1}/{len(self.folds_)} of the rows (training "
+                    "variability included)")
         models = "the fitted model" if self.cv_ is None else f"the {len(self.folds_)} cross-fitted models"
         return (f"increase in expected {self.loss_.name} when the feature is permuted, for {models} "
                 "(conditional on the training data)")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ._inference import skew_corrected_limits, wald_interval
+from ._test_choice import QUESTIONS
 from ._validation import check_level
 
 _TEST_NAMES = {
@@ -27,6 +28,8 @@ _TEST_NAMES = {
                     "reduced model, as R vimp); interval: paired Wald"),
     "perturbed": ("one-sided paired z test on differences plus N(0, rho^2) noise, rho = sd(full loss) "
                   "n^(-1/4) (Dai, Shen & Pan 2022); interval: paired Wald, without the noise"),
+    "nadeau-bengio": ("one-sided t test on the K folds' estimates with the Nadeau-Bengio corrected "
+                      "variance (1/K + n_test/n_train) S^2, K - 1 degrees of freedom (interval likewise)"),
     "wald": "two-sided Wald z test on residual products",
     "max": "max-type test with a Gaussian multiplier bootstrap",
     "chi2": "Wald chi-square test on the group's residual products",
@@ -117,7 +120,9 @@ class ImportanceResult:
         """A DataFrame indexed by feature (or group) name.
 
         Columns: ``importance, std_error, ci_low, ci_high, pvalue, pvalue_adjusted, raw_importance,
-        raw_std_error, mc_std``.
+        raw_std_error, mc_std, test, question``: ``test`` names the test behind the p-values and
+        ``question`` says what they answer, ``"fitted model"`` (do the fitted models use the feature?) or
+        ``"population"`` (does the feature matter?); :attr:`question` has the sentence.
         """
         frame = pd.DataFrame(
             {
@@ -130,10 +135,18 @@ class ImportanceResult:
                 "raw_importance": self.raw_importance,
                 "raw_std_error": self.raw_std_error,
                 "mc_std": self.mc_std,
+                "test": self.test,
+                "question": QUESTIONS.get(self.test, (self.test,))[0],
             },
             index=pd.Index(list(self.names), name="feature"),
         )
         return frame
+
+    @property
+    def question(self):
+        """What the p-values answer, as a sentence (``"fitted model: ..."`` or ``"population: ..."``)."""
+        label, sentence = QUESTIONS.get(self.test, ("", ""))
+        return f"{label}: {sentence}" if label else self.test
 
     def conf_int(self, level=0.95):
         """Confidence intervals at ``level`` as a DataFrame with columns ``lower`` and ``upper``.
@@ -225,8 +238,9 @@ class Summary:
             f"Method:   {r.method.upper()}    loss: {r.loss}    scale: {r.scale}    split: {r.split}",
             f"Target:   {r.target}",
             f"Test:     {_TEST_NAMES.get(r.test, r.test)}; p-values adjusted by {r.p_adjust}",
+            f"Question: {r.question}",
             f"Rows:     {n} evaluation observations    intervals: {r.level:.0%}",
-        ]
+        ] + ([f"Chosen:   {r.details['test_rule']}"] if "test_rule" in r.details else [])
 
     def _table(self):
         frame = self.result.to_frame()
