@@ -43,10 +43,11 @@ LOSS_SCALES = ("difference", "ratio", "sqrt")
 GCM_SCALES = ("covariance", "correlation", "loco", "difference")
 
 #: Gauss--Hermite nodes per dimension of the quadratures of :class:`Additive` and :class:`SingleIndex`.
-#: Exact for polynomials of degree below ``2 * QUADRATURE_NODES``; for smooth (analytic) functions such as
-#: sin, tanh or polynomials the error is at rounding level (checked against closed forms to 1e-10 in the
-#: tests); for functions with kinks or jumps (abs, indicators) it decays only polynomially in the number
-#: of nodes, to about 1e-4 relative for ``abs`` at this setting.
+#: Exact for polynomials of degree below ``2 * QUADRATURE_NODES``; for entire functions (polynomials, sin,
+#: cos, exp) the error is at rounding level (checked against closed forms to 1e-10 in the tests); for
+#: analytic functions with poles off the real axis (tanh, the logistic function) about 1e-8 relative
+#: (checked against adaptive quadrature); for functions with kinks or jumps (abs, indicators) it decays
+#: only polynomially in the number of nodes.
 QUADRATURE_NODES = 121
 
 _REFERENCES = """
