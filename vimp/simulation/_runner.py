@@ -272,8 +272,9 @@ def _truths(dgp, estimators, groups, features):
 def _configuration(dgp, estimators, n, reps, validation, features, random_state):
     def estimator_description(est):
         params = est.get_params(deep=False)
-        inner = ", ".join(f"{k}={describe(params[k])}" for k in sorted(params) if k not in _IGNORED_PARAMS)
-        return f"{type(est).__name__}({inner})"
+        out = {"class": f"{type(est).__module__}.{type(est).__qualname__}"}
+        out.update({k: describe(params[k]) for k in sorted(params) if k not in _IGNORED_PARAMS})
+        return out
 
     return {
         "dgp": repr(dgp),

@@ -56,20 +56,18 @@ def _shorten(text, limit=120):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def config_differences(stored, current):
-    """Human-readable differences between two configurations (empty when equal)."""
+def config_differences(stored, current, path=""):
+    """Human-readable differences between two configurations (empty when equal), nested dicts by key."""
     out = []
-    for key in sorted(set(stored) | set(current)):
+    for key in sorted(set(stored) | set(current), key=str):
         a, b = stored.get(key, "<absent>"), current.get(key, "<absent>")
         if a == b:
             continue
+        name = f"{path}[{key!r}]" if path else str(key)
         if isinstance(a, dict) and isinstance(b, dict):
-            for name in sorted(set(a) | set(b)):
-                x, y = a.get(name, "<absent>"), b.get(name, "<absent>")
-                if x != y:
-                    out.append(f"{key}[{name!r}] is {_shorten(x)} in the store, {_shorten(y)} here")
+            out += config_differences(a, b, name)
         else:
-            out.append(f"{key} is {_shorten(a)} in the store, {_shorten(b)} here")
+            out.append(f"{name} is {_shorten(a)} in the store, {_shorten(b)} here")
     return out
 
 
