@@ -2,6 +2,7 @@
 dask LocalCluster included), the SQLite store (resume after a SIGKILL, refusals) and bad input."""
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -346,3 +347,61 @@ def test_features_and_own_groups_conflict():
     with pytest.raises(ValueError, match="cannot be combined"):
         monte_carlo(LinearGaussian(np.eye(2), [1.0, 1.0]), {"loco": LOCO(LinearRegression(), groups={"a": [0, 1]})},
                     n=40, reps=1, features=["x0"], random_state=0)
+
+
+# ------------------------------------------------------------------------------------- command line
+def test_cli_simulate_prints_the_summary(capsys, tmp_path):
+    from vimp.cli import main
+
+    plot = tmp_path / "sim.png"
+    code = main(["simulate", "--dgp", "bladen", "--p", "3", "--delta", "0.5", "--n", "60", "--reps", "5",
+                 "--methods", "pap,loco", "--plot", str(plot)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "BladenDesign(p=3, delta=0.5" in out and "mc_se" in out and "mean_se" in out
+    lines = [line.split() for line in out.splitlines()]
+    loco_x0 = next(line for line in lines if line[:2] == ["loco", "x0"])
+    # truth column: beta^2 Var(x_0 | x_-0) of the Bladen design, p = 3, delta = 0.5
+    assert float(loco_x0[5]) == pytest.approx(float(BladenDesign(3, 0.5).truth("loco")[0]), rel=1e-3)
+    assert plot.stat().st_size > 0
+
+
+def test_cli_simulate_store_and_resume(capsys, tmp_path):
+    from vimp.cli import main
+
+    store = tmp_path / "sim.sqlite"
+    args = ["simulate", "--p", "3", "--n", "40", "--reps", "4", "--store", str(store), "--chunk-size", "2"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert main(args + ["--resume"]) == 0
+    assert capsys.readouterr().out == first
+    assert main(args) == 2
+    assert "pass resume=True" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--reps", "0"], "--reps must be an integer >= 1"),
+    (["--resume"], "--resume needs --store"),
+    (["--delta", "1.0"], r"--delta: delta must lie in \[0, 1\)"),
+    (["--dgp", "additive", "--delta", "0.3"], "--delta applies to --dgp bladen"),
+    (["--n", "7"], "n=7 is too small for OLS"),
+    (["--methods", "pap,shap"], "--methods: expected"),
+    (["--dgp", "lasso"], "invalid choice"),
+    (["--features", "x9"], "--features: expected names among x0..x5"),
+    (["--noise-sd", "-1"], "--noise-sd: noise_sd must be a positive"),
+])
+def test_cli_simulate_bad_input(capsys, args, message):
+    from vimp.cli import main
+
+    assert main(["simulate"] + args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("vimp: error: ")
+    assert re.search(message, err)
+
+
+def test_cli_simulate_as_a_subprocess_reports_one_line():
+    # Under ``python -m vimp.cli`` the command's module is __main__: its errors must still be one line.
+    done = subprocess.run([sys.executable, "-m", "vimp.cli", "simulate", "--reps", "0"], env=ENV,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == "vimp: error: --reps must be an integer >= 1; got 0\n"

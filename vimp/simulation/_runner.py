@@ -507,11 +507,11 @@ def monte_carlo(dgp, estimators, n, reps, *, validation="independent", features=
     ...                     "loco": LOCO(LinearRegression())}, n=200, reps=20, features=["x0"], random_state=0)
     >>> list(table.columns)
     ['replicate', 'estimator', 'feature', 'importance', 'std_error', 'ci_low', 'ci_high', 'pvalue', 'truth', 'seed']
-    >>> monte_carlo_summary(table)[["mean", "truth"]].round(2)  # doctest: +NORMALIZE_WHITESPACE
-                       mean  truth
+    >>> monte_carlo_summary(table)[["mean", "mc_se", "truth"]].round(2)  # doctest: +NORMALIZE_WHITESPACE
+                       mean  mc_se  truth
     estimator feature
-    pap       x0       3.00   3.00
-    loco      x0       0.36   0.36
+    pap       x0       3.03   0.08   3.00
+    loco      x0       0.37   0.01   0.36
     """
     if not isinstance(resume, bool):
         raise TypeError(f"resume must be True or False; got {resume!r}")
