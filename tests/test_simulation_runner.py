@@ -149,6 +149,7 @@ def test_warnings_are_collected_and_reported_once(monkeypatch):
         monte_carlo(BladenDesign(3, 0.5), {"pap": PermutationImportance(LinearRegression())}, n=30, reps=5,
                     random_state=0)
     assert len(record) == 1
+    assert record[0].filename == __file__  # attributed to the caller of monte_carlo
 
 
 # -------------------------------------------------------------------------------------------- backends

@@ -25,6 +25,7 @@ from .._loco import LOCO
 from .._pap import PermutationImportance
 from .._split import seed_sequence
 from .._threads import thread_policy
+from .._warnings import warn
 from ._dgp import check_sample_output, describe
 from ._store import COLUMNS, SimulationStore
 
@@ -370,8 +371,7 @@ def _rewarn(caught, reps):
                 raise TypeError
         except Exception:  # noqa: BLE001 - an unknown category: report it as a UserWarning
             cls = UserWarning
-        warnings.warn(f"{len(replicates)} of {reps} replicates raised {qualname}; the first: {message}",
-                      cls, stacklevel=3)
+        warn(f"{len(replicates)} of {reps} replicates raised {qualname}; the first: {message}", cls)
 
 
 # ---------------------------------------------------------------------------------------- public API
