@@ -170,7 +170,7 @@ def test_identical_tables_on_a_dask_localcluster(reference):
         pd.testing.assert_frame_equal(_small(scheduler=cluster.scheduler_address, chunk_size=1), reference,
                                       check_exact=True)
         pd.testing.assert_frame_equal(_small(scheduler=client), reference, check_exact=True)
-    assert time.perf_counter() - start < 60  # measured: about 10 s on the 2-core machine
+    assert time.perf_counter() - start < 60  # measured: 13 s to 18 s on the shared 2-core machine
 
 
 def test_unreachable_scheduler_fails_fast():
