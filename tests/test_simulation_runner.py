@@ -136,7 +136,8 @@ def test_summary(reference):
     np.testing.assert_allclose(summary.loc[("pap", "x1"), "mc_se"], pap.std(ddof=1) / np.sqrt(6))
 
 
-def test_warnings_are_collected_and_reported_once(monkeypatch):
+@pytest.mark.parametrize("backend", [None, "threading"])
+def test_warnings_are_collected_and_reported_once(monkeypatch, backend):
     original = vimp._pap.PermutationImportance.importance
 
     def warning_importance(self, *args, **kwargs):
@@ -144,12 +145,15 @@ def test_warnings_are_collected_and_reported_once(monkeypatch):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(vimp._pap.PermutationImportance, "importance", warning_importance)
+    filters = list(warnings.filters)
     with pytest.warns(DegenerateInferenceWarning, match="5 of 5 replicates raised DegenerateInferenceWarning.*"
                                                         "pap: a test warning") as record:
-        monte_carlo(BladenDesign(3, 0.5), {"pap": PermutationImportance(LinearRegression())}, n=30, reps=5,
-                    random_state=0)
+        with joblib.parallel_backend(backend or "sequential", n_jobs=2):
+            monte_carlo(BladenDesign(3, 0.5), {"pap": PermutationImportance(LinearRegression())}, n=30,
+                        reps=5, random_state=0, chunk_size=1)
     assert len(record) == 1
     assert record[0].filename == __file__  # attributed to the caller of monte_carlo
+    assert warnings.filters == filters and warnings.showwarning is not runner._route_warning
 
 
 # -------------------------------------------------------------------------------------------- backends

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import threading
 import warnings
 import zlib
 
@@ -192,6 +193,55 @@ def _prepare(template, seed, name, validation, groups, learner_keys):
     return est
 
 
+_record_lock = threading.Lock()
+_record_state = {"users": 0, "saved": None}
+_record_local = threading.local()
+
+
+def _route_warning(message, category, filename, lineno, file=None, line=None):
+    """``warnings.showwarning`` while replicates run: to the calling thread's recorder, if it has one."""
+    records = getattr(_record_local, "records", None)
+    if records is not None:
+        records.append((category, str(message)))
+        return
+    saved = _record_state["saved"]
+    show = saved[1] if saved is not None else warnings._showwarning_orig
+    show(message, category, filename, lineno, file, line)
+
+
+@contextlib.contextmanager
+def _recording_warnings():
+    """Record the warnings raised in this thread, as ``(category, message)`` pairs.
+
+    ``warnings.catch_warnings`` is not thread-safe (each use saves and restores the process-wide filters,
+    so overlapping uses in threads can leave a recorder installed for good); here the first of the
+    overlapping users installs one "always" filter and a router of ``showwarning`` that sends each
+    thread's warnings to its own list, and the last restores what was there. Warnings of other threads
+    meanwhile pass through to the previous ``showwarning``.
+    """
+    records = []
+    with _record_lock:
+        if _record_state["users"] == 0:
+            _record_state["saved"] = (list(warnings.filters), warnings.showwarning)
+            warnings.simplefilter("always")
+            warnings.showwarning = _route_warning
+        _record_state["users"] += 1
+    previous = getattr(_record_local, "records", None)
+    _record_local.records = records
+    try:
+        yield records
+    finally:
+        _record_local.records = previous
+        with _record_lock:
+            _record_state["users"] -= 1
+            if _record_state["users"] == 0:
+                filters, show = _record_state["saved"]
+                warnings.filters[:] = filters
+                warnings._filters_mutated()
+                warnings.showwarning = show
+                _record_state["saved"] = None
+
+
 def _draw(dgp, n, rng):
     return check_sample_output(dgp.sample(n, rng), n, dgp.p, f"{type(dgp).__name__}.sample")
 
@@ -211,14 +261,13 @@ def _one_replicate(spec, replicate, seed):
     caught_all = []
     for name, template in spec["estimators"].items():
         est = _prepare(template, seed, name, validation, spec["groups"], spec["learner_keys"][name])
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with _recording_warnings() as caught:
             if validation == "cv":
                 result = est.fit(X, y).importance()
             else:
                 result = est.fit(X_train, y_train).importance(X_eval, y_eval)
-        caught_all.extend((replicate, f"{w.category.__module__}:{w.category.__qualname__}",
-                           f"{name}: {w.message}") for w in caught)
+        caught_all.extend((replicate, f"{category.__module__}:{category.__qualname__}", f"{name}: {message}")
+                          for category, message in caught)
         truth = spec["truths"][name]
         k = len(result.names)
         rows["replicate"] += [replicate] * k
