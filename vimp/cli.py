@@ -85,6 +85,9 @@ def _parser():
                           "(default: ./vimp_importance.png)")
     imp.add_argument("--no-plot", action="store_true", help="do not write a plot")
     imp.add_argument("--json", action="store_true", help="print the table as JSON records instead of text")
+    from .simulation._cli import add_simulate_parser
+
+    add_simulate_parser(sub)
     return parser
 
 
@@ -469,6 +472,10 @@ def main(argv=None):
         if args.command is None:
             parser.print_help()
             code = EXIT_OK
+        elif args.command == "simulate":
+            from .simulation._cli import run_simulate
+
+            code = run_simulate(args)
         else:
             code = _run_importance(args)
         sys.stdout.flush()  # a closed pipe shows up here at the latest, not at interpreter exit

@@ -1,0 +1,39 @@
+"""Monte Carlo studies of variable importance: data-generating processes with population truths and a
+runner that is reproducible replicate by replicate, parallel (joblib, dask) and resumable.
+
+The data-generating processes (:class:`BladenDesign`, :class:`EquicorrelatedLinear`,
+:class:`LinearGaussian`, :class:`Additive`, :class:`SingleIndex`, :class:`CustomDGP`) draw ``(X, y)`` with
+``sample(n, rng)`` and give the population importance of each feature with ``truth(method, scale)``;
+:func:`monte_carlo` runs vimp's estimators on many draws and returns one tidy table.
+
+References
+----------
+.. [1] K. Bladen, D. R. Cutler and A. Wisler, "Mathematical Theory of Collinearity Effects on Machine
+   Learning Variable Importance Measures", arXiv:2510.00557, 2025.
+.. [2] W. Zheng and G. Raskutti, "Comparing Model-agnostic Feature Selection Methods through Relative
+   Efficiency", arXiv:2508.14268, 2025.
+"""
+
+from ._dgp import (
+    Additive,
+    BladenDesign,
+    CustomDGP,
+    DataGeneratingProcess,
+    EquicorrelatedLinear,
+    LinearGaussian,
+    SingleIndex,
+)
+from ._runner import monte_carlo, monte_carlo_summary, run_replicate
+
+__all__ = [
+    "Additive",
+    "BladenDesign",
+    "CustomDGP",
+    "DataGeneratingProcess",
+    "EquicorrelatedLinear",
+    "LinearGaussian",
+    "SingleIndex",
+    "monte_carlo",
+    "monte_carlo_summary",
+    "run_replicate",
+]
