@@ -1,0 +1,1 @@
+"""Simulation studies: data-generating processes, a Monte Carlo runner and relative efficiency."""
