@@ -15,6 +15,7 @@ computed in closed form (linear Gaussian model), by adaptive quadrature or Gauss
 
 from __future__ import annotations
 
+import functools
 import numbers
 import warnings
 from dataclasses import dataclass, field
@@ -52,8 +53,11 @@ N_BOOTSTRAP = 2000
 MIN_REPS = 10
 #: Gauss-Hermite nodes per dimension of the quadratures (the error estimate doubles them).
 QUADRATURE_NODES = 96
-#: Gauss-Hermite nodes of the conditional means in the Monte Carlo oracle (one set per row).
-ORACLE_NODES = 64
+#: Gauss-Hermite nodes of the conditional means in the Monte Carlo oracle, computed on ``ORACLE_GRID``
+#: points within ``ORACLE_SPAN`` standard deviations of their argument and interpolated (cubic spline).
+ORACLE_NODES = 200
+ORACLE_GRID = 2001
+ORACLE_SPAN = 12.0
 #: A quadrature whose relative change when the nodes are doubled exceeds this is reported (warning).
 QUADRATURE_TOLERANCE = 1e-6
 #: An estimand below this fraction of its natural size is zero (rounding noise of the quadrature).
@@ -337,14 +341,23 @@ def _additive_moments_1d(f, sd, noise_sd):
     return m, max(errors[1:])
 
 
+@functools.lru_cache(maxsize=8)
+def _hermite_rule(nodes):
+    """Nodes and weights (summing to one) of the Gauss-Hermite rule for the standard normal."""
+    z, w = hermegauss(nodes)
+    z.setflags(write=False)
+    w = w / w.sum()
+    w.setflags(write=False)
+    return z, w
+
+
 def _gauss_hermite_moments(g, k, v, tau2, noise_sd, nodes):
     """Moments for ``mu(x) = g(k xi + u) + (terms free of xi)``, ``xi ~ N(0, v)``, ``u ~ N(0, tau2)``
     independent, by a tensor Gauss-Hermite rule with ``nodes`` points per dimension.
 
     ``mu_-j = E[g(k xi + u) | u]`` is computed on the same rule, so ``delta = g(k xi + u) - h(u)``.
     """
-    z, w = hermegauss(nodes)
-    w = w / w.sum()
+    z, w = _hermite_rule(nodes)
     xi = np.sqrt(v) * z
     u = np.sqrt(tau2) * z
     G = np.asarray(g((k * xi[:, None] + u[None, :]).ravel()), dtype=float).reshape(nodes, nodes)
@@ -573,6 +586,28 @@ def theoretical_efficiency(dgp, feature, methods=("gcm", "loco"), *, scale="nati
 
 
 # ----------------------------------------------------------------------------------- Monte Carlo
+def _conditional_mean(g, k, tau):
+    """``h(u) = E[g(k Z + u)]``, ``Z ~ N(0, 1)``, as a vectorised function of ``u ~ N(0, tau^2)``.
+
+    Gauss-Hermite (``ORACLE_NODES`` nodes) on a grid of ``ORACLE_GRID`` points over ``ORACLE_SPAN``
+    standard deviations of ``u``, interpolated by a cubic spline (``h`` is smooth: a Gaussian
+    convolution); beyond the grid (probability below 1e-32) the end values are used.
+    """
+    from scipy.interpolate import CubicSpline
+
+    z, w = _hermite_rule(ORACLE_NODES)
+    if tau <= 0:
+        constant = float(np.asarray(g(k * z), dtype=float) @ w)
+        return lambda u: np.full(np.shape(u), constant)
+    grid = np.linspace(-ORACLE_SPAN * tau, ORACLE_SPAN * tau, ORACLE_GRID)
+    values = np.asarray(g((grid[:, None] + k * z[None, :]).ravel()), dtype=float).reshape(grid.size, -1) @ w
+    if not np.all(np.isfinite(values)):
+        raise ValueError("the regression function is not finite where the oracle needs its conditional mean")
+    spline = CubicSpline(grid, values)
+    low, high = grid[0], grid[-1]
+    return lambda u: spline(np.clip(u, low, high))
+
+
 class _Oracle:
     """The true nuisance functions of feature ``j``: ``(xi, mu, mu_-j)`` for a sample ``X``."""
 
@@ -585,8 +620,12 @@ class _Oracle:
             self.independent = float(params["cov"][j, j]) - self.v <= 1e-12 * sd**2
             if self.independent:
                 self.centre = _quad_normal(_scalar_function(params["functions"][j]), sd)[0]
-        z, w = hermegauss(ORACLE_NODES)
-        self.z, self.w = z, w / w.sum()
+            if not self.independent:
+                tau = np.sqrt(float(params["cov"][j, j]) - self.v)
+                self.h = _conditional_mean(params["functions"][j], np.sqrt(self.v), tau)
+        if kind == "single-index":
+            b = params["b"]
+            self.h = _conditional_mean(params["link"], float(b[j]), float(np.sqrt(np.sum(np.delete(b, j) ** 2))))
         self.checked = False
 
     def __call__(self, X):
@@ -607,16 +646,13 @@ class _Oracle:
             else:
                 m = rest @ self.gamma
                 xi = X[:, j] - m
-                grid = m[:, None] + np.sqrt(self.v) * self.z[None, :]
-                conditional = np.asarray(f(grid.ravel()), dtype=float).reshape(grid.shape) @ self.w
-                mu_rest = mu - fj + conditional
+                mu_rest = mu - fj + self.h(m)
         else:
             b = params["b"]
             xi = X[:, j]
             u = rest @ np.delete(b, j)
             model = np.asarray(params["link"](X @ b), dtype=float).ravel()
-            grid = u[:, None] + b[j] * self.z[None, :]
-            mu_rest = np.asarray(params["link"](grid.ravel()), dtype=float).reshape(grid.shape) @ self.w
+            mu_rest = self.h(u)
         if not self.checked:  # the attributes must describe the regression function the DGP samples from
             gap = mu - model
             spread = np.std(gap)
@@ -674,29 +710,30 @@ def _columns(methods, scale, loco_test):
     return [_STATS.index(c) for c in out]
 
 
-def _cv2(values, weights=None):
-    """Squared coefficient of variation (unbiased variance over squared mean) per column."""
-    if weights is None:
-        mean = values.mean(axis=0)
-        var = values.var(axis=0, ddof=1)
-        return var / mean**2
-    r = values.shape[0]
-    mean = weights @ values / r
-    second = weights @ values**2 / r
-    var = (second - mean**2) * r / (r - 1)
-    return var / mean**2
+def _cv2(values, axis=0):
+    """Squared coefficient of variation (unbiased variance over squared mean) along ``axis``."""
+    mean = values.mean(axis=axis)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return values.var(axis=axis, ddof=1) / mean**2
 
 
 def _bootstrap_are(values, rng, n_bootstrap):
     """ARE of the bootstrap resamples of the replicates (rows resampled jointly for both methods)."""
     r = values.shape[0]
+    centred = values - values.mean(axis=0)  # the CV² needs the mean; centring keeps the sums accurate
+    both = np.column_stack([centred, centred**2])
+    shift = values.mean(axis=0)
     out = np.empty(n_bootstrap)
     done = 0
     while done < n_bootstrap:
         size = min(_BOOTSTRAP_CHUNK, n_bootstrap - done)
-        counts = rng.multinomial(r, np.full(r, 1.0 / r), size=size).astype(float)
-        cv2 = _cv2(values, counts)
+        rows = rng.integers(0, r, size=(size, r)) + r * np.arange(size)[:, None]
+        counts = np.bincount(rows.ravel(), minlength=size * r).reshape(size, r).astype(float)
+        sums = counts @ both  # (size, 4): sums and sums of squares of the resampled replicates
+        mean = sums[:, :2] / r
+        var = (sums[:, 2:] - r * mean**2) / (r - 1)
         with np.errstate(divide="ignore", invalid="ignore"):
+            cv2 = var / (mean + shift) ** 2
             out[done:done + size] = cv2[:, 1] / cv2[:, 0]
         done += size
     return out
