@@ -242,6 +242,19 @@ def test_monte_carlo_with_a_learner():
     assert result.ci_low < result.monte_carlo < result.ci_high
 
 
+def test_learner_warnings_are_counted_once():
+    # A heavily shrunk ridge predicts y worse than OLS: GCM's nuisance check fires in every replicate,
+    # and the warning is reported once with the count.
+    from sklearn.linear_model import Ridge
+
+    from vimp import NuisanceQualityWarning
+
+    dgp = EquicorrelatedLinear(p=3, rho=0.0, beta=np.array([1.0, 1, 1]), noise_sd=1.0)
+    with pytest.warns(NuisanceQualityWarning, match="in 10 of 10 replicates") as record:
+        relative_efficiency(dgp, 0, n=200, reps=10, random_state=0, learner=Ridge(alpha=1e4))
+    assert sum(issubclass(w.category, NuisanceQualityWarning) for w in record) == 1
+
+
 def test_reproducible_and_seeded():
     dgp = SingleIndex(link=np.tanh, b=np.array([0.5, 1.0, 1.0]), noise_sd=0.5)
     a = relative_efficiency(dgp, 0, n=50, reps=50, random_state=42)

@@ -1018,14 +1018,16 @@ def relative_efficiency(dgp, feature, methods=("gcm", "loco"), n=1000, reps=1000
             with warnings.catch_warnings(record=True) as records:
                 warnings.simplefilter("always", VimpWarning)
                 stats[r] = _learner_statistics(X, y, learner, j, names[j], fit_seq)
+            seen = set()
             for record in records:
-                if issubclass(record.category, VimpWarning):
-                    key = (record.category, str(record.message).split(";")[0][:200])
-                    caught[key] = caught.get(key, 0) + 1
-                else:  # not ours: pass it on unchanged
+                if not issubclass(record.category, VimpWarning):  # not ours: pass it on unchanged
                     warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
-    for (category, message), count in caught.items():
-        warn(f"in {count} of {reps} replicates: {message}", category)
+                elif record.category not in seen:  # one count per replicate and class; the first message
+                    seen.add(record.category)
+                    count, first = caught.get(record.category, (0, str(record.message)))
+                    caught[record.category] = (count + 1, first)
+    for category, (count, first) in caught.items():
+        warn(f"{category.__name__} in {count} of {reps} replicates; the first: {first}", category)
     values = stats[:, _columns(methods, scale, loco_test)]
     mc_mean = values.mean(axis=0)
     mc_var = values.var(axis=0, ddof=1)
