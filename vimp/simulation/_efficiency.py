@@ -710,13 +710,6 @@ def _columns(methods, scale, loco_test):
     return [_STATS.index(c) for c in out]
 
 
-def _cv2(values, axis=0):
-    """Squared coefficient of variation (unbiased variance over squared mean) along ``axis``."""
-    mean = values.mean(axis=axis)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return values.var(axis=axis, ddof=1) / mean**2
-
-
 def _bootstrap_are(values, rng, n_bootstrap):
     """ARE of the bootstrap resamples of the replicates (rows resampled jointly for both methods)."""
     r = values.shape[0]
@@ -952,9 +945,14 @@ def relative_efficiency(dgp, feature, methods=("gcm", "loco"), n=1000, reps=1000
         :math:`y - E[y|x_{-j}]` and :math:`x_j - E[x_j|x_{-j}]`, LOCO from the true :math:`E[y|x]` and
         :math:`E[y|x_{-j}]`). A learner: vimp's estimators, ``GCM(learner, cv=5)`` and
         ``LOCO(learner, cv=5)``, cross-fitted on each replicate's ``n`` rows (the learner also regresses
-        :math:`x_j`). Learner noise moves the Monte Carlo away from the theory (by 1.5-10% in the
-        settings of issue 13 measured by hand); the warnings of the estimators are counted and reported
-        once.
+        :math:`x_j`). The estimation error of the learner moves the Monte Carlo away from the theory:
+        with OLS in the linear target setting (p = 5, rho = 0.5, beta_1 = 0.5, n = 1000, 400
+        replicates, seed 7) the ratio was 3.48 (95% interval 3.30 to 3.67) against 3.31 on the native
+        scale and 1.045 (1.020 to 1.070) against 1 on the matched one. The CV² is not robust: one
+        replicate in which the learner fails (an unregularised spline basis extrapolating to a tail row,
+        say) can dominate it, which shows as a very wide interval; inspect ``result.replicates``. Each
+        vimp warning class the estimators raise is reported once, with the number of replicates it
+        fired in.
     loco_test : {"split", "paired"}, default="split"
         LOCO's test on ``scale="testing"`` (ignored otherwise).
 
