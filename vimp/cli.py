@@ -86,8 +86,10 @@ def _parser():
     imp.add_argument("--no-plot", action="store_true", help="do not write a plot")
     imp.add_argument("--json", action="store_true", help="print the table as JSON records instead of text")
     from .simulation._cli import add_simulate_parser
+    from .simulation._efficiency_cli import add_efficiency_parser
 
     add_simulate_parser(sub)
+    add_efficiency_parser(sub)
     return parser
 
 
@@ -476,6 +478,10 @@ def main(argv=None):
             from .simulation._cli import run_simulate
 
             code = run_simulate(args)
+        elif args.command == "efficiency":
+            from .simulation._efficiency_cli import run_efficiency
+
+            code = run_efficiency(args)
         else:
             code = _run_importance(args)
         sys.stdout.flush()  # a closed pipe shows up here at the latest, not at interpreter exit
