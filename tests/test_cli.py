@@ -446,3 +446,42 @@ def test_console_script_help_and_version():
     helptext = subprocess.run([sys.executable, "-m", "vimp.cli", "--help"], capture_output=True,
                               text=True, check=True, env=ENV)
     assert "importance" in helptext.stdout
+
+
+# --------------------------------------------------------------------------------------------------
+# --test and the question each p-value answers
+
+
+def test_default_run_finds_bmi_after_holm_and_says_what_the_pvalues_answer(capsys):
+    assert main(["importance", "--no-plot", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = {(r["method"], r["feature"]): r for r in report["results"]}
+    assert rows[("loco", "bmi")]["pvalue_adjusted"] < 0.05  # the demo target (Holm, alpha .05)
+    assert report["tests"]["loco"]["test"] == "perturbed"
+    assert report["tests"]["pap"]["test"] == "nadeau-bengio"
+    for method in ("pap", "loco", "gcm"):
+        assert report["tests"][method]["question"].startswith("population:")
+        assert rows[(method, "bmi")]["question"] == "population"
+
+
+def test_test_option_selects_tests_by_name_or_per_method(capsys):
+    assert main(["importance", "--no-plot", "--methods", "pap,loco", "--n-permutations", "1",
+                 "--test", "loco=split-per-feature,pap=paired-skew"]) == 0
+    out = capsys.readouterr().out
+    assert "test: split-per-feature" in out and "test: paired-skew" in out
+    assert "p-values: fitted model:" in out and "interval: paired Wald interval" in out
+    assert main(["importance", "--no-plot", "--methods", "loco,gcm", "--test", "paired"]) == 0
+    out = capsys.readouterr().out
+    assert "test: paired" in out and "test: wald" in out  # GCM has no paired test: its default stays
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("bogus", "'bogus' is not a test of"),
+    ("loco=wald", "loco has no test 'wald'"),
+    ("gcm=max,gcm=wald", "gcm is given twice"),
+    ("pap=paired-skew", "'pap' is not among the methods run"),
+])
+def test_bad_test_option_is_one_line(capsys, no_fit, spec, match):
+    methods = ["--methods", "loco,gcm"] if spec.startswith("pap") else []
+    assert main(["importance", "--no-plot", "--test", spec] + methods) == 2
+    _assert_one_line_error(capsys, match)

@@ -151,3 +151,23 @@ def test_pap_population_test_holds_its_level_at_a_correlated_null():
     # pooled over 2 correlated features: the count's variance is at most that of 2 x Binomial(R, .05)
     assert rejections <= 2 * _max_rejections(reps), rejections
     assert fitted > rejections  # the fitted-model test answers another question: it rejects more
+
+
+def test_compare_passes_tests_by_name_or_per_method():
+    from vimp import compare
+
+    X, y = data(5)
+    _, results = compare(X, y, LinearRegression(), methods=["pap", "loco"], cv=5, random_state=0,
+                         test={"loco": "paired"}, return_results=True)
+    assert results["loco"].test == "paired" and results["pap"].test == "nadeau-bengio"
+    _, results = compare(X, y, LinearRegression(), methods=["pap", "loco"], cv=5, random_state=0,
+                         test="nadeau-bengio", return_results=True)
+    assert {r.test for r in results.values()} == {"nadeau-bengio"}
+    with pytest.raises(ValueError, match="not a test of any"):
+        compare(X, y, LinearRegression(), cv=5, test="bogus")
+    with pytest.raises(ValueError, match="test for 'loco' must be one of"):
+        compare(X, y, LinearRegression(), cv=5, test={"loco": "wald"})
+    with pytest.raises(ValueError, match="not among methods"):
+        compare(X, y, LinearRegression(), methods=["loco"], cv=5, test={"pap": "paired-skew"})
+    with pytest.raises(TypeError, match="test must be"):
+        compare(X, y, LinearRegression(), cv=5, test=3)

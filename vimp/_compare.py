@@ -24,7 +24,7 @@ def _method_classes():
 @limits_threads_of_call
 def compare(X, y, estimator, methods=("pap", "loco"), *, X_test=None, y_test=None, cv=None,
             sample_weight=None, sample_weight_test=None, cv_groups=None, groups=None, loss=None, scale="difference", level=0.95,
-            p_adjust="holm", n_permutations=1, random_state=None, n_jobs=None, progress=False,
+            p_adjust="holm", n_permutations=1, test=None, random_state=None, n_jobs=None, progress=False,
             return_results=False):
     """Run several importance methods on the same split and the same full model.
 
@@ -47,6 +47,10 @@ def compare(X, y, estimator, methods=("pap", "loco"), *, X_test=None, y_test=Non
     groups, loss, scale, level, p_adjust, n_permutations, random_state, n_jobs, progress
         As in :class:`~vimp.PermutationImportance` and :class:`~vimp.LOCO` (``loss`` and
         ``n_permutations`` do not apply to GCM; ``scale`` is passed to PaP and LOCO only).
+    test : None, str or dict, optional
+        The test of each method: a dict method → test name (e.g. ``{"loco": "paired"}``), or one name
+        for every listed method that offers it (an error if none does). None: each method's default
+        (``"auto"`` for PaP and LOCO, ``"wald"`` for GCM).
     return_results : bool, default=False
         Also return the :class:`~vimp.ImportanceResult` of each method, in a dict keyed by method.
 
@@ -91,6 +95,7 @@ def compare(X, y, estimator, methods=("pap", "loco"), *, X_test=None, y_test=Non
 
         cv = check_cv_param(cv)  # a generator of folds is read once, here, and shared by every method
 
+    tests = _tests_by_method(test, methods)
     common = dict(cv=cv, groups=groups, level=level, p_adjust=p_adjust, random_state=random_state,
                   n_jobs=n_jobs, progress=progress)
     loss_common = dict(common, loss=loss, scale=scale)
@@ -103,6 +108,8 @@ def compare(X, y, estimator, methods=("pap", "loco"), *, X_test=None, y_test=Non
         else:
             estimators[m] = classes[m](estimator, **common)
 
+    for m, name in tests.items():
+        estimators[m].set_params(test=name)
     # Fit the full model(s) once; loss-based methods share them (and the folds).
     shared = None
     results = {}
@@ -125,3 +132,33 @@ def compare(X, y, estimator, methods=("pap", "loco"), *, X_test=None, y_test=Non
 
     frame = pd.concat({m: r.to_frame() for m, r in results.items()}, names=["method", "feature"])
     return (frame, results) if return_results else frame
+
+
+def method_tests():
+    """The tests each method offers (``"auto"`` included where it exists)."""
+    from ._gcm import GCM_TESTS
+    from ._loco import LOCO_TESTS
+    from ._pap import PAP_TESTS
+
+    return {"pap": ("auto",) + PAP_TESTS, "loco": ("auto",) + LOCO_TESTS, "gcm": GCM_TESTS}
+
+
+def _tests_by_method(test, methods):
+    """``{method: test}`` for the methods whose test is set (see ``compare``'s ``test``)."""
+    if test is None:
+        return {}
+    offered = method_tests()
+    if isinstance(test, str):
+        chosen = {m: test for m in methods if test in offered.get(m, ())}
+        if not chosen:
+            raise ValueError(f"test={test!r} is not a test of any of {methods}; the tests are "
+                             + "; ".join(f"{m}: {', '.join(offered[m])}" for m in methods))
+        return chosen
+    if not isinstance(test, dict):
+        raise TypeError(f"test must be None, a test name or a dict method -> test; got {type(test).__name__}")
+    for m, name in test.items():
+        if m not in methods:
+            raise ValueError(f"test names method {m!r}, which is not among methods={methods}")
+        if name not in offered[m]:
+            raise ValueError(f"test for {m!r} must be one of {list(offered[m])}; got {name!r}")
+    return dict(test)

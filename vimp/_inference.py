@@ -533,7 +533,7 @@ def crossfit_t(fold_estimates, test_train_ratio):
     comparing learning algorithms. PAKDD 2004, LNCS 3056, 3-12.
     Molnar, C., Freiesleben, T., König, G., Herbinger, J., Reisinger, T., Casalicchio, G., Wright, M. N.
     & Bischl, B. (2023). Relating the partial dependence plot and permutation feature importance to the
-    data generating process. xAI 2023, CCIS 1901, 456-479.
+    data generating process. xAI 2023, Communications in Computer and Information Science 1901.
     """
     fold_estimates = np.asarray(fold_estimates, dtype=float)
     k = fold_estimates.shape[0]

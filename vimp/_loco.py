@@ -68,10 +68,14 @@ class LOCO(LossImportance):
     loss : str or callable, optional
         As in :class:`PermutationImportance`.
     scale : {"difference", "ratio", "sqrt"}, default="difference"
-    test : {"split", "paired", "split-per-feature", "multisplit-cauchy", "multisplit-quantile", \
-"split-folds", "perturbed"}, default="split"
-        How p-values are computed; see Notes. The interval is always the paired Wald interval of the
-        fitted-model difference, whatever the test.
+    test : {"auto", "perturbed", "nadeau-bengio", "split", "paired", "split-per-feature", \
+"multisplit-cauchy", "multisplit-quantile", "split-folds"}, default="auto"
+        How p-values are computed; see Notes. ``"auto"``: ``"perturbed"`` for linear models,
+        ``"nadeau-bengio"`` for other learners with ``cv=K``, ``"split-per-feature"`` for other
+        learners with held-out data (the rule and its measurements: ``vimp._test_choice``). The
+        interval comes from the same procedure for ``"paired"`` and ``"nadeau-bengio"``; for the others
+        it is the paired Wald interval of the fitted-model difference (``result.test`` and the summary
+        say which).
     level : float, default=0.95
     p_adjust : str, default="holm"
     random_state : None, int or numpy.random.Generator
@@ -96,18 +100,28 @@ class LOCO(LossImportance):
     paired Wald interval.
 
     **Test.** At zero importance the per-observation differences degenerate (both models predict alike),
-    and the paired z test loses its normal limit. The default ``test="split"`` therefore splits the
-    evaluation rows at random into two halves, averages the full model's loss over one half and the
-    reduced model's loss over the other, and applies a one-sided z test to the difference of these two
-    independent means (Williamson et al., 2023). It keeps its level at zero importance at the price of
-    some power, which is large in small samples: the two halves' mean losses differ by the noise of the
-    losses themselves, not of their differences (a few hundred rows may not be enough to detect a
-    feature that the paired interval clearly excludes from zero). All features share one split, so their
-    split-test p-values are correlated. ``test="paired"`` uses the paired differences (more power,
-    valid away from zero importance, anti-conservative at it). The interval is always the paired one.
+    and the paired z test loses its normal limit; and for learners whose fits are not smooth in the data
+    (trees, forests, boosting) the full and reduced fits differ at a null feature by more than
+    sampling noise (the trees change when a column goes), which a test on the evaluation rows of one
+    model pair reads as signal. ``test="auto"`` therefore picks by learner (measured in
+    ``benchmarks/inference.py``; the user guide's "Can I trust this p-value?" has the numbers):
+
+    - linear models (a deterministic ``sklearn.linear_model`` estimator as the final step):
+      ``"perturbed"``, the paired test made non-degenerate by a vanishing perturbation (below);
+    - other learners with ``cv=K``: ``"nadeau-bengio"``, a t test on the K folds' estimates with the
+      Nadeau-Bengio corrected variance, which carries the training variability (data and seed) of the
+      refits (:func:`vimp._inference.crossfit_t`); its interval is the matching t interval and its
+      target the learner's importance (models trained on ``(K-1)/K`` of the rows);
+    - other learners with held-out data: ``"split-per-feature"`` (valid, low power; cross-fit for more).
 
     Other tests (``benchmarks/inference.py`` measures their size and power):
 
+    - ``"split"``: the evaluation rows split at random into two halves, the full model's mean loss on one
+      against the reduced model's on the other, a one-sided z test on the difference of the two
+      independent means (Williamson et al., 2023): valid at zero importance, little power (the two
+      means differ by the noise of the losses, not of their differences), and one split shared by all
+      features, so their p-values move together. ``"paired"``: the paired z test (valid away from zero
+      importance, anti-conservative at it).
     - ``"split-per-feature"``: the split test with a split drawn for each feature (from its own child
       seed), so that the features' p-values do not move together.
     - ``"multisplit-cauchy"`` and ``"multisplit-quantile"``: ``MULTISPLIT_SPLITS`` (25) random splits per
@@ -127,9 +141,12 @@ class LOCO(LossImportance):
       ``rho = sd(full loss) * n^(-1/4)`` (:func:`perturbation_scale` states the rule). The noise is
       drawn per feature from the call's seed.
 
-    All of these test the fitted models' difference: for a learner whose full and reduced fits differ by
-    seed noise (a random forest with ``random_state=None``), that difference is not zero at a null
-    feature, and every test here, split or paired, reads it as signal to some degree.
+    All of these but ``"nadeau-bengio"`` test the fitted models' difference: for a learner whose full and
+    reduced fits differ at a null feature (a random forest, with or without ``random_state``), that
+    difference is not zero, and the paired, perturbed and multi-split tests read it as signal (9% to
+    12% rejections at alpha = 0.05 for a forest at n = 1000 in the bench); the split tests' larger
+    standard error hides it.
+
     References
     ----------
     Lei, J., G'Sell, M., Rinaldo, A., Tibshirani, R. J. & Wasserman, L. (2018). Distribution-free
@@ -141,6 +158,8 @@ class LOCO(LossImportance):
     1671-1681.
     Dai, B., Shen, X. & Pan, W. (2022). Significance tests of feature relevance for a black-box learner.
     IEEE Transactions on Neural Networks and Learning Systems.
+    Nadeau, C. & Bengio, Y. (2003). Inference for the generalization error. Machine Learning 52,
+    239-281.
     Bladen, K., Cutler, A. & Wisler, A. (2025). Mathematical theory of collinearity effects on machine
     learning variable importance measures. arXiv:2510.00557.
 

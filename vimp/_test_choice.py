@@ -42,21 +42,41 @@ QUESTIONS = {
                     "not included: not a test of whether the feature matters in the population"),
     "nadeau-bengio": ("population", "does the feature matter to models this learner trains on data like "
                       "these? The spread of the cross-fitted refits is included"),
-    "perturbed": ("population", "does the feature matter in the population? Valid at zero importance "
+    "perturbed": ("population", "does the feature matter? Valid at zero importance "
                   "for learners whose fits are smooth in the data (linear models)"),
-    "split": ("population", "does the feature matter in the population? Valid at zero importance; low "
+    "split": ("population", "does the feature matter? Valid at zero importance; low "
               "power, and the features share one split"),
-    "split-per-feature": ("population", "does the feature matter in the population? Valid at zero "
+    "split-per-feature": ("population", "does the feature matter? Valid at zero "
                           "importance; low power"),
-    "multisplit-cauchy": ("population", "does the feature matter in the population? Valid at zero "
+    "multisplit-cauchy": ("population", "does the feature matter? Valid at zero "
                           "importance for learners whose fits are smooth in the data"),
-    "multisplit-quantile": ("population", "does the feature matter in the population? Valid at zero "
+    "multisplit-quantile": ("population", "does the feature matter? Valid at zero "
                             "importance; conservative"),
-    "split-folds": ("population", "does the feature matter in the population? Valid at zero importance; "
+    "split-folds": ("population", "does the feature matter? Valid at zero importance; "
                     "low power"),
     "wald": ("population", "is y correlated with the feature given the other features?"),
     "max": ("population", "is y correlated with any feature of the group given the others?"),
     "chi2": ("population", "is y correlated with any feature of the group given the others?"),
+}
+
+
+_PAIRED_INTERVAL = ("paired Wald interval of the fitted models' difference, not the test's procedure: it "
+                    "can exclude 0 while the p-value is large, or the reverse")
+#: What the interval beside each test's p-value covers.
+INTERVALS = {
+    "paired": "paired Wald interval, the test's procedure (fitted models)",
+    "paired-skew": "skew-corrected paired interval, the test's procedure (fitted model)",
+    "nadeau-bengio": ("t interval from the folds' spread, the test's procedure (training variability "
+                      "included)"),
+    "perturbed": _PAIRED_INTERVAL,
+    "split": _PAIRED_INTERVAL,
+    "split-per-feature": _PAIRED_INTERVAL,
+    "multisplit-cauchy": _PAIRED_INTERVAL,
+    "multisplit-quantile": _PAIRED_INTERVAL,
+    "split-folds": _PAIRED_INTERVAL,
+    "wald": "Wald interval, the test's procedure",
+    "max": "Wald interval of each column's effect",
+    "chi2": "Wald interval of each column's effect",
 }
 
 

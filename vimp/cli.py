@@ -20,6 +20,7 @@ import sys
 import warnings
 
 from . import __version__
+from ._test_choice import INTERVALS
 from ._validation import MAX_DRAW_BYTES
 
 MODELS = ("ols", "rf", "gbt")
@@ -77,6 +78,10 @@ def _parser():
     imp.add_argument("--n-permutations", type=int, default=5, metavar="R",
                      help="permutations per feature for PaP (default: 5; R times the number of rows "
                           f"at most {MAX_PERMUTATION_BYTES // 8:,})")
+    imp.add_argument("--test", metavar="TEST", default=None,
+                     help="the test behind the p-values: a name for every method that has it (e.g. "
+                          "paired), or METHOD=NAME pairs (e.g. loco=split-per-feature,pap=paired-skew); "
+                          "default: auto (LOCO and PaP, chosen by model and design), wald (GCM)")
     imp.add_argument("--level", type=float, default=0.95,
                      help="confidence level, strictly between 0 and 1 (default: 0.95)")
     imp.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default: 0)")
@@ -329,6 +334,33 @@ def _check_rows(args, n_rows, source):
     _check_permutation_size(args.n_permutations, -(-n_rows // args.cv), rows_known=True)
 
 
+def _tests(args, methods):
+    """``--test`` as ``compare``'s ``test``: one name, or METHOD=NAME pairs."""
+    from ._compare import method_tests
+
+    spec = args.test
+    if spec is None:
+        return None
+    offered = method_tests()
+    if "=" not in spec:
+        if not any(spec in offered[m] for m in methods):
+            raise UsageError(f"--test: {spec!r} is not a test of {', '.join(methods)}; the tests are "
+                             + "; ".join(f"{m}: {', '.join(offered[m])}" for m in methods))
+        return spec
+    chosen = {}
+    for part in spec.split(","):
+        method, _, name = part.partition("=")
+        method, name = method.strip().lower(), name.strip()
+        if method not in methods:
+            raise UsageError(f"--test: {method!r} is not among the methods run ({', '.join(methods)})")
+        if name not in offered[method]:
+            raise UsageError(f"--test: {method} has no test {name!r}; it has {', '.join(offered[method])}")
+        if method in chosen:
+            raise UsageError(f"--test: {method} is given twice in {spec!r}")
+        chosen[method] = name
+    return chosen
+
+
 def _model(name, seed):
     from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
     from sklearn.linear_model import LinearRegression
@@ -394,14 +426,17 @@ def _run_importance(args):
     try:
         frame, results = compare(
             X, y, model, methods=methods, cv=args.cv, scale=args.scale, level=args.level, groups=groups,
-            n_permutations=args.n_permutations, random_state=args.seed, return_results=True,
+            n_permutations=args.n_permutations, test=_tests(args, methods), random_state=args.seed,
+            return_results=True,
         )
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
     if args.json:
         records = frame.reset_index().to_dict(orient="records")
-        print(json.dumps({"data": description, "model": args.model, "cv": args.cv, "results": records},
-                         indent=2, default=float))
+        tests = {m: {"test": r.test, "question": r.question, "target": r.target,
+                     "rule": r.details.get("test_rule")} for m, r in results.items()}
+        print(json.dumps({"data": description, "model": args.model, "cv": args.cv, "tests": tests,
+                          "results": records}, indent=2, default=float))
     else:
         print(f"vimp {__version__}: {description}; model {args.model}; {args.cv}-fold cross-fitting; "
               f"seed {args.seed}")
@@ -409,10 +444,8 @@ def _run_importance(args):
         print()
         for method, result in results.items():
             print(f"{method.upper()}: {result.target}; test: {result.test}")
-        if "loco" in results and results["loco"].test == "split":
-            print("note: LOCO's p-values come from a sample-split test, which stays valid at zero importance "
-                  "but has little power with a few hundred rows; its intervals are paired, so an interval "
-                  "can exclude 0 while the p-value is large.")
+            print(f"  p-values: {result.question}")
+            print(f"  interval: {INTERVALS.get(result.test, result.test)}")
     if not args.no_plot:
         try:
             _plot(results, args.plot)
