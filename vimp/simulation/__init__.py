@@ -10,10 +10,10 @@ Zheng & Raskutti's sense) in theory and by Monte Carlo.
 
 References
 ----------
-.. [1] K. Bladen, D. R. Cutler and A. Wisler, "Mathematical Theory of Collinearity Effects on Machine
-   Learning Variable Importance Measures", arXiv:2510.00557, 2025.
-.. [2] W. Zheng and G. Raskutti, "Comparing Model-agnostic Feature Selection Methods through Relative
-   Efficiency", arXiv:2508.14268, 2025.
+Bladen, K., Cutler, D. R. & Wisler, A. (2025). Mathematical theory of collinearity effects on machine
+learning variable importance measures. arXiv:2510.00557.
+Zheng, W. & Raskutti, G. (2025). Comparing model-agnostic feature selection methods through relative
+efficiency. arXiv:2508.14268.
 """
 
 from ._dgp import (

@@ -53,10 +53,10 @@ QUADRATURE_NODES = 121
 _REFERENCES = """
     References
     ----------
-    .. [1] K. Bladen, D. R. Cutler and A. Wisler, "Mathematical Theory of Collinearity Effects on Machine
-       Learning Variable Importance Measures", arXiv:2510.00557, 2025.
-    .. [2] W. Zheng and G. Raskutti, "Comparing Model-agnostic Feature Selection Methods through Relative
-       Efficiency", arXiv:2508.14268, 2025.
+    Bladen, K., Cutler, D. R. & Wisler, A. (2025). Mathematical theory of collinearity effects on machine
+    learning variable importance measures. arXiv:2510.00557.
+    Zheng, W. & Raskutti, G. (2025). Comparing model-agnostic feature selection methods through relative
+    efficiency. arXiv:2508.14268.
 """
 
 
@@ -410,7 +410,7 @@ class EquicorrelatedLinear(LinearGaussian):
     Notes
     -----
     ``cov = (1 - rho) I + rho J``; ``Var(x_j | x_-j) = (1 - rho)(1 + (p - 1) rho) / (1 + (p - 2) rho)``. The
-    linear-Gaussian design of Zheng & Raskutti's comparison [2]_.
+    linear-Gaussian design of Zheng & Raskutti's (2025) comparison.
     %(references)s
     Examples
     --------
@@ -512,7 +512,7 @@ class Additive(DataGeneratingProcess):
     (``= v_j E[f_j'(x_j)]`` by Stein's lemma). With independent features (``cov=None``) these are
     ``2 Var(f_j(x_j))``, ``Var(f_j(x_j))`` and ``Cov(f_j(x_j), x_j)``. Computed by Gauss--Hermite quadrature
     (``QUADRATURE_NODES`` nodes per dimension: rounding-level error for smooth functions). GCM has no
-    power for an even ``f_j`` of an independent feature (its truth is 0) while LOCO does [2]_.
+    power for an even ``f_j`` of an independent feature (its truth is 0) while LOCO does (Zheng & Raskutti, 2025).
     %(references)s
     Examples
     --------
@@ -616,7 +616,7 @@ class SingleIndex(DataGeneratingProcess):
     -----
     With ``u = b @ x - b_j x_j ~ N(0, |b|^2 - b_j^2)`` and ``a = x_j``: LOCO ``E[Var(g(u + b_j a) | u)]``,
     PaP twice that (the features are independent), GCM ``E[a g(u + b_j a)] = b_j E[g'(b @ x)]`` (Stein's
-    lemma) [2]_. Computed by two-dimensional Gauss--Hermite quadrature (``QUADRATURE_NODES`` per dimension).
+    lemma) (Zheng & Raskutti, 2025). Computed by two-dimensional Gauss--Hermite quadrature (``QUADRATURE_NODES`` per dimension).
     %(references)s
     Examples
     --------
@@ -771,5 +771,5 @@ class CustomDGP(DataGeneratingProcess):
 
 
 for _cls in (LinearGaussian, EquicorrelatedLinear, BladenDesign, Additive, SingleIndex):
-    _cls.__doc__ = _cls.__doc__.replace("    %(references)s", _REFERENCES.strip("\n") + "\n")
+    _cls.__doc__ = _cls.__doc__.replace("    %(references)s", "\n" + _REFERENCES.strip("\n") + "\n")
 del _cls
