@@ -171,3 +171,21 @@ def test_compare_passes_tests_by_name_or_per_method():
         compare(X, y, LinearRegression(), methods=["loco"], cv=5, test={"pap": "paired-skew"})
     with pytest.raises(TypeError, match="test must be"):
         compare(X, y, LinearRegression(), cv=5, test=3)
+
+
+def test_loco_auto_for_a_tree_holds_its_level_at_a_null_feature():
+    # A depth-4 regression tree is not smooth in the data: dropping a null column changes its splits, so
+    # the fitted models differ at the null by more than sampling noise. test="auto" resolves to the
+    # cross-fitted t test with cv=5; over R = 150 data sets (one null feature each) its rejections at
+    # 0.05 must stay below the one-sided 99.9% binomial quantile of an exact test.
+    from sklearn.tree import DecisionTreeRegressor
+
+    reps, rejections = 150, 0
+    for r in range(reps):
+        X, y = data(12000 + r, n=300)
+        model = LOCO(DecisionTreeRegressor(max_depth=4, random_state=0), cv=5, groups={"x3": [3]},
+                     random_state=r).fit(X, y)
+        result = model.importance()
+        assert result.test == "nadeau-bengio"
+        rejections += int(result.pvalue[0] <= 0.05)
+    assert rejections <= _max_rejections(reps), rejections
