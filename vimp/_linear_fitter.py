@@ -484,7 +484,7 @@ def _partition_owner(folds, n):
 def _float_rows(X, rows):
     """Rows ``rows`` of ``X`` as a new float64 array (a DataFrame is converted block by block)."""
     if isinstance(X, pd.DataFrame):
-        return X.iloc[rows].to_numpy(dtype=float)
+        return X.iloc[rows].to_numpy(dtype=float, copy=True)  # writeable (pandas may hand out a view)
     return np.asarray(X[rows], dtype=float)
 
 
