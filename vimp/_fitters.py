@@ -191,6 +191,13 @@ class Fitter:
         -----
         Permute-and-predict terms share rows (a row is its own term's row and another term's donor);
         :func:`vimp._inference.permutation_mean_se` uses these sums to account for that.
+
+        Unless a subclass overrides :meth:`predict_permuted` (an exact fitter's closed form), the
+        permuted copies of ``X`` are stacked into one ``predict`` call, in chunks of at most
+        :data:`PREDICT_BATCH_BYTES` (64 MB) of stacked design: the numbers are those of one call per
+        permutation, because a fitted model's prediction of a row depends on that row only (true of
+        every scikit-learn ``predict`` and ``predict_proba``; a custom :class:`Fitter` whose ``predict``
+        is not row-wise must override :meth:`predict_permuted`).
         """
         if full is None:
             full = self.losses(X, y, loss)
