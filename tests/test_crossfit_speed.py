@@ -238,3 +238,16 @@ def test_stacked_predictions_for_a_classifier(monkeypatch):
     result = pap.importance()
     np.testing.assert_allclose(result.importance, expected.importance, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(result.std_error, expected.std_error, rtol=1e-12, atol=1e-14)
+
+
+def test_a_subclass_of_the_linear_fitter_is_fitted_fold_by_fold():
+    class CountingFitter(LinearFitter):
+        fits = 0
+
+        def fit(self, X, y, sample_weight=None):
+            CountingFitter.fits += 1
+            return super().fit(X, y, sample_weight)
+
+    X, y, _ = problem(8, n=100)
+    est = LOCO(CountingFitter(), cv=5, random_state=0).fit(X, y)
+    assert CountingFitter.fits == 5 and all(type(f) is CountingFitter for f in est.fitters_)

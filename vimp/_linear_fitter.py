@@ -25,6 +25,7 @@ of columns, with a :class:`vimp.RankDeficiencyWarning` where the design is rank 
 
 from __future__ import annotations
 
+import copy
 import numbers
 import os
 import re
@@ -931,10 +932,12 @@ class LinearFitter(_LinearPredictor):
         """
         self._check_params()
         n = len(y)
-        owner = _partition_owner(folds, n) if CROSSFIT_FROM_MOMENTS and len(folds) >= 2 else None
+        # A subclass may change fit: it is fitted fold by fold, as any fitter.
+        exact = CROSSFIT_FROM_MOMENTS and len(folds) >= 2 and type(self) is LinearFitter
+        owner = _partition_owner(folds, n) if exact else None
 
         def fit_rows(train):
-            fitter = LinearFitter(**self._params())
+            fitter = copy.deepcopy(self)  # unfitted: its parameters (and a subclass's type)
             return fitter.fit(take_rows(X, train), np.asarray(y)[train],
                               None if sample_weight is None else sample_weight[train])
 
