@@ -309,6 +309,11 @@ class LossImportance(BaseEstimator):
         return make_fitter(self.estimator, response_method=self.loss_.response_method)
 
     def _fit_full(self, X, y, w):
+        if self.cv_ is not None:
+            template = self._make_fitter()
+            if hasattr(template, "fit_folds"):  # exact linear fitter: all folds from one pass over X
+                return template.fit_folds(X, y, w, self.folds_)
+
         def fit_fold(fold):
             train = fold[0]
             return self._make_fitter().fit(

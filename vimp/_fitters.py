@@ -34,6 +34,10 @@ from ._validation import signature_takes_sample_weight
 
 __all__ = ["Fitter", "PermutationTerms", "SklearnFitter"]
 
+#: Largest stacked design (bytes) that :meth:`Fitter.permutation_terms` passes to one ``predict`` call
+#: (several permuted copies of the evaluation rows); 0 predicts one permuted copy per call.
+PREDICT_BATCH_BYTES = 64 * 2**20
+
 
 class PermutationTerms(NamedTuple):
     """Per-row and per-repeat sums of permute-and-predict losses, returned by
@@ -187,12 +191,52 @@ class Fitter:
         -----
         Permute-and-predict terms share rows (a row is its own term's row and another term's donor);
         :func:`vimp._inference.permutation_mean_se` uses these sums to account for that.
+
+        Unless a subclass overrides :meth:`predict_permuted` (an exact fitter's closed form), the
+        permuted copies of ``X`` are stacked into one ``predict`` call, in chunks of at most
+        :data:`PREDICT_BATCH_BYTES` (64 MB) of stacked design: the numbers are those of one call per
+        permutation, because a fitted model's prediction of a row depends on that row only (true of
+        every scikit-learn ``predict`` and ``predict_proba``; a custom :class:`Fitter` whose ``predict``
+        is not row-wise must override :meth:`predict_permuted`).
         """
         if full is None:
             full = self.losses(X, y, loss)
+        perms = np.atleast_2d(perms)
+        if type(self).predict_permuted is not Fitter.predict_permuted:  # an exact override: use it
+            return permutation_terms_from_losses(
+                perms, lambda perm: loss(y, self.predict_permuted(X, columns, perm), self.classes_),
+                full, sample_weight)
+        predictions = self._stacked_permuted_predictions(X, columns, perms)
         return permutation_terms_from_losses(
-            np.atleast_2d(perms), lambda perm: loss(y, self.predict_permuted(X, columns, perm), self.classes_),
-            full, sample_weight)
+            perms, lambda perm: loss(y, next(predictions), self.classes_), full, sample_weight)
+
+    def _stacked_permuted_predictions(self, X, columns, perms):
+        """Predictions with ``columns`` permuted by each row of ``perms``, in order, one array each.
+
+        Several permuted copies of ``X`` are stacked into one ``predict`` call (a model's per-call
+        overhead, e.g. a forest's thread dispatch over its trees, is then paid once per chunk), in chunks
+        of at most :data:`PREDICT_BATCH_BYTES` of stacked design, never fewer than one copy.
+        """
+        n = X.shape[0]
+        copy_bytes = max(1, n * X.shape[1] * 8)
+        chunk = int(max(1, min(len(perms), PREDICT_BATCH_BYTES // copy_bytes)))
+        columns = np.asarray(columns, dtype=np.intp)
+        for start in range(0, len(perms), chunk):
+            block = perms[start:start + chunk]
+            if len(block) == 1:
+                yield self.predict(permute_columns(X, columns, block[0]))
+                continue
+            if isinstance(X, pd.DataFrame):
+                stacked = pd.concat([permute_columns(X, columns, perm) for perm in block], ignore_index=True)
+            else:
+                stacked = np.empty((len(block), n, X.shape[1]), dtype=X.dtype)
+                stacked[:] = X
+                for r, perm in enumerate(block):
+                    stacked[r][:, columns] = X[np.asarray(perm)[:, None], columns]
+                stacked = stacked.reshape(len(block) * n, X.shape[1])
+            predictions = self.predict(stacked)
+            for r in range(len(block)):
+                yield predictions[r * n:(r + 1) * n]
 
     def drop_losses(self, X, y, columns, loss):
         """Per-observation losses of the model refitted without ``columns``."""

@@ -942,8 +942,12 @@ class GCM(BaseEstimator):
             self.residuals_ = None
         else:
             self.folds_ = folds
-            self.fitters_ = run_tasks(lambda fold: self._fit_model(X, y, w, fold[0]), self.folds_,
-                                      self.n_jobs, False, "gcm fits")
+            template = self._make_fitter()
+            if hasattr(template, "fit_folds"):  # exact linear fitter: all folds from one pass over X
+                self.fitters_ = template.fit_folds(X, y, w, self.folds_)
+            else:
+                self.fitters_ = run_tasks(lambda fold: self._fit_model(X, y, w, fold[0]), self.folds_,
+                                          self.n_jobs, False, "gcm fits")
             self.residuals_ = self._named(self._crossfit_residuals)
         return self
 

@@ -25,6 +25,7 @@ of columns, with a :class:`vimp.RankDeficiencyWarning` where the design is rank 
 
 from __future__ import annotations
 
+import copy
 import numbers
 import os
 import re
@@ -39,7 +40,7 @@ from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ._data import as_float_array, permute_columns
+from ._data import as_float_array, permute_columns, take_rows
 from ._fitters import Fitter, PermutationTerms, SklearnFitter, permutation_terms_from_losses
 from ._warnings import RankDeficiencyWarning
 
@@ -441,6 +442,126 @@ class _MinimumNormColumnModel:
         return Xf[:, self.columns] - self.predict(Xf)
 
 
+
+# ----------------------------------------------------------------------------- cross-fitting from moments
+#: Whether :meth:`LinearFitter.fit_folds` fits the folds from per-fold moment blocks (True) or fits each
+#: fold on a copy of its training rows (False, the reference path; the tests and
+#: ``benchmarks/crossfit.py`` compare the two).
+CROSSFIT_FROM_MOMENTS = True
+
+#: Largest ratio of the centring correction of a fold's Gram matrix (the moments are taken about one
+#: common shift and corrected to the fold's mean) to the corrected diagonal. The correction is subtracted,
+#: so its rounding error grows with this ratio; beyond it the fold is fitted on its own rows.
+_MAX_CENTRING_RATIO = 1e2
+
+
+def _partition_owner(folds, n):
+    """Each row's fold when the folds' test parts partition the rows and every training part is the
+    complement of its test part (K-fold cross-fitting); else None."""
+    owner = np.full(n, -1, dtype=np.intp)
+    total = 0
+    for f, (train, test) in enumerate(folds):
+        if test is None:
+            return None
+        train, test = np.asarray(train), np.asarray(test)
+        if (train.ndim != 1 or test.ndim != 1 or not np.issubdtype(train.dtype, np.integer)
+                or not np.issubdtype(test.dtype, np.integer) or test.size == 0):
+            return None
+        if test.min() < 0 or test.max() >= n or np.any(owner[test] != -1):
+            return None
+        owner[test] = f
+        total += test.size
+    if total != n:  # a repeated test row: some row is not covered
+        return None
+    for f, (train, test) in enumerate(folds):
+        train = np.asarray(train)
+        if train.size != n - len(test) or train.size == 0 or train.min() < 0 or train.max() >= n:
+            return None
+        if np.any(owner[train] == f) or np.bincount(train, minlength=n).max() > 1:
+            return None
+    return owner
+
+
+def _float_rows(X, rows):
+    """Rows ``rows`` of ``X`` as a new float64 array (a DataFrame is converted block by block)."""
+    if isinstance(X, pd.DataFrame):
+        return X.iloc[rows].to_numpy(dtype=float, copy=True)  # writeable (pandas may hand out a view)
+    return np.asarray(X[rows], dtype=float)
+
+
+def _block_moments(X, y, w, rows, shift, y_shift, standardize):
+    """Moments of the rows ``rows`` about ``(shift, y_shift)``: everything a fold's fit needs from them."""
+    A = _float_rows(X, rows)
+    used = A if w is None else A[w[rows] > 0]
+    moments = {
+        "lo": used.min(axis=0) if used.shape[0] else np.full(A.shape[1], np.inf),
+        "hi": used.max(axis=0) if used.shape[0] else np.full(A.shape[1], -np.inf),
+        "n_pos": used.shape[0],
+    }
+    A -= shift
+    u = y[rows] - y_shift
+    if standardize:  # the scaler's (unweighted) moments
+        moments["su"] = A.sum(axis=0)
+        moments["squ"] = np.einsum("ij,ij->j", A, A)
+    if w is None:
+        moments["sw"] = float(A.shape[0])
+        moments["s"] = moments["su"] if standardize else A.sum(axis=0)
+        moments["sy"] = float(u.sum())
+        moments["t"] = A.T @ u
+        moments["S"] = A.T @ A
+    else:
+        wb = w[rows]
+        moments["sw"] = float(wb.sum())
+        moments["s"] = wb @ A
+        moments["sy"] = float(wb @ u)
+        root = np.sqrt(wb)
+        A *= root[:, None]
+        moments["t"] = A.T @ (u * root)
+        moments["S"] = A.T @ A
+    return moments
+
+
+def _scaler_is_constant(var, mean, n_samples):
+    """scikit-learn's test for a feature that its StandardScaler treats as constant (scale 1), with a
+    margin of 10: near it, the moment path leaves the fold to the scaler itself."""
+    eps = np.finfo(np.float64).eps
+    upper = n_samples * eps * var + (n_samples * mean * eps) ** 2
+    return var <= 10.0 * upper
+
+
+class _TrainingRows:
+    """A fold fitter's training data: the full data and the fold's row positions, taken on use."""
+
+    __slots__ = ("X", "y", "w", "rows")
+
+    def __init__(self, X, y, w, rows):
+        self.X, self.y, self.w, self.rows = X, y, w, rows
+
+
+def _training_attribute(name):
+    """A property for ``X_train_``, ``y_train_`` or ``sample_weight_``: set by :meth:`LinearFitter.fit`,
+    or taken from the full data by row positions (a fold of :meth:`LinearFitter.fit_folds`)."""
+    key = "_" + name
+
+    def getter(self):
+        if key in self.__dict__:
+            return self.__dict__[key]
+        source = self.__dict__.get("_training_rows")
+        if source is None:
+            raise AttributeError(name)
+        if name == "X_train_":
+            return take_rows(source.X, source.rows)
+        if name == "y_train_":
+            return source.y[source.rows]
+        return None if source.w is None else source.w[source.rows]
+
+    def setter(self, value):
+        self.__dict__[key] = value
+        self.__dict__.pop("_training_rows", None) if name == "X_train_" else None
+
+    return property(getter, setter, doc=f"The training data ({name}); see the class Notes.")
+
+
 # ----------------------------------------------------------------------------- the fitter
 class LinearFitter(_LinearPredictor):
     """Exact fitter for (weighted) least squares and ridge regression.
@@ -559,6 +680,10 @@ class LinearFitter(_LinearPredictor):
         self.standardize = standardize
         self.rank_tol = rank_tol
         self.estimator = estimator
+
+    X_train_ = _training_attribute("X_train_")
+    y_train_ = _training_attribute("y_train_")
+    sample_weight_ = _training_attribute("sample_weight_")
 
     # ------------------------------------------------------------------ parameters
     def _params(self):
@@ -768,6 +893,152 @@ class LinearFitter(_LinearPredictor):
         self.coef_ = beta / scale
         self.intercept_ = float(y_center - center @ self.coef_)
         return self
+
+    def fit_folds(self, X, y, sample_weight, folds):
+        """Fitted copies of this (unfitted) fitter, one per fold, each on its fold's training rows.
+
+        Each result equals ``LinearFitter(**params).fit(X[train], y[train], sample_weight[train])`` to
+        rounding. When the folds' test parts partition the rows and every training part is the
+        complement of its test part (K-fold cross-fitting), the design is read once, in K blocks (the
+        test parts), and every fold is solved from the sum of the other blocks' moments (Gram matrix,
+        ``X'y``, column sums) with one ``p x p`` Cholesky factorisation: no copy of any fold's training
+        rows, and one pass over the data instead of K - 1. A fold whose Gram matrix is not well
+        conditioned (the Cholesky path of :meth:`fit` would pass it to the pivoted QR of its rows), needs
+        the minimum-norm fallback, has a constant column, or whose centring correction is large (see
+        Notes) is fitted by :meth:`fit` on its own rows, so every check of :meth:`fit` still holds
+        (a :class:`vimp.RankDeficiencyWarning` included).
+
+        Parameters
+        ----------
+        X : ndarray or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : ndarray of shape (n_samples,) or None
+        folds : list of (train, test) pairs of integer row positions
+
+        Returns
+        -------
+        list of LinearFitter
+            A fold fitted from the moments keeps the full data and its row positions, not a copy of its
+            rows: ``X_train_`` and ``y_train_`` are taken from them when something asks for them.
+
+        Notes
+        -----
+        The moments of each block are taken about one common shift (the first block's column means) and
+        corrected to each fold's weighted mean by the rank-one term ``s s' / sum(w)`` (``s``: the fold's
+        weighted sum of the shifted rows). Blocks are added, never subtracted from a full-data total, so
+        no accuracy is lost to downdating; the one subtraction, the centring correction, is trusted while
+        its diagonal is at most ``_MAX_CENTRING_RATIO`` (100) times the corrected diagonal (it is of the
+        order of ``1/n`` of it for shuffled folds).
+        """
+        self._check_params()
+        n = len(y)
+        # A subclass may change fit: it is fitted fold by fold, as any fitter.
+        exact = CROSSFIT_FROM_MOMENTS and len(folds) >= 2 and type(self) is LinearFitter
+        owner = _partition_owner(folds, n) if exact else None
+
+        def fit_rows(train):
+            fitter = copy.deepcopy(self)  # unfitted: its parameters (and a subclass's type)
+            return fitter.fit(take_rows(X, train), np.asarray(y)[train],
+                              None if sample_weight is None else sample_weight[train])
+
+        if owner is None or getattr(X, "ndim", 2) != 2:
+            return [fit_rows(train) for train, _ in folds]
+        yf = np.asarray(y, dtype=float)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        standardize = bool(self.standardize)
+        first = np.asarray(folds[0][1])
+        shift = _float_rows(X, first).mean(axis=0)
+        y_shift = float(yf[first].mean())
+        blocks = [_block_moments(X, yf, w, np.asarray(test), shift, y_shift, standardize)
+                  for _, test in folds]
+        out = []
+        for f, (train, test) in enumerate(folds):
+            others = [b for g, b in enumerate(blocks) if g != f]
+            fitter = self._fit_from_moments(others, len(train), shift, y_shift)
+            if fitter is None:
+                out.append(fit_rows(train))
+                continue
+            fitter.feature_names_ = (
+                [str(c) for c in X.columns] if isinstance(X, pd.DataFrame)
+                else [f"x{j}" for j in range(X.shape[1])])
+            fitter.__dict__["_training_rows"] = _TrainingRows(X, yf, w, np.asarray(train))
+            out.append(fitter)
+        return out
+
+    def _fit_from_moments(self, blocks, n_train, shift, y_shift):
+        """A fitted copy from the moments of the training blocks, or None if they do not suffice."""
+        p = shift.shape[0]
+        total = {key: sum(b[key] for b in blocks) for key in ("n_pos", "sw", "s", "sy", "t", "S")}
+        lo = np.min([b["lo"] for b in blocks], axis=0)
+        hi = np.max([b["hi"] for b in blocks], axis=0)
+        alpha, fit_intercept = float(self.alpha), bool(self.fit_intercept)
+        sw, s, sy = total["sw"], total["s"], total["sy"]
+        if not sw > 0:
+            return None
+        if self.standardize:
+            su = sum(b["su"] for b in blocks)
+            squ = sum(b["squ"] for b in blocks)
+            d = su / n_train
+            var = squ / n_train - d * d
+            mean = shift + d
+            if np.any(var <= 0) or np.any(d * d > _MAX_CENTRING_RATIO * var):
+                return None
+            if np.any(_scaler_is_constant(var, mean, n_train)):
+                return None
+            scale = np.sqrt(var)
+        else:
+            mean, scale = np.zeros(p), np.ones(p)
+        null = (lo == hi) if (fit_intercept or self.standardize) else ((lo == 0) & (hi == 0))
+        if null.any() or (alpha == 0.0 and total["n_pos"] < p):
+            return None
+        if fit_intercept:  # the fold's weighted means
+            e = -s / sw
+            center = shift - e
+            h = -sy / sw
+            y_center = y_shift - h
+        else:
+            center = mean.copy()
+            e = shift - center
+            h = y_shift
+            y_center = 0.0
+        correction = np.outer(s, e)
+        correction += correction.T
+        correction += sw * np.outer(e, e)
+        gram = total["S"] + correction
+        Atb = total["t"] + s * h + e * sy + sw * e * h
+        diag = np.diag(gram)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            if not (np.all(diag > 0) and np.all(np.abs(np.diag(correction)) <= _MAX_CENTRING_RATIO * diag)):
+                return None
+            if self.standardize:
+                gram = gram / np.outer(scale, scale)
+                Atb = Atb / scale
+            norms = np.sqrt(np.diag(gram))
+            if not (np.all(np.isfinite(gram)) and np.all(np.isfinite(Atb))
+                    and norms.min() > _NORM_RANGE[0] and norms.max() < _NORM_RANGE[1]):
+                return None
+            factor = _cholesky_factor(gram / np.outer(norms, norms), Atb / norms, alpha / norms**2)
+            if factor is None:
+                return None
+            R, R_inv, beta_scaled, _ = factor
+            R_inv /= norms[:, None]
+            if alpha == 0.0 and self._needs_minimum_norm(R, norms, R_inv, int(total["n_pos"])):
+                return None
+            beta = beta_scaled / norms
+            G = R_inv @ R_inv.T
+        if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(G))):
+            return None
+        fitter = LinearFitter(**self._params())
+        fitter.n_features_in_ = p
+        fitter.center_, fitter.scale_, fitter.y_center_ = center, scale, float(y_center)
+        fitter.active_ = np.ones(p, dtype=bool)
+        fitter._z_mean = mean
+        fitter.factorisation_ = "cholesky"
+        fitter.factor_, fitter.factor_columns_ = R * norms[None, :], np.arange(p)
+        fitter.beta_, fitter.G_ = beta, G
+        fitter.coef_ = beta / scale
+        fitter.intercept_ = float(y_center - center @ fitter.coef_)
+        return fitter
 
     def _rank_cutoff(self, n_rows, k):
         """Relative singular-value threshold of the one-factorisation path (least squares)."""
