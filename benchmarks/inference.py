@@ -213,8 +213,13 @@ def plot(frame, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tests = list(dict.fromkeys(frame["test"]))
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), sharey=False)
+    # the tests a reader compares (every test is in the CSV)
+    tests = [t for t in ("paired", "paired-skew", "perturbed", "nadeau-bengio", "split-per-feature",
+                         "multisplit-cauchy", "split") if t in set(frame["test"])]
+    frame = frame[frame["test"].isin(tests)]
+    n_cells = max(len(frame[frame["kind"] == k].groupby(["method", "design", "learner", "n", "split"]))
+                  for k in ("null", "power"))
+    fig, axes = plt.subplots(2, 1, figsize=(max(13.0, 0.3 * n_cells * len(tests) / 3), 11), sharey=False)
     for ax, kind in zip(axes, ("null", "power")):
         sub = frame[frame["kind"] == kind]
         cells = list(dict.fromkeys(sub["method"] + " " + sub["design"] + " " + sub["learner"] + " n=" + sub["n"].astype(str)
@@ -241,6 +246,53 @@ def plot(frame, path):
     fig.savefig(path, dpi=110)
 
 
+def default_test(method, learner, split):
+    """The test ``test="auto"`` runs for this learner and design (``vimp._test_choice``)."""
+    from vimp._test_choice import resolve_test
+
+    return resolve_test(method, "auto", make_learner(learner, 1), 5 if split == "cv5" else None)[0]
+
+
+def plot_defaults(frame, path):
+    """Size and power of each cell's default test beside the paired fitted-model test."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frame = frame.copy()
+    frame["default"] = [default_test(m, lr, sp) for m, lr, sp in
+                        zip(frame["method"], frame["learner"], frame["split"])]
+    frame["cell"] = (frame["method"].str.upper() + " " + frame["learner"] + " n=" + frame["n"].astype(str)
+                     + " " + frame["split"])
+    fig, axes = plt.subplots(1, 2, figsize=(14, 6.5))
+    for ax, kind in zip(axes, ("null", "power")):
+        sub = frame[frame["kind"] == kind]
+        chosen = sub[sub["test"] == sub["default"]]
+        ref = sub[sub["test"].isin(REFERENCE_TESTS)].set_index(["cell", "design"])["rate"]
+        labels = list(dict.fromkeys(chosen["cell"] + "  " + chosen["design"]))
+        y = np.arange(len(labels))
+        ax.barh(y + 0.2, chosen["rate"], height=0.4, color="C2", label="default test (test='auto')")
+        ax.barh(y - 0.2, [ref.get((c, d), np.nan) for c, d in zip(chosen["cell"], chosen["design"])],
+                height=0.4, color="C7", label="paired fitted-model test")
+        for yy, (rate, name) in enumerate(zip(chosen["rate"], chosen["default"])):
+            ax.text(rate + 0.005, yy + 0.2, name, va="center", fontsize=6)
+        ax.set_yticks(y)
+        ax.set_yticklabels(labels, fontsize=6.5)
+        ax.invert_yaxis()
+        if kind == "null":
+            ax.axvline(ALPHA, color="black", lw=0.8)
+            ax.axvline(float(sub["band_high"].max()), color="red", lw=0.8, ls="--",
+                       label="99% band top (smallest R)")
+            ax.set_title("rejections at null features, alpha = 0.05")
+        else:
+            ax.set_title("power (x0's R^2 share 1%, 5%, 20%)")
+        ax.set_xlabel("rejection rate")
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small run (the default)")
@@ -256,7 +308,18 @@ def main(argv=None):
     ap.add_argument("--trees", type=int, default=None)
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "inference.csv"))
+    ap.add_argument("--combine", nargs="+", metavar="CSV",
+                    help="no simulation: read these result files, write one table (--out) and one figure")
     args = ap.parse_args(argv)
+    if args.combine:
+        frame = pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in args.combine],
+                          ignore_index=True)  # "null" is a cell kind here, not a missing value
+        if "method" not in frame:
+            frame["method"] = "loco"
+        frame["method"] = frame["method"].fillna("loco")
+        report(frame, args.out)
+        plot_defaults(frame, os.path.splitext(args.out)[0] + "_defaults.png")
+        return
     full = args.full and not args.quick
     ols_null = args.ols_null or (1000 if full else 100)
     ols_power = args.ols_power or (200 if full else 40)
@@ -285,7 +348,11 @@ def main(argv=None):
                         print(f"{method:4s} {design:10s} {learner:3s} n={n:5d} {split:7s} R={reps:5d} "
                               f"({cell[0]['seconds']:.0f} s): "
                               + "  ".join(f"{r['test']}={r['rate']:.3f}" for r in cell), flush=True)
-    frame = pd.DataFrame(rows)
+    report(pd.DataFrame(rows), args.out)
+
+
+def report(frame, out):
+    """Power ratios, the CSV, the figure and the printed summary of a result table."""
     cell_key = ["method", "design", "learner", "n", "split"]
     # The reference of the power ratios: the paired test of the fitted-model difference (LOCO "paired",
     # PaP "paired-skew").
@@ -294,11 +361,11 @@ def main(argv=None):
     frame["power_vs_paired"] = [
         (r / reference.get(k, np.nan)) if kind == "power" else np.nan
         for r, k, kind in zip(frame["rate"], key, frame["kind"])]
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    frame.to_csv(args.out, index=False)
-    if os.path.exists(args.out + ".partial"):
-        os.remove(args.out + ".partial")
-    plot(frame, os.path.splitext(args.out)[0] + ".png")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    frame.to_csv(out, index=False)
+    if os.path.exists(out + ".partial"):
+        os.remove(out + ".partial")
+    plot(frame, os.path.splitext(out)[0] + ".png")
 
     print()
     bands = sorted({(int(r), *binomial_band(int(r))) for r in frame.loc[frame["kind"] == "null", "reps"]})
@@ -315,7 +382,7 @@ def main(argv=None):
     summary["min_power_vs_paired(paired>=0.5)"] = eligible.groupby(by)["power_vs_paired"].min()
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_rows", 200):
         print(summary.round(3).to_string())
-    print(f"\nwrote {args.out}")
+    print(f"\nwrote {out}")
 
 
 if __name__ == "__main__":
