@@ -280,10 +280,20 @@ def _one_replicate(spec, replicate, seed):
     return rows, caught_all
 
 
+_generic_one_replicate = _one_replicate
+
+
 def _run_chunk(spec, replicates, seeds):
     """One task: the replicates of a chunk, under vimp's thread policy."""
     cells = spec["n"] * spec["dgp"].p
     with thread_policy(cells, 1):
+        # OLS on a built-in linear dgp: the fast path (same numbers; vimp.simulation._fast). Unless
+        # _one_replicate was replaced (instrumented), which the generic path then runs.
+        if spec.get("fast") is not None and _one_replicate is _generic_one_replicate:
+            from ._fast import run_chunk
+
+            rows, caught = run_chunk(spec, spec["fast"], replicates, seeds, _one_replicate)
+            return replicates, _frame(rows), caught
         rows = {c: [] for c in COLUMNS}
         caught = []
         for r, seed in zip(replicates, seeds):
@@ -462,10 +472,14 @@ def _spec(dgp, estimators, n, reps, validation, features):
                              f"(estimators {own} have groups); give one or the other")
     groups = None if features is None else {f: [list(dgp.feature_names).index(f)] for f in features}
     _check_sizes(n, validation, estimators, dgp.p)
-    return {"dgp": dgp, "estimators": estimators, "n": n, "reps": reps, "validation": validation,
+    spec = {"dgp": dgp, "estimators": estimators, "n": n, "reps": reps, "validation": validation,
             "features": features, "groups": groups,
             "learner_keys": {name: _learner_seed_keys(est) for name, est in estimators.items()},
             "truths": _truths(dgp, estimators, groups, features)}
+    from ._fast import plan
+
+    spec["fast"] = plan(spec)
+    return spec
 
 
 def monte_carlo(dgp, estimators, n, reps, *, validation="independent", features=None, random_state=None,

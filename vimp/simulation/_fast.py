@@ -1,0 +1,474 @@
+"""The fast path of :func:`vimp.simulation.monte_carlo`: OLS on the built-in linear processes.
+
+When every estimator of a run is PaP, LOCO or GCM around a plain ``LinearRegression`` (with the options
+listed in :func:`plan`), the dgp is one of :class:`LinearGaussian`, :class:`EquicorrelatedLinear` or
+:class:`BladenDesign` and validation is ``"independent"`` or ``"holdout"``, the runner computes the
+replicates of a chunk here instead of cloning, validating and fitting each estimator per replicate.
+
+The numbers are those of the generic path (a test compares every column to 1e-10), because
+
+* the random numbers are drawn exactly as there: the data from the child ``(0,)`` of the replicate's
+  seed, through the dgp's own ``sample``; each estimator's seed from the child ``(1, crc32(name))``; PaP's
+  permutations with :func:`vimp._split.draw_permutations` from the same child Generators as
+  :meth:`PermutationImportance._draw`; LOCO's permuted training rows and its perturbation noise from the
+  same children as :class:`vimp.LOCO`;
+* the per-observation terms are those of :class:`vimp._linear_fitter.LinearFitter` (one factorisation of
+  the training design: the drop-one refits, the GCM residuals ``Z G / diag(G)`` and the rank-one permuted
+  predictions), with PaP's terms from the same compiled kernel
+  (:func:`vimp._kernels.pap_linear_terms`);
+* the inference is the estimators' own formulas, and the last step (quantiles, tail probabilities,
+  Hall's transform, intervals) calls vimp's own functions of :mod:`vimp._inference`, once per chunk on
+  arrays of shape (replicates, features) instead of once per replicate.
+
+A replicate where anything unusual happens (an ill-conditioned training design, a constant column, a
+zero or non-finite standard error, differences at rounding level, a collinear GCM residual, a GCM
+nuisance regression close to being flagged) is recomputed by the generic path, so that its numbers and
+warnings are exactly the generic path's.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import zlib
+
+import numpy as np
+from scipy import stats
+
+from .._base import _SEED_EVAL, _SEED_FIT, _SEED_TEST, ROUNDING_TOLERANCE
+from .._gcm import COLLINEAR_TOLERANCE, GCM, NUISANCE_ALPHA, _linear_price
+from .._inference import (
+    pvalue_greater,
+    pvalue_two_sided,
+    skew_corrected_limits,
+    skew_corrected_pvalue_greater,
+    wald_interval,
+)
+from .._kernels import LOSS_SQUARED, pap_linear_terms
+from .._linear_fitter import _CHOLESKY_MAX_CONDITION, _EPS, _NORM_RANGE, _linear_spec, _lstsq_cutoff
+from .._loco import _KEY_PERTURB, LOCO, perturbation_scale
+from .._pap import PermutationImportance
+from .._split import PERMUTATION_KINDS, draw_permutations
+from .._test_choice import resolve_test
+from .._validation import MIN_EVALUATION_ROWS
+from ._dgp import BladenDesign, EquicorrelatedLinear, LinearGaussian
+
+__all__ = ["plan", "run_chunk"]
+
+_DGPS = (LinearGaussian, EquicorrelatedLinear, BladenDesign)
+#: The methods of the estimator classes as vimp ships them: a class whose methods were replaced (an
+#: instrumented or patched estimator) takes the generic path, which runs whatever is there.
+_ORIGINAL = {cls: (cls.fit, cls.importance) for cls in (PermutationImportance, LOCO, GCM)}
+#: GCM replicates whose nuisance check comes within this factor of ``NUISANCE_ALPHA`` go to the generic
+#: path (which then warns, or not, as it does).
+_NUISANCE_MARGIN = 2.0
+
+
+class _Fallback(Exception):
+    """This replicate is recomputed by the generic path."""
+
+
+# ------------------------------------------------------------------------------------------------ plan
+def _seed_of(seed, name):
+    """The estimator's ``random_state`` in a replicate, as :func:`vimp.simulation._runner._prepare` sets it."""
+    seq = np.random.SeedSequence(seed, spawn_key=(1, zlib.crc32(name.encode())))
+    return int(seq.generate_state(8, np.uint32)[0])
+
+
+def _child(entropy, *keys):
+    return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=keys))
+
+
+def _ols_spec(learner):
+    spec = _linear_spec(learner)
+    if spec is None or spec["alpha"] != 0.0 or spec["standardize"]:
+        return None
+    return spec
+
+
+def _level(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    value = float(value)
+    return value if 0.0 < value < 1.0 else None
+
+
+def _common_ok(est):
+    return (type(est) in _ORIGINAL and (type(est).fit, type(est).importance) == _ORIGINAL[type(est)]
+            and est.groups is None and not est.progress and _level(est.level) is not None)
+
+
+def _estimator_plan(name, est):
+    """What the fast path needs of one estimator, or None where it does not cover the options."""
+    if not _common_ok(est):
+        return None
+    spec = _ols_spec(est.estimator)
+    if spec is None:
+        return None
+    out = {"name": name, "level": _level(est.level), "intercept": spec["fit_intercept"],
+           "rank_tol": spec["rank_tol"]}
+    if type(est) is GCM:
+        if est.test != "wald" or est.scale != "covariance" or est.x_estimator is not None:
+            return None
+        if not isinstance(est.nuisance_check, (bool, np.bool_)):
+            return None
+        if est.nuisance_check and not spec["fit_intercept"]:
+            return None  # the check's OLS baseline differs from the learner: not covered here
+        out.update(method="gcm", nuisance_check=bool(est.nuisance_check))
+        return out
+    if est.loss not in (None, "squared_error") or est.scale not in ("difference", "sqrt"):
+        return None
+    if type(est) is PermutationImportance:
+        if est.prefit or est.test not in ("auto", "paired-skew") or est.permutation not in PERMUTATION_KINDS:
+            return None
+        if not isinstance(est.shared_permutations, bool):
+            return None
+        r = est.n_permutations
+        if isinstance(r, bool) or not isinstance(r, numbers.Integral) or r < 1 or r > 10_000:
+            return None
+        out.update(method="pap", permutations=int(r), kind=est.permutation, shared=est.shared_permutations,
+                   scale=est.scale)
+        return out
+    if est.refit not in ("drop", "permute"):
+        return None
+    test = resolve_test("loco", est.test, est.estimator, None)[0] if est.test in ("auto", "paired",
+                                                                                    "perturbed") else None
+    if test not in ("paired", "perturbed"):
+        return None
+    out.update(method="loco", refit=est.refit, test=test, scale=est.scale)
+    return out
+
+
+def plan(spec):
+    """The fast path's plan of a run (a list of per-estimator dicts), or None where it does not apply."""
+    dgp = spec["dgp"]
+    if type(dgp) not in _DGPS or spec["validation"] not in ("independent", "holdout"):
+        return None
+    n = spec["n"]
+    n_eval = n if spec["validation"] == "independent" else n - n // 2
+    n_train = n if spec["validation"] == "independent" else n // 2
+    if n_eval < MIN_EVALUATION_ROWS or n_train < dgp.p + 2:
+        return None
+    out = []
+    for name, est in spec["estimators"].items():
+        part = _estimator_plan(name, est)
+        if part is None:
+            return None
+        out.append(part)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ one replicate
+def _fit(Xt, yt, intercept, rank_tol):
+    """OLS on the training rows as :class:`LinearFitter` fits it: ``(center, y_center, beta, G)``."""
+    n, p = Xt.shape
+    if intercept:
+        center = Xt.mean(axis=0)
+        y_center = float(yt.mean())
+    else:
+        center = np.zeros(p)
+        y_center = 0.0
+    A = Xt - center
+    b = yt - y_center
+    gram = A.T @ A
+    norms = np.sqrt(np.diag(gram))
+    if not (np.all(np.isfinite(gram)) and norms.min() > _NORM_RANGE[0] and norms.max() < _NORM_RANGE[1]):
+        raise _Fallback
+    scaled = gram / np.outer(norms, norms)
+    try:
+        L = np.linalg.cholesky(scaled)
+    except np.linalg.LinAlgError:
+        raise _Fallback from None
+    L_inv = np.linalg.inv(L)  # lower triangular
+    # The fitter's two condition checks (Cholesky or QR; full rank or minimum norm), with room to spare:
+    # a design anywhere near either limit goes to the generic path.
+    limit = 0.5 * _CHOLESKY_MAX_CONDITION
+    if not (np.linalg.norm(L) * np.linalg.norm(L_inv) < limit or np.linalg.cond(L) < limit):
+        raise _Fallback
+    threshold = max(float(rank_tol), _lstsq_cutoff(float(rank_tol), (n, p)), max(n, p) * _EPS)
+    bound = np.linalg.norm(L * norms[:, None]) * np.linalg.norm(L_inv / norms[None, :])
+    if not (np.isfinite(bound) and bound * threshold < 0.5):
+        raise _Fallback
+    G = (L_inv.T @ L_inv) / np.outer(norms, norms)
+    beta = G @ (A.T @ b)
+    return center, y_center, beta, G
+
+
+def _constant(X):
+    return bool(np.any(np.max(X, axis=0) == np.min(X, axis=0)))
+
+
+def _numerically_zero(diff, full, other):
+    bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(full)) + np.max(np.abs(other)) + 1e-300)
+    return bool(np.any((np.max(diff, axis=0) <= bound) & (np.min(diff, axis=0) >= -bound)))
+
+
+class _Replicate:
+    """The fitted full model of one replicate and the quantities every estimator shares."""
+
+    def __init__(self, Xt, yt, Xe, ye, intercept, rank_tol):
+        self.Xt, self.yt, self.Xe, self.ye = Xt, yt, Xe, ye
+        center, y_center, beta, G = _fit(Xt, yt, intercept, rank_tol)
+        self.center, self.y_center, self.beta, self.G = center, y_center, beta, G
+        self.coef = beta
+        self.intercept = float(y_center - center @ beta)
+        self.pred = np.ascontiguousarray(Xe @ beta + self.intercept)
+        self.res = ye - self.pred
+        self.full = np.ascontiguousarray(self.res * self.res)
+        self._V = None
+
+    @property
+    def V(self):
+        if self._V is None:
+            self._V = (self.Xe - self.center) @ self.G
+        return self._V
+
+    def reduced_residuals(self, cols):
+        """``y`` minus each drop-one refit's prediction, and the x-residuals, for columns ``cols``."""
+        diag = np.diag(self.G)[cols]
+        Vc = self.V[:, cols]
+        x_res = Vc / diag
+        y_res = self.res[:, None] + Vc * (self.beta[cols] / diag)
+        return x_res, y_res
+
+
+def _mean_se(terms):
+    n = terms.shape[0]
+    return terms.mean(axis=0), terms.std(axis=0) / math.sqrt(n)
+
+
+def _pap(rep, part, entropy, cols):
+    """PaP of one replicate: ``(raw, raw_se, skew, df)`` per group."""
+    n = len(rep.ye)
+    R = part["permutations"]
+    k = len(cols)
+    full = rep.full
+    unit = np.ones(n)
+    others = np.empty((k, n))
+    donors = np.empty((k, n))
+    squares = np.empty((k, n))
+    donor_fulls = np.empty((k, n))
+    donor_weights = np.empty((k, n))
+    shared = None
+    if part["shared"]:
+        shared = draw_permutations(_child(entropy, _SEED_EVAL, 0), n, R, kind=part["kind"])
+    for g, c in enumerate(cols):
+        perms = shared if shared is not None else draw_permutations(_child(entropy, _SEED_EVAL, g, 0), n, R,
+                                                                    kind=part["kind"])
+        o, _, d, s, df_, dw = pap_linear_terms(
+            rep.ye, rep.pred, np.ascontiguousarray(rep.Xe[:, c:c + 1]), rep.coef[c:c + 1].copy(),
+            np.ascontiguousarray(perms, dtype=np.int64), unit, full, LOSS_SQUARED)
+        others[g], donors[g], squares[g], donor_fulls[g], donor_weights[g] = o, d, s, df_, dw
+    diff = others - full
+    raw = diff.mean(axis=1)
+    raw_se = diff.std(axis=1) / math.sqrt(n)
+    if _numerically_zero(diff.T, full, others.T) or not np.all(raw_se > 0):
+        raise _Fallback
+    # permutation_mean_se with slope 1 and offset raw (vimp._inference), all groups at once
+    shift = full[None, :] + raw[:, None]
+    influence = (others - shift) + donors - donor_fulls - raw[:, None] * donor_weights
+    noise = (squares - 2.0 * shift * others + shift * shift) / float(R)
+    projection = np.sum(influence * influence, axis=1)
+    correction = np.sum(noise, axis=1)
+    variance = projection - correction
+    variance = np.where(variance > 0, variance, projection)
+    lost = 4.0 - 1.0 / float(R)
+    if n > lost + 1.0:
+        variance = variance * (n / (n - lost))
+    se = np.sqrt(variance) / n
+    h = influence - influence.mean(axis=1, keepdims=True)
+    second = np.sum(h * h, axis=1)
+    skew = np.where(second > 0, np.sum(h * h * h, axis=1) / np.where(second > 0, second, 1.0) ** 1.5, 0.0)
+    u = influence * influence - noise
+    total = np.sum(u, axis=1)
+    spread = np.var(u, axis=1, ddof=1) * n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dof = np.where((total > 0) & (spread > 0), np.maximum(2.0 * total * total / spread, 1.0), np.inf)
+    if not np.all(np.isfinite(se) & (se > 0)):
+        raise _Fallback
+    return raw, se, skew, dof
+
+
+def _loco(rep, part, entropy, cols):
+    """LOCO of one replicate: ``(raw, raw_se, test_estimate, test_se)`` per group."""
+    n = len(rep.ye)
+    full = rep.full
+    if part["refit"] == "drop":
+        _, y_res = rep.reduced_residuals(cols)
+        other = y_res * y_res
+    else:
+        other = np.empty((n, len(cols)))
+        Xt = rep.Xt
+        n_train = Xt.shape[0]
+        for g, c in enumerate(cols):
+            perm = _child(entropy, _SEED_FIT, g, 0).permutation(n_train)
+            Xp = Xt.copy()
+            Xp[:, c] = Xt[perm, c]
+            center, y_center, beta, _ = _fit(Xp, rep.yt, part["intercept"], part["rank_tol"])
+            pred = rep.Xe @ beta + float(y_center - center @ beta)
+            r = rep.ye - pred
+            other[:, g] = r * r
+    diff = other - full[:, None]
+    raw, raw_se = _mean_se(diff)
+    if _numerically_zero(diff, full, other) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
+        raise _Fallback
+    if part["test"] == "paired":
+        return raw, raw_se, raw, raw_se
+    scale = perturbation_scale(n)
+    noise = np.column_stack([_child(entropy, _SEED_TEST, _KEY_PERTURB, g).standard_normal(n)
+                             for g in range(len(cols))])
+    sd_full = float(full.std() / math.sqrt(n))
+    rho = float(scale) * sd_full * math.sqrt(n)
+    est, se = _mean_se(diff + rho * noise)
+    return raw, raw_se, est, se
+
+
+def _gcm(rep, part, cols):
+    """GCM (Wald, covariance scale) of one replicate: ``(raw, raw_se)`` per feature."""
+    n = len(rep.ye)
+    x_res, y_res = rep.reduced_residuals(cols)
+    spread = np.max(rep.Xe[:, cols], axis=0) - np.min(rep.Xe[:, cols], axis=0)
+    if np.any(np.max(np.abs(x_res), axis=0) <= COLLINEAR_TOLERANCE * spread):
+        raise _Fallback  # collinear: the generic path zeroes these residuals
+    products = x_res * y_res
+    a, se = _mean_se(products)
+    if not np.all(np.isfinite(se) & (se > 0)):
+        raise _Fallback
+    if part["nuisance_check"] and _nuisance_close(rep, x_res, y_res, cols):
+        raise _Fallback
+    return a, se
+
+
+def _nuisance_close(rep, x_res, y_res, cols):
+    """Whether GCM's nuisance check (mean baseline; OLS with an intercept is the linear one) could flag."""
+    n = len(rep.ye)
+    k = len(cols)
+    p = rep.Xt.shape[1]
+    n_train = rep.Xt.shape[0]
+    price = float(_linear_price(p - 1, n_train))
+    if not np.isfinite(price):
+        return False  # NaN p-values: nothing is flagged
+    learner = np.hstack([x_res, y_res])
+    mean_x = rep.Xt[:, cols].mean(axis=0)
+    base = np.hstack([rep.Xe[:, cols] - mean_x, np.repeat((rep.ye - rep.yt.mean())[:, None], k, axis=1)])
+    l2, b2 = learner * learner, base * base
+    d = l2 - (1.0 + price) * b2
+    mean, se = _mean_se(d)
+    scale = l2.mean(axis=0) + b2.mean(axis=0)
+    live = se > 1e-12 * np.where(scale > 0, scale, 1.0)
+    z = np.where(live, mean / np.where(se > 0, se, 1.0), 0.0)
+    # Holm flags something iff the smallest p-value times the number of tests is below the level.
+    limit = stats.norm.isf(min(1.0, _NUISANCE_MARGIN * NUISANCE_ALPHA / (2 * k)))
+    return bool(np.max(z) >= limit)
+
+
+# ----------------------------------------------------------------------------------------------- chunk
+def _draw_replicate(spec, seed):
+    from ._runner import _draw
+
+    dgp, n = spec["dgp"], spec["n"]
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
+    X, y = _draw(dgp, n, rng)
+    if spec["validation"] == "independent":
+        Xe, ye = _draw(dgp, n, rng)
+        return X, y, Xe, ye
+    half = n // 2
+    return X[:half], y[:half], X[half:], y[half:]
+
+
+def run_chunk(spec, parts, replicates, seeds, generic):
+    """Rows (dict of lists, the runner's columns) and warnings of a chunk of replicates.
+
+    ``generic(spec, replicate, seed)`` computes one replicate by the generic path (rows, warnings).
+    """
+    dgp = spec["dgp"]
+    names = list(dgp.feature_names)
+    features = spec["features"]
+    cols = (np.arange(dgp.p) if features is None else np.array([names.index(f) for f in features], dtype=np.intp))
+    labels = [names[c] for c in cols]
+    k = len(cols)
+    count = len(replicates)
+    # per estimator: raw estimate, its se, and the test's inputs, (count, k) each
+    store = [{key: np.full((count, k), np.nan) for key in ("raw", "se", "a", "b")} for _ in parts]
+    fast = np.ones(count, dtype=bool)
+    fits = {}
+    for i, seed in enumerate(seeds):
+        Xt, yt, Xe, ye = _draw_replicate(spec, seed)
+        fits.clear()
+        try:
+            if _constant(Xt):
+                raise _Fallback
+            for part, out in zip(parts, store):
+                key = (part["intercept"], part["rank_tol"])
+                if key not in fits:
+                    fits[key] = _Replicate(Xt, yt, Xe, ye, *key)
+                rep = fits[key]
+                entropy = _seed_of(seed, part["name"])
+                if part["method"] == "pap":
+                    raw, se, skew, dof = _pap(rep, part, entropy, cols)
+                    out["raw"][i], out["se"][i], out["a"][i], out["b"][i] = raw, se, skew, dof
+                elif part["method"] == "loco":
+                    raw, se, test_est, test_se = _loco(rep, part, entropy, cols)
+                    out["raw"][i], out["se"][i], out["a"][i], out["b"][i] = raw, se, test_est, test_se
+                else:
+                    raw, se = _gcm(rep, part, cols)
+                    out["raw"][i], out["se"][i] = raw, se
+        except _Fallback:
+            fast[i] = False
+    # inference for the whole chunk at once, through vimp's own functions
+    columns = {}
+    for part, out in zip(parts, store):
+        raw, se, level = out["raw"], out["se"], part["level"]
+        if part["method"] == "gcm":
+            importance, std_error = raw, se
+            low, high = wald_interval(raw, se, level)
+            pvalue = pvalue_two_sided(raw, se)
+        elif part["method"] == "pap":
+            skew, dof = out["a"], out["b"]
+            pvalue = skew_corrected_pvalue_greater(raw, se, skew, dof)
+            low, high = skew_corrected_limits(raw, se, skew, level, dof)
+            importance, std_error = _on_scale(part["scale"], raw, se)
+            if part["scale"] == "sqrt":
+                low, high = np.sqrt(np.maximum(low, 0.0)), np.sqrt(np.maximum(high, 0.0))
+        else:
+            pvalue = pvalue_greater(out["a"], out["b"])
+            low, high = wald_interval(raw, se, level)
+            importance, std_error = _on_scale(part["scale"], raw, se)
+            if part["scale"] == "sqrt":
+                low, high = np.sqrt(np.maximum(low, 0.0)), np.sqrt(np.maximum(high, 0.0))
+        columns[part["name"]] = (importance, std_error, low, high, pvalue)
+    from ._store import COLUMNS
+
+    rows = {c: [] for c in COLUMNS}
+    caught = []
+    for i, (r, seed) in enumerate(zip(replicates, seeds)):
+        if not fast[i]:
+            part_rows, w = generic(spec, r, seed)
+            for c in COLUMNS:
+                rows[c] += part_rows[c]
+            caught += w
+            continue
+        for part in parts:
+            name = part["name"]
+            importance, std_error, low, high, pvalue = columns[name]
+            truth = spec["truths"][name]
+            rows["replicate"] += [r] * k
+            rows["estimator"] += [name] * k
+            rows["feature"] += labels
+            rows["importance"] += importance[i].tolist()
+            rows["std_error"] += std_error[i].tolist()
+            rows["ci_low"] += low[i].tolist()
+            rows["ci_high"] += high[i].tolist()
+            rows["pvalue"] += pvalue[i].tolist()
+            rows["truth"] += [truth.get(f, np.nan) for f in labels]
+            rows["seed"] += [seed] * k
+    return rows, caught
+
+
+def _on_scale(scale, raw, se):
+    if scale == "difference":
+        return raw, se
+    est = np.sqrt(np.maximum(raw, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out_se = np.where(raw > 0, se / (2.0 * est), np.where(se == 0, 0.0, np.nan))
+    return est, out_se
