@@ -45,7 +45,7 @@ from .._inference import (
     wald_interval,
 )
 from .._kernels import LOSS_SQUARED, pap_linear_terms
-from .._linear_fitter import _CHOLESKY_MAX_CONDITION, _EPS, _NORM_RANGE, _linear_spec, _lstsq_cutoff
+from .._linear_fitter import _EPS, _NORM_RANGE, _cholesky_factor, _linear_spec, _lstsq_cutoff
 from .._loco import _KEY_PERTURB, LOCO, perturbation_scale
 from .._pap import PermutationImportance
 from .._split import PERMUTATION_KINDS, draw_permutations
@@ -170,27 +170,24 @@ def _fit(Xt, yt, intercept, rank_tol):
         y_center = 0.0
     A = Xt - center
     b = yt - y_center
+    # The operations of LinearFitter.fit, in its order (equilibrated Cholesky), so that the fits agree
+    # to the last bits where the design is ill-conditioned.
     gram = A.T @ A
     norms = np.sqrt(np.diag(gram))
     if not (np.all(np.isfinite(gram)) and norms.min() > _NORM_RANGE[0] and norms.max() < _NORM_RANGE[1]):
         raise _Fallback
-    scaled = gram / np.outer(norms, norms)
-    try:
-        L = np.linalg.cholesky(scaled)
-    except np.linalg.LinAlgError:
-        raise _Fallback from None
-    L_inv = np.linalg.inv(L)  # lower triangular
-    # The fitter's two condition checks (Cholesky or QR; full rank or minimum norm), with room to spare:
-    # a design anywhere near either limit goes to the generic path.
-    limit = 0.5 * _CHOLESKY_MAX_CONDITION
-    if not (np.linalg.norm(L) * np.linalg.norm(L_inv) < limit or np.linalg.cond(L) < limit):
-        raise _Fallback
+    factor = _cholesky_factor(gram / np.outer(norms, norms), (A.T @ b) / norms, 0.0 / norms**2)
+    if factor is None:
+        raise _Fallback  # the fitter would use its QR path
+    R, R_inv, beta_scaled, _ = factor
+    R_inv = R_inv / norms[:, None]
+    # The fitter's rank check (full rank, or minimum-norm least squares), with room to spare.
     threshold = max(float(rank_tol), _lstsq_cutoff(float(rank_tol), (n, p)), max(n, p) * _EPS)
-    bound = np.linalg.norm(L * norms[:, None]) * np.linalg.norm(L_inv / norms[None, :])
+    bound = np.linalg.norm(R * norms[None, :]) * np.linalg.norm(R_inv)
     if not (np.isfinite(bound) and bound * threshold < 0.5):
         raise _Fallback
-    G = (L_inv.T @ L_inv) / np.outer(norms, norms)
-    beta = G @ (A.T @ b)
+    beta = beta_scaled / norms
+    G = R_inv @ R_inv.T
     return center, y_center, beta, G
 
 
@@ -227,9 +224,16 @@ class _Replicate:
         """``y`` minus each drop-one refit's prediction, and the x-residuals, for columns ``cols``."""
         diag = np.diag(self.G)[cols]
         Vc = self.V[:, cols]
-        x_res = Vc / diag
-        y_res = self.res[:, None] + Vc * (self.beta[cols] / diag)
+        x_res = Vc * (1.0 / diag)
+        y_res = Vc * (self.beta[cols] / diag)
+        y_res += self.res[:, None]
         return x_res, y_res
+
+    def drop_losses(self, cols):
+        """Squared errors of the drop-one refits (as ``loco_linear_losses`` computes them)."""
+        shift = self.beta[cols] / np.diag(self.G)[cols]
+        error = self.ye[:, None] - (self.pred[:, None] - self.V[:, cols] * shift)
+        return error * error
 
 
 def _mean_se(terms):
@@ -294,8 +298,7 @@ def _loco(rep, part, entropy, cols):
     n = len(rep.ye)
     full = rep.full
     if part["refit"] == "drop":
-        _, y_res = rep.reduced_residuals(cols)
-        other = y_res * y_res
+        other = rep.drop_losses(cols)
     else:
         other = np.empty((n, len(cols)))
         Xt = rep.Xt

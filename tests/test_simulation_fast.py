@@ -1,0 +1,173 @@
+"""The fast path of ``monte_carlo`` (``vimp.simulation._fast``): the generic path's table, faster.
+
+Every test compares the table of the fast path with the generic path's for the same seeds, on every
+column: the labels and seeds exactly, the numbers to 1e-10 relative (measured: at most about 1e-11;
+the two paths solve the same least-squares problems in a different order of operations), NaN where
+and only where the other has NaN.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LinearRegression, Ridge
+
+import vimp.simulation._fast as fast
+import vimp.simulation._runner as runner
+from vimp import GCM, LOCO, NuisanceQualityWarning, PermutationImportance
+from vimp.simulation import (
+    Additive,
+    BladenDesign,
+    EquicorrelatedLinear,
+    LinearGaussian,
+    monte_carlo,
+    run_replicate,
+)
+
+NUMBERS = ["importance", "std_error", "ci_low", "ci_high", "pvalue", "truth"]
+LABELS = ["replicate", "estimator", "feature", "seed"]
+
+
+def _generic(monkeypatch, **kwargs):
+    with monkeypatch.context() as m:
+        m.setattr(fast, "plan", lambda spec: None)
+        return monte_carlo(**kwargs)
+
+
+def _assert_same(fast_table, generic_table):
+    assert list(fast_table.columns) == list(generic_table.columns)
+    assert len(fast_table) == len(generic_table)
+    pd.testing.assert_frame_equal(fast_table[LABELS], generic_table[LABELS], check_exact=True)
+    for column in NUMBERS:
+        a, b = fast_table[column].to_numpy(), generic_table[column].to_numpy()
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=column)
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-300, err_msg=column)
+    assert fast_table.dtypes.equals(generic_table.dtypes)
+
+
+def _all_estimators(intercept=True):
+    ols = LinearRegression(fit_intercept=intercept)
+    return {
+        "pap": PermutationImportance(ols, n_permutations=3),
+        "pap_uniform_sqrt": PermutationImportance(ols, permutation="uniform", scale="sqrt",
+                                                  shared_permutations=True),
+        "loco": LOCO(ols),
+        "loco_permute": LOCO(ols, refit="permute", scale="sqrt", level=0.9),
+        "loco_paired": LOCO(ols, test="paired"),
+        "gcm": GCM(ols, nuisance_check=intercept),
+    }
+
+
+def _uses_fast(dgp, estimators, n, validation="independent"):
+    return runner._spec(dgp, estimators, n, 1, validation, None)["fast"] is not None
+
+
+DGPS = [
+    EquicorrelatedLinear(4, 0.5, [1.0, 0.5, 0.0, 1.0]),
+    BladenDesign(3, 0.5),
+    LinearGaussian([[1.0, 0.3], [0.3, 2.0]], [0.0, 1.0], noise_sd=0.5),
+]
+
+
+@pytest.mark.parametrize("validation", ["independent", "holdout"])
+@pytest.mark.parametrize("dgp", DGPS, ids=lambda d: type(d).__name__)
+@pytest.mark.parametrize("intercept", [True, False])
+def test_fast_table_equals_generic_table(monkeypatch, dgp, validation, intercept):
+    kwargs = dict(dgp=dgp, estimators=_all_estimators(intercept), n=40, reps=5, random_state=11,
+                  validation=validation)
+    assert _uses_fast(dgp, kwargs["estimators"], 40, validation)
+    _assert_same(monte_carlo(**kwargs), _generic(monkeypatch, **kwargs))
+
+
+def test_fast_table_equals_generic_table_for_a_subset_of_features(monkeypatch):
+    kwargs = dict(dgp=EquicorrelatedLinear(5, 0.3, [1.0, 0.0, 2.0, 0.5, 1.0]), estimators=_all_estimators(),
+                  n=50, reps=4, random_state=2, features=["x3", "x0"])
+    _assert_same(monte_carlo(**kwargs), _generic(monkeypatch, **kwargs))
+
+
+def test_fast_table_equals_generic_table_at_bladen_size(monkeypatch):
+    # Bladen et al.'s smallest setting: n = 20, p = 6, noise 0.01, one feature; and at delta = 0.9 the
+    # collinear designs, some of which go to the generic path by the conditioning rule.
+    estimators = {"pap": PermutationImportance(LinearRegression(), permutation="uniform", scale="sqrt"),
+                  "loco": LOCO(LinearRegression(), scale="sqrt")}
+    for delta in (0.1, 0.9):
+        kwargs = dict(dgp=BladenDesign(6, delta), estimators=estimators, n=20, reps=10, random_state=5,
+                      features=["x0"])
+        _assert_same(monte_carlo(**kwargs), _generic(monkeypatch, **kwargs))
+
+
+def test_run_replicate_and_chunking_give_the_same_rows():
+    kwargs = dict(dgp=BladenDesign(3, 0.5), estimators=_all_estimators(), n=30, reps=6, random_state=4)
+    table = monte_carlo(**kwargs)
+    pd.testing.assert_frame_equal(monte_carlo(chunk_size=1, **kwargs), table, check_exact=True)
+    row = table[table["replicate"] == 3]
+    again = run_replicate(kwargs["dgp"], kwargs["estimators"], 30, int(row["seed"].iloc[0]), replicate=3)
+    pd.testing.assert_frame_equal(again, row.reset_index(drop=True), check_exact=True)
+
+
+def test_a_replicate_the_fast_path_refuses_is_computed_by_the_generic_path(monkeypatch):
+    # Force the fallback on every other replicate: the table must still be the generic one.
+    original = fast._Replicate.__init__
+    calls = {"n": 0}
+
+    def sometimes_refuse(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] % 2 == 0:
+            raise fast._Fallback
+        original(self, *args, **kwargs)
+
+    kwargs = dict(dgp=BladenDesign(3, 0.5), estimators=_all_estimators(), n=30, reps=6, random_state=8)
+    generic = _generic(monkeypatch, **kwargs)
+    monkeypatch.setattr(fast._Replicate, "__init__", sometimes_refuse)
+    _assert_same(monte_carlo(**kwargs), generic)
+    assert calls["n"] >= 6
+
+
+def test_nuisance_warning_is_the_generic_paths():
+    # An x-regression far worse than the mean: OLS of x0 on 30 useless features with 40 training rows.
+    # The fast path hands the replicate to the generic path, which warns as it always does.
+    dgp = LinearGaussian(np.eye(31), np.r_[1.0, np.zeros(30)])
+    estimators = {"gcm": GCM(LinearRegression())}
+    with warnings.catch_warnings(record=True) as fast_record:
+        warnings.simplefilter("always")
+        table = monte_carlo(dgp, estimators, n=40, reps=3, random_state=0, features=["x0"])
+    assert runner._spec(dgp, estimators, 40, 3, "independent", ["x0"])["fast"] is not None
+    flagged = [w for w in fast_record if issubclass(w.category, NuisanceQualityWarning)]
+    with warnings.catch_warnings(record=True) as generic_record:
+        warnings.simplefilter("always")
+        original = fast.plan
+        fast.plan = lambda spec: None
+        try:
+            generic = monte_carlo(dgp, estimators, n=40, reps=3, random_state=0, features=["x0"])
+        finally:
+            fast.plan = original
+    _assert_same(table, generic)
+    assert [str(w.message) for w in flagged] == [str(w.message) for w in generic_record
+                                                 if issubclass(w.category, NuisanceQualityWarning)]
+
+
+@pytest.mark.parametrize("estimators, validation", [
+    ({"pap": PermutationImportance(LinearRegression(), loss="absolute_error")}, "independent"),
+    ({"loco": LOCO(LinearRegression(), groups={"a": [0, 1]})}, "independent"),
+    ({"loco": LOCO(LinearRegression(), test="split")}, "independent"),
+    ({"loco": LOCO(LinearRegression(), scale="ratio")}, "independent"),
+    ({"gcm": GCM(LinearRegression(fit_intercept=False))}, "independent"),  # nuisance check, no intercept
+    ({"gcm": GCM(LinearRegression(), scale="loco")}, "independent"),
+    ({"gcm": GCM(LinearRegression(), test="max")}, "independent"),
+    ({"ridge": LOCO(Ridge(1.0))}, "independent"),
+    ({"loco": LOCO(LinearRegression())}, "cv"),
+])
+def test_options_not_covered_take_the_generic_path(estimators, validation):
+    assert runner._spec(BladenDesign(3, 0.5), estimators, 40, 1, validation, None)["fast"] is None
+
+
+def test_other_dgps_take_the_generic_path():
+    dgp = Additive([np.sin, None, lambda x: x])
+    assert runner._spec(dgp, {"loco": LOCO(LinearRegression())}, 40, 1, "independent", None)["fast"] is None
+
+
+def test_patched_estimators_take_the_generic_path(monkeypatch):
+    assert _uses_fast(BladenDesign(3, 0.5), {"pap": PermutationImportance(LinearRegression())}, 40)
+    monkeypatch.setattr(PermutationImportance, "importance", lambda self, *a, **k: None)
+    assert not _uses_fast(BladenDesign(3, 0.5), {"pap": PermutationImportance(LinearRegression())}, 40)
