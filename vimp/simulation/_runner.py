@@ -247,7 +247,16 @@ def _draw(dgp, n, rng):
 
 
 def _one_replicate(spec, replicate, seed):
-    """Rows (dict of lists) and warnings of one replicate."""
+    """Rows (dict of lists) and warnings of one replicate (the fast path where it applies)."""
+    if spec.get("fast") is not None:
+        from ._fast import run_chunk
+
+        return run_chunk(spec, spec["fast"], [replicate], [seed], _generic_replicate)
+    return _generic_replicate(spec, replicate, seed)
+
+
+def _generic_replicate(spec, replicate, seed):
+    """Rows (dict of lists) and warnings of one replicate, by vimp's estimators."""
     dgp, n, validation = spec["dgp"], spec["n"], spec["validation"]
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
     X, y = _draw(dgp, n, rng)
@@ -280,19 +289,20 @@ def _one_replicate(spec, replicate, seed):
     return rows, caught_all
 
 
-_generic_one_replicate = _one_replicate
+_dispatching_one_replicate = _one_replicate
 
 
 def _run_chunk(spec, replicates, seeds):
     """One task: the replicates of a chunk, under vimp's thread policy."""
     cells = spec["n"] * spec["dgp"].p
     with thread_policy(cells, 1):
-        # OLS on a built-in linear dgp: the fast path (same numbers; vimp.simulation._fast). Unless
-        # _one_replicate was replaced (instrumented), which the generic path then runs.
-        if spec.get("fast") is not None and _one_replicate is _generic_one_replicate:
+        # OLS on a built-in linear dgp: the fast path (the generic path's numbers, vimp.simulation._fast)
+        # on the whole chunk at once; replicate by replicate where _one_replicate was replaced
+        # (instrumented). Its rows do not depend on the chunking.
+        if spec.get("fast") is not None and _one_replicate is _dispatching_one_replicate:
             from ._fast import run_chunk
 
-            rows, caught = run_chunk(spec, spec["fast"], replicates, seeds, _one_replicate)
+            rows, caught = run_chunk(spec, spec["fast"], replicates, seeds, _generic_replicate)
             return replicates, _frame(rows), caught
         rows = {c: [] for c in COLUMNS}
         caught = []
