@@ -171,3 +171,53 @@ def test_patched_estimators_take_the_generic_path(monkeypatch):
     assert _uses_fast(BladenDesign(3, 0.5), {"pap": PermutationImportance(LinearRegression())}, 40)
     monkeypatch.setattr(PermutationImportance, "importance", lambda self, *a, **k: None)
     assert not _uses_fast(BladenDesign(3, 0.5), {"pap": PermutationImportance(LinearRegression())}, 40)
+
+
+# ------------------------------------------------------------------------------------------------ kernel
+def _kernel_inputs(n, k, R, seed, kind="derangement"):
+    from vimp._split import draw_permutations
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, k))
+    coef = rng.standard_normal(k)
+    y = X @ coef + rng.standard_normal(n)
+    pred = X @ (coef + 0.1 * rng.standard_normal(k)) + 0.05
+    full = (y - pred) ** 2
+    perms = np.stack([draw_permutations(rng, n, R, kind=kind) for _ in range(k)])
+    return y, pred, full, np.ascontiguousarray(X), coef, perms
+
+
+@pytest.mark.parametrize("n, k, R, kind", [(30, 3, 1, "uniform"), (12, 1, 7, "derangement"),
+                                            (200, 4, 10, "derangement"), (10, 2, 3, "derangement")])
+def test_pap_kernel_equals_its_twin_and_its_python_function(n, k, R, kind):
+    from vimp._kernels.simulation_nb import pap_replicate_stats, pap_replicate_stats_reference
+
+    args = _kernel_inputs(n, k, R, n + k + R, kind)
+    compiled = pap_replicate_stats(*args)
+    python = getattr(pap_replicate_stats, "py_func", pap_replicate_stats)  # NUMBA_DISABLE_JIT=1: no py_func
+    for other in (pap_replicate_stats_reference(*args), python(*args)):
+        for a, b in zip(compiled, other):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-300)
+    again = pap_replicate_stats(*args)  # deterministic: bit for bit
+    for a, b in zip(compiled, again):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_pap_kernel_equals_the_estimators_functions():
+    # The fitter's kernel (pap_linear_terms) and vimp._inference.permutation_mean_se, feature by feature.
+    from vimp._inference import mean_and_se, permutation_mean_se
+    from vimp._kernels import LOSS_SQUARED, pap_linear_terms
+    from vimp._kernels.simulation_nb import pap_replicate_stats
+
+    y, pred, full, X, coef, perms = _kernel_inputs(150, 3, 5, 0)
+    raw, raw_se, se, skew, dof, low, high, other_max = pap_replicate_stats(y, pred, full, X, coef, perms)
+    for g in range(3):
+        other, _, donor, square, donor_full, donor_weight = pap_linear_terms(
+            y, pred, np.ascontiguousarray(X[:, g:g + 1]), coef[g:g + 1].copy(), perms[g], np.ones(150), full,
+            LOSS_SQUARED)
+        mean, plain = mean_and_se(other - full)
+        want = permutation_mean_se(full, other, donor, square, donor_full, donor_weight, None, 5.0, 1.0, mean,
+                                   return_skewness=True)
+        np.testing.assert_allclose([raw[g], raw_se[g], se[g], skew[g], dof[g]], [mean, plain, *want],
+                                   rtol=1e-12)
+        np.testing.assert_allclose([low[g], high[g]], [np.min(other - full), np.max(other - full)], rtol=1e-12)

@@ -28,6 +28,7 @@ warnings are exactly the generic path's.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import zlib
@@ -44,7 +45,7 @@ from .._inference import (
     skew_corrected_pvalue_greater,
     wald_interval,
 )
-from .._kernels import LOSS_SQUARED, pap_linear_terms
+from .._kernels.simulation_nb import pap_replicate_stats
 from .._linear_fitter import _EPS, _NORM_RANGE, _cholesky_factor, _linear_spec, _lstsq_cutoff
 from .._loco import _KEY_PERTURB, LOCO, perturbation_scale
 from .._pap import PermutationImportance
@@ -245,50 +246,19 @@ def _pap(rep, part, entropy, cols):
     """PaP of one replicate: ``(raw, raw_se, skew, df)`` per group."""
     n = len(rep.ye)
     R = part["permutations"]
-    k = len(cols)
-    full = rep.full
-    unit = np.ones(n)
-    others = np.empty((k, n))
-    donors = np.empty((k, n))
-    squares = np.empty((k, n))
-    donor_fulls = np.empty((k, n))
-    donor_weights = np.empty((k, n))
-    shared = None
+    perms = np.empty((len(cols), R, n), dtype=np.int64)
     if part["shared"]:
-        shared = draw_permutations(_child(entropy, _SEED_EVAL, 0), n, R, kind=part["kind"])
-    for g, c in enumerate(cols):
-        perms = shared if shared is not None else draw_permutations(_child(entropy, _SEED_EVAL, g, 0), n, R,
-                                                                    kind=part["kind"])
-        o, _, d, s, df_, dw = pap_linear_terms(
-            rep.ye, rep.pred, np.ascontiguousarray(rep.Xe[:, c:c + 1]), rep.coef[c:c + 1].copy(),
-            np.ascontiguousarray(perms, dtype=np.int64), unit, full, LOSS_SQUARED)
-        others[g], donors[g], squares[g], donor_fulls[g], donor_weights[g] = o, d, s, df_, dw
-    diff = others - full
-    raw = diff.mean(axis=1)
-    raw_se = diff.std(axis=1) / math.sqrt(n)
-    if _numerically_zero(diff.T, full, others.T) or not np.all(raw_se > 0):
-        raise _Fallback
-    # permutation_mean_se with slope 1 and offset raw (vimp._inference), all groups at once
-    shift = full[None, :] + raw[:, None]
-    influence = (others - shift) + donors - donor_fulls - raw[:, None] * donor_weights
-    noise = (squares - 2.0 * shift * others + shift * shift) / float(R)
-    projection = np.sum(influence * influence, axis=1)
-    correction = np.sum(noise, axis=1)
-    variance = projection - correction
-    variance = np.where(variance > 0, variance, projection)
-    lost = 4.0 - 1.0 / float(R)
-    if n > lost + 1.0:
-        variance = variance * (n / (n - lost))
-    se = np.sqrt(variance) / n
-    h = influence - influence.mean(axis=1, keepdims=True)
-    second = np.sum(h * h, axis=1)
-    skew = np.where(second > 0, np.sum(h * h * h, axis=1) / np.where(second > 0, second, 1.0) ** 1.5, 0.0)
-    u = influence * influence - noise
-    total = np.sum(u, axis=1)
-    spread = np.var(u, axis=1, ddof=1) * n
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dof = np.where((total > 0) & (spread > 0), np.maximum(2.0 * total * total / spread, 1.0), np.inf)
-    if not np.all(np.isfinite(se) & (se > 0)):
+        perms[:] = draw_permutations(_child(entropy, _SEED_EVAL, 0), n, R, kind=part["kind"])
+    else:
+        for g in range(len(cols)):
+            perms[g] = draw_permutations(_child(entropy, _SEED_EVAL, g, 0), n, R, kind=part["kind"])
+    raw, raw_se, se, skew, dof, low, high, other_max = pap_replicate_stats(
+        rep.ye, rep.pred, rep.full, np.ascontiguousarray(rep.Xe[:, cols]), np.ascontiguousarray(rep.coef[cols]),
+        perms)
+    bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(rep.full)) + other_max + 1e-300)
+    if np.any((high <= bound) & (low >= -bound)):
+        raise _Fallback  # differences at rounding level: the estimator's exact zero
+    if not (np.all(raw_se > 0) and np.all(np.isfinite(se) & (se > 0))):
         raise _Fallback
     return raw, se, skew, dof
 
@@ -361,8 +331,13 @@ def _nuisance_close(rep, x_res, y_res, cols):
     live = se > 1e-12 * np.where(scale > 0, scale, 1.0)
     z = np.where(live, mean / np.where(se > 0, se, 1.0), 0.0)
     # Holm flags something iff the smallest p-value times the number of tests is below the level.
-    limit = stats.norm.isf(min(1.0, _NUISANCE_MARGIN * NUISANCE_ALPHA / (2 * k)))
-    return bool(np.max(z) >= limit)
+    return bool(np.max(z) >= _nuisance_limit(2 * k))
+
+
+@functools.lru_cache(maxsize=64)
+def _nuisance_limit(tests):
+    """The z above which Holm over ``tests`` one-sided tests could flag (with the margin)."""
+    return float(stats.norm.isf(min(1.0, _NUISANCE_MARGIN * NUISANCE_ALPHA / tests)))
 
 
 # ----------------------------------------------------------------------------------------------- chunk

@@ -1,0 +1,179 @@
+"""Compiled kernel of the Monte Carlo fast path (:mod:`vimp.simulation._fast`), with its NumPy twin.
+
+:func:`pap_replicate_stats` computes, for every feature of one replicate at once, what
+:class:`vimp.PermutationImportance` computes from the per-observation terms of an OLS model under
+squared-error loss and unit weights: the mean loss difference, its plain standard error and the
+dependence-corrected standard error, skewness and degrees of freedom of
+:func:`vimp._inference.permutation_mean_se` (slope 1, offset the mean difference). The twin
+:func:`pap_replicate_stats_reference` computes the same numbers with NumPy (the tests compare them, and
+the kernel's Python function, to 1e-12).
+"""
+
+import math
+
+import numpy as np
+
+from ._config import njit_kernel
+
+__all__ = ["pap_replicate_stats", "pap_replicate_stats_reference"]
+
+
+@njit_kernel
+def pap_replicate_stats(y, pred, full, x_cols, coef, perms):
+    """PaP statistics of every feature of one replicate (OLS, squared error, unit weights).
+
+    Parameters
+    ----------
+    y, pred, full : ndarrays of shape (n,)
+        Evaluation responses, the model's predictions and its squared errors.
+    x_cols : ndarray of shape (n, k)
+        The evaluation columns of the ``k`` features measured.
+    coef : ndarray of shape (k,)
+        Their coefficients.
+    perms : int64 ndarray of shape (k, R, n)
+        Each feature's ``R`` row permutations (row ``i`` takes the column of row ``perms[g, r, i]``).
+
+    Returns
+    -------
+    raw, raw_se, se, skew, dof : ndarrays of shape (k,)
+        Mean loss difference, ``sd / sqrt(n)`` of the differences (1/n variance), the standard error,
+        skewness and Satterthwaite degrees of freedom of ``permutation_mean_se``.
+    diff_min, diff_max : ndarrays of shape (k,)
+        Extremes of each feature's per-row differences.
+    other_absmax : float
+        Largest permuted mean loss (for the rounding-level check of the estimators).
+    """
+    n = y.shape[0]
+    k = x_cols.shape[1]
+    n_rep = perms.shape[1]
+    raw = np.empty(k)
+    raw_se = np.empty(k)
+    se = np.empty(k)
+    skew = np.empty(k)
+    dof = np.empty(k)
+    diff_min = np.empty(k)
+    diff_max = np.empty(k)
+    other_absmax = 0.0
+    other = np.empty(n)
+    square = np.empty(n)
+    donor = np.empty(n)
+    donor_full = np.empty(n)
+    influence = np.empty(n)
+    u = np.empty(n)
+    scale = 1.0 / n_rep
+    for g in range(k):
+        for i in range(n):
+            other[i] = 0.0
+            square[i] = 0.0
+            donor[i] = 0.0
+            donor_full[i] = 0.0
+        c = coef[g]
+        for r in range(n_rep):
+            for i in range(n):
+                d = perms[g, r, i]
+                difference = y[i] - (pred[i] + (c * x_cols[d, g] - c * x_cols[i, g]))
+                loss = difference * difference
+                other[i] += loss
+                square[i] += loss * loss
+                donor[d] += loss
+                donor_full[d] += full[i]
+        total = 0.0
+        low = np.inf
+        high = -np.inf
+        for i in range(n):
+            other[i] *= scale
+            square[i] *= scale
+            donor[i] *= scale
+            donor_full[i] *= scale
+            if abs(other[i]) > other_absmax:
+                other_absmax = abs(other[i])
+            diff = other[i] - full[i]
+            total += diff
+            low = min(low, diff)
+            high = max(high, diff)
+        mean = total / n
+        spread = 0.0
+        for i in range(n):
+            deviation = (other[i] - full[i]) - mean
+            spread += deviation * deviation
+        raw[g] = mean
+        raw_se[g] = math.sqrt(spread / n) / math.sqrt(n)
+        diff_min[g] = low
+        diff_max[g] = high
+        projection = 0.0
+        correction = 0.0
+        h_total = 0.0
+        for i in range(n):
+            shift = full[i] + mean
+            h = (other[i] - shift) + donor[i] - donor_full[i] - mean
+            noise = (square[i] - 2.0 * shift * other[i] + shift * shift) / n_rep
+            influence[i] = h
+            u[i] = h * h - noise
+            projection += h * h
+            correction += noise
+            h_total += h
+        variance = projection - correction
+        if not variance > 0:
+            variance = projection
+        lost = 4.0 - 1.0 / n_rep
+        if n > lost + 1.0:
+            variance *= n / (n - lost)
+        se[g] = math.sqrt(variance) / n
+        h_mean = h_total / n
+        second = 0.0
+        third = 0.0
+        u_total = 0.0
+        for i in range(n):
+            h = influence[i] - h_mean
+            second += h * h
+            third += h * h * h
+            u_total += u[i]
+        skew[g] = third / second**1.5 if second > 0 else 0.0
+        u_mean = u_total / n
+        u_spread = 0.0
+        for i in range(n):
+            u_spread += (u[i] - u_mean) * (u[i] - u_mean)
+        u_spread = u_spread / (n - 1) * n if n > 1 else 0.0
+        if u_total > 0 and u_spread > 0:
+            dof[g] = max(2.0 * u_total * u_total / u_spread, 1.0)
+        else:
+            dof[g] = np.inf
+    return raw, raw_se, se, skew, dof, diff_min, diff_max, other_absmax
+
+
+def pap_replicate_stats_reference(y, pred, full, x_cols, coef, perms):
+    """:func:`pap_replicate_stats` in NumPy (the twin): the same inputs and outputs."""
+    n = y.shape[0]
+    n_rep = perms.shape[1]
+    k = x_cols.shape[1]
+    others, squares, donors, donor_fulls = (np.empty((k, n)) for _ in range(4))
+    for g in range(k):
+        change = coef[g] * x_cols[perms[g], g] - coef[g] * x_cols[:, g][None, :]
+        losses = (y[None, :] - (pred[None, :] + change)) ** 2  # (R, n)
+        others[g] = losses.mean(axis=0)
+        squares[g] = (losses**2).mean(axis=0)
+        donors[g] = np.bincount(perms[g].ravel(), weights=losses.ravel(), minlength=n) / n_rep
+        donor_fulls[g] = np.bincount(perms[g].ravel(), weights=np.tile(full, n_rep), minlength=n) / n_rep
+    diff = others - full[None, :]
+    raw = diff.mean(axis=1)
+    raw_se = diff.std(axis=1) / np.sqrt(n)
+    shift = full[None, :] + raw[:, None]
+    influence = (others - shift) + donors - donor_fulls - raw[:, None]
+    noise = (squares - 2.0 * shift * others + shift * shift) / n_rep
+    projection = np.sum(influence**2, axis=1)
+    variance = projection - np.sum(noise, axis=1)
+    variance = np.where(variance > 0, variance, projection)
+    lost = 4.0 - 1.0 / n_rep
+    if n > lost + 1.0:
+        variance = variance * (n / (n - lost))
+    se = np.sqrt(variance) / n
+    h = influence - influence.mean(axis=1, keepdims=True)
+    second = np.sum(h**2, axis=1)
+    skew = np.where(second > 0, np.sum(h**3, axis=1) / np.where(second > 0, second, 1.0) ** 1.5, 0.0)
+    u = influence**2 - noise
+    total = np.sum(u, axis=1)
+    spread = np.var(u, axis=1, ddof=1) * n if n > 1 else np.zeros(k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dof = np.where((total > 0) & (spread > 0), np.maximum(2.0 * total**2 / spread, 1.0), np.inf)
+    return (raw, raw_se, se, skew, dof, diff.min(axis=1), diff.max(axis=1),
+            float(np.max(np.abs(others))) if others.size else 0.0)
