@@ -221,3 +221,19 @@ def test_pap_kernel_equals_the_estimators_functions():
         np.testing.assert_allclose([raw[g], raw_se[g], se[g], skew[g], dof[g]], [mean, plain, *want],
                                    rtol=1e-12)
         np.testing.assert_allclose([low[g], high[g]], [np.min(other - full), np.max(other - full)], rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["derangement", "uniform"])
+@pytest.mark.parametrize("n, R", [(2, 5), (7, 3), (500, 10)])
+def test_batched_permutations_are_draw_permutations_of_each_generator(kind, n, R):
+    from vimp._split import draw_permutations
+
+    rngs = [np.random.default_rng(s) for s in range(6)]
+    batched = fast._permutations(rngs, n, R, kind)
+    for s in range(6):
+        np.testing.assert_array_equal(batched[s], draw_permutations(np.random.default_rng(s), n, R, kind=kind))
+    # and the Generators are left where draw_permutations leaves them
+    again = [np.random.default_rng(s) for s in range(6)]
+    for rng in again:
+        draw_permutations(rng, n, R, kind=kind)
+    assert [r.bit_generator.state for r in rngs] == [r.bit_generator.state for r in again]

@@ -49,7 +49,13 @@ from .._kernels.simulation_nb import pap_replicate_stats
 from .._linear_fitter import _EPS, _NORM_RANGE, _cholesky_factor, _linear_spec, _lstsq_cutoff
 from .._loco import _KEY_PERTURB, LOCO, perturbation_scale
 from .._pap import PermutationImportance
-from .._split import PERMUTATION_KINDS, draw_permutations
+from .._kernels import derangements_from_words, permutations_from_words
+from .._split import (
+    DERANGEMENT_WORDS_PER_ROW,
+    PERMUTATION_KINDS,
+    _draw_words,
+    _permutation_reserve,
+)
 from .._test_choice import resolve_test
 from .._validation import MIN_EVALUATION_ROWS
 from ._dgp import BladenDesign, EquicorrelatedLinear, LinearGaussian
@@ -242,16 +248,50 @@ def _mean_se(terms):
     return terms.mean(axis=0), terms.std(axis=0) / math.sqrt(n)
 
 
+def _permutations(rngs, n, R, kind):
+    """:func:`vimp._split.draw_permutations` of ``R`` rows from each Generator of ``rngs``, shape
+    (len(rngs), R, n): the same draws from each Generator, in the same order, with one kernel call per
+    round for all of them instead of one per Generator."""
+    k = len(rngs)
+    out = np.empty((k, R, n), dtype=np.int64)
+    if kind == "derangement":
+        if n < 2:
+            raise _Fallback
+        width = (int(DERANGEMENT_WORDS_PER_ROW * (n - 1)) + _permutation_reserve(n) + 1) // 2
+        todo = [np.arange(R) for _ in range(k)]
+        live = list(range(k))
+        while live:
+            words = np.concatenate([_draw_words(rngs[g], todo[g].size, width) for g in live])
+            drawn, exhausted = derangements_from_words(words, n)
+            start = 0
+            for g in live:
+                rows = todo[g]
+                stop = start + rows.size
+                done = ~exhausted[start:stop]
+                out[g, rows[done]] = drawn[start:stop][done]
+                todo[g] = rows[~done]
+                start = stop
+            live = [g for g in live if todo[g].size]
+        return out
+    width = (max(n - 1, 0) + _permutation_reserve(n) + 1) // 2
+    words = np.concatenate([_draw_words(rng, R, width) for rng in rngs])
+    drawn, exhausted = permutations_from_words(words, n)
+    out[:] = drawn.reshape(k, R, n)
+    for index in np.flatnonzero(exhausted):  # in each Generator's order, after its words
+        g, r = divmod(int(index), R)
+        out[g, r] = rngs[g].permutation(n)
+    return out
+
+
 def _pap(rep, part, entropy, cols):
     """PaP of one replicate: ``(raw, raw_se, skew, df)`` per group."""
     n = len(rep.ye)
     R = part["permutations"]
-    perms = np.empty((len(cols), R, n), dtype=np.int64)
     if part["shared"]:
-        perms[:] = draw_permutations(_child(entropy, _SEED_EVAL, 0), n, R, kind=part["kind"])
+        perms = np.empty((len(cols), R, n), dtype=np.int64)
+        perms[:] = _permutations([_child(entropy, _SEED_EVAL, 0)], n, R, part["kind"])[0]
     else:
-        for g in range(len(cols)):
-            perms[g] = draw_permutations(_child(entropy, _SEED_EVAL, g, 0), n, R, kind=part["kind"])
+        perms = _permutations([_child(entropy, _SEED_EVAL, g, 0) for g in range(len(cols))], n, R, part["kind"])
     raw, raw_se, se, skew, dof, low, high, other_max = pap_replicate_stats(
         rep.ye, rep.pred, rep.full, np.ascontiguousarray(rep.Xe[:, cols]), np.ascontiguousarray(rep.coef[cols]),
         perms)
