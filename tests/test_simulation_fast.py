@@ -237,3 +237,34 @@ def test_batched_permutations_are_draw_permutations_of_each_generator(kind, n, R
     for rng in again:
         draw_permutations(rng, n, R, kind=kind)
     assert [r.bit_generator.state for r in rngs] == [r.bit_generator.state for r in again]
+
+
+# ------------------------------------------------------------------------------------------------ seeding
+@pytest.mark.parametrize("run, keys", [
+    (0, [(0,)]), (12345, [(2, g, 0) for g in range(5)]), (2**32 + 9, [(1, 2**32 - 1)]),
+    (2**63 - 1, [(3, 4, 0), (3, 4, 7)]), (987654321, [(0,)]),
+])
+def test_streams_are_numpys_seed_sequence_children(run, keys):
+    streams = fast._Streams()
+    gens = streams.children(run, keys)
+    for gen, key in zip(gens, keys):
+        want = np.random.default_rng(np.random.SeedSequence(run, spawn_key=key))
+        assert gen.bit_generator.state == want.bit_generator.state
+        np.testing.assert_array_equal(gen.standard_normal(5), want.standard_normal(5))
+    for key in keys:
+        assert streams.words(run, key, 8) == np.random.SeedSequence(run, spawn_key=key).generate_state(
+            8, np.uint32).tolist()
+
+
+def test_seed_kernel_equals_its_twin_and_numpy():
+    from vimp._kernels.simulation_nb import seed_sequence_words, seed_sequence_words_reference
+
+    rng = np.random.default_rng(0)
+    rows = np.zeros((50, 7), dtype=np.uint64)
+    rows[:, 0] = rng.integers(0, 2**32, 50, dtype=np.uint64)
+    rows[:25, 1] = rng.integers(0, 2**32, 25, dtype=np.uint64)  # run entropy of two words
+    rows[:, 4:] = rng.integers(0, 2**32, (50, 3), dtype=np.uint64)
+    compiled = seed_sequence_words(rows, 8)
+    np.testing.assert_array_equal(compiled, seed_sequence_words_reference(rows, 8))
+    python = getattr(seed_sequence_words, "py_func", seed_sequence_words)
+    np.testing.assert_array_equal(python(rows, 8), compiled)

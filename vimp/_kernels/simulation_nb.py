@@ -15,7 +15,8 @@ import numpy as np
 
 from ._config import njit_kernel
 
-__all__ = ["pap_replicate_stats", "pap_replicate_stats_reference"]
+__all__ = ["pap_replicate_stats", "pap_replicate_stats_reference", "seed_sequence_words",
+           "seed_sequence_words_reference"]
 
 
 @njit_kernel
@@ -177,3 +178,92 @@ def pap_replicate_stats_reference(y, pred, full, x_cols, coef, perms):
         dof = np.where((total > 0) & (spread > 0), np.maximum(2.0 * total**2 / spread, 1.0), np.inf)
     return (raw, raw_se, se, skew, dof, diff.min(axis=1), diff.max(axis=1),
             float(np.max(np.abs(others))) if others.size else 0.0)
+
+
+# ------------------------------------------------------------------------------------------ seeding
+# numpy.random.SeedSequence's hash (O'Neill's seed_seq design as NumPy implements it), on 32-bit words
+# held in uint64 and masked after each product, so that Numba and NumPy compute it alike.
+_MASK32 = 0xFFFFFFFF
+_INIT_A = 0x43B0D7E5
+_MULT_A = 0x931E8875
+_INIT_B = 0x8B51F9DD
+_MULT_B = 0x58F38DED
+_MIX_MULT_L = 0xCA01F9DD
+_MIX_MULT_R = 0x4973F715
+_XSHIFT = 16
+_POOL = 4
+
+
+@njit_kernel
+def seed_sequence_words(entropy, n_words):
+    """``SeedSequence(...).generate_state(n_words, uint32)`` for each row of assembled entropy words.
+
+    Parameters
+    ----------
+    entropy : uint64 ndarray of shape (m, L), L >= 4
+        Each row the assembled entropy of one ``SeedSequence`` (the run entropy as 32-bit words, padded
+        with zeros to the pool size of 4 when there is a spawn key, then the spawn key's words), each
+        value below 2**32.
+    n_words : int
+        32-bit words of state to generate per row.
+
+    Returns
+    -------
+    uint64 ndarray of shape (m, n_words)
+        The 32-bit words (as NumPy's ``generate_state(n_words, np.uint32)``).
+    """
+    m, length = entropy.shape
+    out = np.empty((m, n_words), dtype=np.uint64)
+    mask = np.uint64(_MASK32)
+    mixer = np.empty(_POOL, dtype=np.uint64)
+    for row in range(m):
+        hash_const = np.uint64(_INIT_A)
+        for i in range(_POOL):
+            value = entropy[row, i] if i < length else np.uint64(0)
+            value = value ^ hash_const
+            hash_const = (hash_const * np.uint64(_MULT_A)) & mask
+            value = (value * hash_const) & mask
+            value = value ^ (value >> np.uint64(_XSHIFT))
+            mixer[i] = value
+        for i_src in range(_POOL):
+            for i_dst in range(_POOL):
+                if i_src != i_dst:
+                    value = mixer[i_src] ^ hash_const
+                    hash_const = (hash_const * np.uint64(_MULT_A)) & mask
+                    value = (value * hash_const) & mask
+                    value = value ^ (value >> np.uint64(_XSHIFT))
+                    mixed = (((np.uint64(_MIX_MULT_L) * mixer[i_dst]) & mask) + np.uint64(1 << 32)
+                             - ((np.uint64(_MIX_MULT_R) * value) & mask)) & mask  # no wrap-around
+                    mixer[i_dst] = mixed ^ (mixed >> np.uint64(_XSHIFT))
+        for i_src in range(_POOL, length):
+            for i_dst in range(_POOL):
+                value = entropy[row, i_src] ^ hash_const
+                hash_const = (hash_const * np.uint64(_MULT_A)) & mask
+                value = (value * hash_const) & mask
+                value = value ^ (value >> np.uint64(_XSHIFT))
+                mixed = (((np.uint64(_MIX_MULT_L) * mixer[i_dst]) & mask) + np.uint64(1 << 32)
+                             - ((np.uint64(_MIX_MULT_R) * value) & mask)) & mask  # no wrap-around
+                mixer[i_dst] = mixed ^ (mixed >> np.uint64(_XSHIFT))
+        hash_const = np.uint64(_INIT_B)
+        for i_dst in range(n_words):
+            value = mixer[i_dst % _POOL] ^ hash_const
+            hash_const = (hash_const * np.uint64(_MULT_B)) & mask
+            value = (value * hash_const) & mask
+            out[row, i_dst] = value ^ (value >> np.uint64(_XSHIFT))
+    return out
+
+
+def seed_sequence_words_reference(entropy, n_words):
+    """:func:`seed_sequence_words` through :class:`numpy.random.SeedSequence` itself (the twin).
+
+    Each row is read back as the run entropy (its first four words, little-endian: the padding zeros
+    are high words of zero) and the spawn key (one key per further word, each below 2**32), which is
+    how the fast path lays the rows out.
+    """
+    out = np.empty((entropy.shape[0], n_words), dtype=np.uint64)
+    for row, words in enumerate(entropy):
+        run = sum(int(words[i]) << (32 * i) for i in range(_POOL))
+        key = tuple(int(w) for w in words[_POOL:])
+        seq = np.random.SeedSequence(run, spawn_key=key)
+        out[row] = seq.generate_state(n_words, np.uint32).astype(np.uint64)
+    return out

@@ -45,7 +45,7 @@ from .._inference import (
     skew_corrected_pvalue_greater,
     wald_interval,
 )
-from .._kernels.simulation_nb import pap_replicate_stats
+from .._kernels.simulation_nb import pap_replicate_stats, seed_sequence_words
 from .._linear_fitter import _EPS, _NORM_RANGE, _cholesky_factor, _linear_spec, _lstsq_cutoff
 from .._loco import _KEY_PERTURB, LOCO, perturbation_scale
 from .._pap import PermutationImportance
@@ -76,14 +76,80 @@ class _Fallback(Exception):
 
 
 # ------------------------------------------------------------------------------------------------ plan
-def _seed_of(seed, name):
+def _seed_of(seed, name, streams=None):
     """The estimator's ``random_state`` in a replicate, as :func:`vimp.simulation._runner._prepare` sets it."""
-    seq = np.random.SeedSequence(seed, spawn_key=(1, zlib.crc32(name.encode())))
+    key = (1, zlib.crc32(name.encode()))
+    if streams is not None:
+        return int(streams.words(seed, key, 8)[0])
+    seq = np.random.SeedSequence(seed, spawn_key=key)
     return int(seq.generate_state(8, np.uint32)[0])
 
 
 def _child(entropy, *keys):
     return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=keys))
+
+
+_PCG_MULT = 0x2360ED051FC65DA44385DF649FCCF645
+_MASK128 = (1 << 128) - 1
+
+
+def _pcg64_state(words):
+    """``PCG64(seed_sequence).state`` from the sequence's first 8 32-bit words (``generate_state(4,
+    uint64)``): seed and increment as NumPy's ``pcg64_set_seed`` takes them, then ``pcg64_srandom``."""
+    v = [words[2 * i] | (words[2 * i + 1] << 32) for i in range(4)]
+    seed = (v[0] << 64) | v[1]
+    inc = (((v[2] << 64) | v[3]) << 1 | 1) & _MASK128
+    state = ((inc + seed) * _PCG_MULT + inc) & _MASK128  # from state 0: step, add the seed, step
+    return {"bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0, "uinteger": 0}
+
+
+def _entropy_rows(run, keys):
+    """Assembled entropy of ``SeedSequence(run, spawn_key=key)`` for each key (all of one length), as
+    :func:`vimp._kernels.simulation_nb.seed_sequence_words` takes it; None where a row does not fit
+    that layout (a run entropy above 128 bits, a key of 2**32 or more)."""
+    run = int(run)
+    words = []
+    while True:
+        words.append(run & 0xFFFFFFFF)
+        run >>= 32
+        if not run:
+            break
+    if len(words) > 4 or any(not 0 <= int(k) < 2**32 for key in keys for k in key):
+        return None
+    words += [0] * (4 - len(words))
+    return np.array([words + [int(k) for k in key] for key in keys], dtype=np.uint64)
+
+
+class _Streams:
+    """Generators on the ``SeedSequence`` children the estimators use, seeded fast.
+
+    :meth:`children` gives the Generators ``default_rng(SeedSequence(run, spawn_key=key))`` for a list of
+    keys, in the same state (the hash of NumPy's ``SeedSequence`` in one compiled call for all keys, the
+    PCG64 seeding in Python integers; the tests compare the states with NumPy's). The Generator objects
+    are reused from call to call: a caller uses them before its next call.
+    """
+
+    def __init__(self):
+        self._pool = []
+
+    def children(self, run, keys):
+        rows = _entropy_rows(run, keys) if keys else None
+        if rows is None:
+            return [_child(run, *key) for key in keys]
+        states = seed_sequence_words(rows, 8).tolist()
+        while len(self._pool) < len(keys):
+            self._pool.append(np.random.Generator(np.random.PCG64()))
+        out = self._pool[:len(keys)]
+        for gen, words in zip(out, states):
+            gen.bit_generator.state = _pcg64_state(words)
+        return out
+
+    def words(self, run, key, n_words):
+        """``SeedSequence(run, spawn_key=key).generate_state(n_words, uint32)`` as ints."""
+        rows = _entropy_rows(run, [key])
+        if rows is None:
+            return np.random.SeedSequence(run, spawn_key=key).generate_state(n_words, np.uint32).tolist()
+        return seed_sequence_words(rows, n_words)[0].tolist()
 
 
 def _ols_spec(learner):
@@ -283,15 +349,16 @@ def _permutations(rngs, n, R, kind):
     return out
 
 
-def _pap(rep, part, entropy, cols):
+def _pap(rep, part, entropy, cols, streams):
     """PaP of one replicate: ``(raw, raw_se, skew, df)`` per group."""
     n = len(rep.ye)
     R = part["permutations"]
     if part["shared"]:
         perms = np.empty((len(cols), R, n), dtype=np.int64)
-        perms[:] = _permutations([_child(entropy, _SEED_EVAL, 0)], n, R, part["kind"])[0]
+        perms[:] = _permutations(streams.children(entropy, [(_SEED_EVAL, 0)]), n, R, part["kind"])[0]
     else:
-        perms = _permutations([_child(entropy, _SEED_EVAL, g, 0) for g in range(len(cols))], n, R, part["kind"])
+        rngs = streams.children(entropy, [(_SEED_EVAL, g, 0) for g in range(len(cols))])
+        perms = _permutations(rngs, n, R, part["kind"])
     raw, raw_se, se, skew, dof, low, high, other_max = pap_replicate_stats(
         rep.ye, rep.pred, rep.full, np.ascontiguousarray(rep.Xe[:, cols]), np.ascontiguousarray(rep.coef[cols]),
         perms)
@@ -303,7 +370,7 @@ def _pap(rep, part, entropy, cols):
     return raw, se, skew, dof
 
 
-def _loco(rep, part, entropy, cols):
+def _loco(rep, part, entropy, cols, streams):
     """LOCO of one replicate: ``(raw, raw_se, test_estimate, test_se)`` per group."""
     n = len(rep.ye)
     full = rep.full
@@ -313,8 +380,9 @@ def _loco(rep, part, entropy, cols):
         other = np.empty((n, len(cols)))
         Xt = rep.Xt
         n_train = Xt.shape[0]
+        rngs = streams.children(entropy, [(_SEED_FIT, g, 0) for g in range(len(cols))])
         for g, c in enumerate(cols):
-            perm = _child(entropy, _SEED_FIT, g, 0).permutation(n_train)
+            perm = rngs[g].permutation(n_train)
             Xp = Xt.copy()
             Xp[:, c] = Xt[perm, c]
             center, y_center, beta, _ = _fit(Xp, rep.yt, part["intercept"], part["rank_tol"])
@@ -328,8 +396,8 @@ def _loco(rep, part, entropy, cols):
     if part["test"] == "paired":
         return raw, raw_se, raw, raw_se
     scale = perturbation_scale(n)
-    noise = np.column_stack([_child(entropy, _SEED_TEST, _KEY_PERTURB, g).standard_normal(n)
-                             for g in range(len(cols))])
+    rngs = streams.children(entropy, [(_SEED_TEST, _KEY_PERTURB, g) for g in range(len(cols))])
+    noise = np.column_stack([rng.standard_normal(n) for rng in rngs])
     sd_full = float(full.std() / math.sqrt(n))
     rho = float(scale) * sd_full * math.sqrt(n)
     est, se = _mean_se(diff + rho * noise)
@@ -381,11 +449,11 @@ def _nuisance_limit(tests):
 
 
 # ----------------------------------------------------------------------------------------------- chunk
-def _draw_replicate(spec, seed):
+def _draw_replicate(spec, seed, streams):
     from ._runner import _draw
 
     dgp, n = spec["dgp"], spec["n"]
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
+    rng = streams.children(seed, [(0,)])[0]
     X, y = _draw(dgp, n, rng)
     if spec["validation"] == "independent":
         Xe, ye = _draw(dgp, n, rng)
@@ -410,8 +478,9 @@ def run_chunk(spec, parts, replicates, seeds, generic):
     store = [{key: np.full((count, k), np.nan) for key in ("raw", "se", "a", "b")} for _ in parts]
     fast = np.ones(count, dtype=bool)
     fits = {}
+    streams = _Streams()
     for i, seed in enumerate(seeds):
-        Xt, yt, Xe, ye = _draw_replicate(spec, seed)
+        Xt, yt, Xe, ye = _draw_replicate(spec, seed, streams)
         fits.clear()
         try:
             if _constant(Xt):
@@ -421,12 +490,12 @@ def run_chunk(spec, parts, replicates, seeds, generic):
                 if key not in fits:
                     fits[key] = _Replicate(Xt, yt, Xe, ye, *key)
                 rep = fits[key]
-                entropy = _seed_of(seed, part["name"])
+                entropy = _seed_of(seed, part["name"], streams)
                 if part["method"] == "pap":
-                    raw, se, skew, dof = _pap(rep, part, entropy, cols)
+                    raw, se, skew, dof = _pap(rep, part, entropy, cols, streams)
                     out["raw"][i], out["se"][i], out["a"][i], out["b"][i] = raw, se, skew, dof
                 elif part["method"] == "loco":
-                    raw, se, test_est, test_se = _loco(rep, part, entropy, cols)
+                    raw, se, test_est, test_se = _loco(rep, part, entropy, cols, streams)
                     out["raw"][i], out["se"][i], out["a"][i], out["b"][i] = raw, se, test_est, test_se
                 else:
                     raw, se = _gcm(rep, part, cols)
