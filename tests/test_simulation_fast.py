@@ -268,3 +268,21 @@ def test_seed_kernel_equals_its_twin_and_numpy():
     np.testing.assert_array_equal(compiled, seed_sequence_words_reference(rows, 8))
     python = getattr(seed_sequence_words, "py_func", seed_sequence_words)
     np.testing.assert_array_equal(python(rows, 8), compiled)
+
+
+@pytest.mark.parametrize("p, delta", [(2, 0.0), (6, 0.5), (10, 0.9), (10, 0.99)])
+def test_factor_is_the_fitters_cholesky_factor_bit_for_bit(p, delta):
+    from vimp._linear_fitter import _cholesky_factor
+
+    X, _ = BladenDesign(p, delta).sample(3 * p, np.random.default_rng(p))
+    A = X - X.mean(axis=0)
+    gram = A.T @ A
+    norms = np.sqrt(np.diag(gram))
+    scaled, atb = gram / np.outer(norms, norms), A[:, 0] @ A / norms
+    want = _cholesky_factor(scaled, atb, np.zeros(p))
+    if want is None:  # the fitter's QR path: the fast path hands the replicate over
+        with pytest.raises(fast._Fallback):
+            fast._factor(scaled, atb)
+        return
+    for a, b in zip(fast._factor(scaled, atb), want[:3]):
+        np.testing.assert_array_equal(a, b)

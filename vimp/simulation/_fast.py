@@ -35,6 +35,8 @@ import zlib
 
 import numpy as np
 from scipy import stats
+from scipy.linalg.lapack import dpotrf as _potrf
+from scipy.linalg.lapack import dtrtrs as _trtrs
 
 from .._base import _SEED_EVAL, _SEED_FIT, _SEED_TEST, ROUNDING_TOLERANCE
 from .._gcm import COLLINEAR_TOLERANCE, GCM, NUISANCE_ALPHA, _linear_price
@@ -46,7 +48,14 @@ from .._inference import (
     wald_interval,
 )
 from .._kernels.simulation_nb import pap_replicate_stats, seed_sequence_words
-from .._linear_fitter import _EPS, _NORM_RANGE, _cholesky_factor, _linear_spec, _lstsq_cutoff
+from .._linear_fitter import (
+    _CHOLESKY_MAX_CONDITION,
+    _EPS,
+    _NORM_RANGE,
+    _cholesky_factor,
+    _linear_spec,
+    _lstsq_cutoff,
+)
 from .._loco import _KEY_PERTURB, LOCO, perturbation_scale
 from .._pap import PermutationImportance
 from .._kernels import derangements_from_words, permutations_from_words
@@ -249,10 +258,7 @@ def _fit(Xt, yt, intercept, rank_tol):
     norms = np.sqrt(np.diag(gram))
     if not (np.all(np.isfinite(gram)) and norms.min() > _NORM_RANGE[0] and norms.max() < _NORM_RANGE[1]):
         raise _Fallback
-    factor = _cholesky_factor(gram / np.outer(norms, norms), (A.T @ b) / norms, 0.0 / norms**2)
-    if factor is None:
-        raise _Fallback  # the fitter would use its QR path
-    R, R_inv, beta_scaled, _ = factor
+    R, R_inv, beta_scaled = _factor(gram / np.outer(norms, norms), (A.T @ b) / norms)
     R_inv = R_inv / norms[:, None]
     # The fitter's rank check (full rank, or minimum-norm least squares), with room to spare.
     threshold = max(float(rank_tol), _lstsq_cutoff(float(rank_tol), (n, p)), max(n, p) * _EPS)
@@ -262,6 +268,25 @@ def _fit(Xt, yt, intercept, rank_tol):
     beta = beta_scaled / norms
     G = R_inv @ R_inv.T
     return center, y_center, beta, G
+
+
+def _factor(scaled, atb):
+    """``_cholesky_factor(scaled, atb, 0)`` of the fitter (the same LAPACK calls, without the wrappers):
+    ``(R, R^-1, solution)``; :class:`_Fallback` where the fitter would take its QR path."""
+    k = scaled.shape[0]
+    R, info = _potrf(scaled, lower=0, clean=1)
+    if info != 0:
+        raise _Fallback
+    R_inv, info = _trtrs(R, np.eye(k), lower=0)
+    if info != 0:
+        raise _Fallback
+    condition = np.linalg.norm(R) * np.linalg.norm(R_inv)
+    if not (np.isfinite(condition) and condition <= _CHOLESKY_MAX_CONDITION):
+        factor = _cholesky_factor(scaled, atb, np.zeros(k))  # the fitter's own decision
+        if factor is None:
+            raise _Fallback
+        return factor[0], factor[1], factor[2]
+    return R, R_inv, R_inv @ (R_inv.T @ atb)
 
 
 def _constant(X):
@@ -449,10 +474,13 @@ def _nuisance_limit(tests):
 
 
 # ----------------------------------------------------------------------------------------------- chunk
-def _draw_replicate(spec, seed, streams):
-    from ._runner import _draw
+def _sample(dgp, n, rng):
+    return dgp.sample(n, rng)
 
+
+def _draw_replicate(spec, seed, streams):
     dgp, n = spec["dgp"], spec["n"]
+    _draw = _sample  # a built-in dgp's sample checks its own output
     rng = streams.children(seed, [(0,)])[0]
     X, y = _draw(dgp, n, rng)
     if spec["validation"] == "independent":
@@ -524,32 +552,39 @@ def run_chunk(spec, parts, replicates, seeds, generic):
             if part["scale"] == "sqrt":
                 low, high = np.sqrt(np.maximum(low, 0.0)), np.sqrt(np.maximum(high, 0.0))
         columns[part["name"]] = (importance, std_error, low, high, pvalue)
+    return _rows(spec, parts, columns, labels, replicates, seeds, fast, generic)
+
+
+def _rows(spec, parts, columns, labels, replicates, seeds, fast, generic):
+    """The chunk's rows as arrays: the fast replicates' in bulk, then the generic path's."""
     from ._store import COLUMNS
 
-    rows = {c: [] for c in COLUMNS}
+    k = len(labels)
+    n_est = len(parts)
+    chosen = np.flatnonzero(fast)
+    m = chosen.size
+    names = [part["name"] for part in parts]
+    out = {
+        "replicate": np.repeat(np.asarray(replicates, dtype=np.int64)[chosen], n_est * k),
+        "estimator": np.tile(np.repeat(np.array(names, dtype=object), k), m),
+        "feature": np.tile(np.array(labels, dtype=object), m * n_est),
+    }
+    for j, column in enumerate(("importance", "std_error", "ci_low", "ci_high", "pvalue")):
+        out[column] = np.stack([columns[name][j][chosen] for name in names], axis=1).reshape(-1)
+    truth = np.array([[spec["truths"][name].get(f, np.nan) for f in labels] for name in names], dtype=float)
+    out["truth"] = np.tile(truth.reshape(-1), m)
+    out["seed"] = np.repeat(np.asarray(seeds, dtype=np.int64)[chosen], n_est * k)
     caught = []
-    for i, (r, seed) in enumerate(zip(replicates, seeds)):
-        if not fast[i]:
-            part_rows, w = generic(spec, r, seed)
+    if m < len(replicates):
+        extra = {c: [] for c in COLUMNS}
+        for i in np.flatnonzero(~fast):
+            part_rows, w = generic(spec, replicates[i], seeds[i])
             for c in COLUMNS:
-                rows[c] += part_rows[c]
+                extra[c] += part_rows[c]
             caught += w
-            continue
-        for part in parts:
-            name = part["name"]
-            importance, std_error, low, high, pvalue = columns[name]
-            truth = spec["truths"][name]
-            rows["replicate"] += [r] * k
-            rows["estimator"] += [name] * k
-            rows["feature"] += labels
-            rows["importance"] += importance[i].tolist()
-            rows["std_error"] += std_error[i].tolist()
-            rows["ci_low"] += low[i].tolist()
-            rows["ci_high"] += high[i].tolist()
-            rows["pvalue"] += pvalue[i].tolist()
-            rows["truth"] += [truth.get(f, np.nan) for f in labels]
-            rows["seed"] += [seed] * k
-    return rows, caught
+        for c in COLUMNS:
+            out[c] = np.concatenate([out[c], np.asarray(extra[c], dtype=out[c].dtype)])
+    return {c: out[c] for c in COLUMNS}, caught
 
 
 def _on_scale(scale, raw, se):
