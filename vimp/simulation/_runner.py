@@ -251,7 +251,8 @@ def _one_replicate(spec, replicate, seed):
     if spec.get("fast") is not None:
         from ._fast import run_chunk
 
-        return run_chunk(spec, spec["fast"], [replicate], [seed], _generic_replicate)
+        rows, caught = run_chunk(spec, spec["fast"], [replicate], [seed], _generic_replicate)
+        return {c: np.asarray(values).tolist() for c, values in rows.items()}, caught
     return _generic_replicate(spec, replicate, seed)
 
 
