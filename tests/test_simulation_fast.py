@@ -286,3 +286,12 @@ def test_factor_is_the_fitters_cholesky_factor_bit_for_bit(p, delta):
         return
     for a, b in zip(fast._factor(scaled, atb), want[:3]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_chunk_frame_is_the_runners():
+    rows, _ = fast.run_chunk(runner._spec(BladenDesign(3, 0.5), _all_estimators(), 30, 3, "independent", None),
+                             fast.plan(runner._spec(BladenDesign(3, 0.5), _all_estimators(), 30, 3,
+                                                    "independent", None)), [0, 1, 2], [11, 12, 2**62 + 5],
+                             runner._generic_replicate)
+    pd.testing.assert_frame_equal(fast.frame(rows), runner._frame({c: list(v) for c, v in rows.items()}),
+                                  check_exact=True)

@@ -69,7 +69,7 @@ from .._test_choice import resolve_test
 from .._validation import MIN_EVALUATION_ROWS
 from ._dgp import BladenDesign, EquicorrelatedLinear, LinearGaussian
 
-__all__ = ["plan", "run_chunk"]
+__all__ = ["frame", "plan", "run_chunk"]
 
 _DGPS = (LinearGaussian, EquicorrelatedLinear, BladenDesign)
 #: The methods of the estimator classes as vimp ships them: a class whose methods were replaced (an
@@ -585,6 +585,15 @@ def _rows(spec, parts, columns, labels, replicates, seeds, fast, generic):
         for c in COLUMNS:
             out[c] = np.concatenate([out[c], np.asarray(extra[c], dtype=out[c].dtype)])
     return {c: out[c] for c in COLUMNS}, caught
+
+
+def frame(rows):
+    """The runner's chunk frame (``_runner._frame``) of typed row arrays, without its ``astype`` pass."""
+    import pandas as pd
+
+    from ._store import COLUMNS
+
+    return pd.DataFrame({c: pd.Series(rows[c], dtype=dtype, copy=False) for c, dtype in COLUMNS.items()})
 
 
 def _on_scale(scale, raw, se):

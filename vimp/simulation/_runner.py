@@ -301,10 +301,10 @@ def _run_chunk(spec, replicates, seeds):
         # on the whole chunk at once; replicate by replicate where _one_replicate was replaced
         # (instrumented). Its rows do not depend on the chunking.
         if spec.get("fast") is not None and _one_replicate is _dispatching_one_replicate:
-            from ._fast import run_chunk
+            from ._fast import frame, run_chunk
 
             rows, caught = run_chunk(spec, spec["fast"], replicates, seeds, _generic_replicate)
-            return replicates, _frame(rows), caught
+            return replicates, frame(rows), caught
         rows = {c: [] for c in COLUMNS}
         caught = []
         for r, seed in zip(replicates, seeds):
