@@ -15,8 +15,8 @@ import numpy as np
 
 from ._config import njit_kernel
 
-__all__ = ["pap_replicate_stats", "pap_replicate_stats_reference", "seed_sequence_words",
-           "seed_sequence_words_reference"]
+__all__ = ["drop_replicate_stats", "drop_replicate_stats_reference", "pap_replicate_stats",
+           "pap_replicate_stats_reference", "seed_sequence_words", "seed_sequence_words_reference"]
 
 
 @njit_kernel
@@ -267,3 +267,160 @@ def seed_sequence_words_reference(entropy, n_words):
         seq = np.random.SeedSequence(run, spawn_key=key)
         out[row] = seq.generate_state(n_words, np.uint32).astype(np.uint64)
     return out
+
+
+# --------------------------------------------------------------------------------------- LOCO and GCM
+@njit_kernel
+def drop_replicate_stats(y, pred, full, V, cols, shift, inv_diag, noise, rho, x_eval, x_mean, y_base, price):
+    """LOCO (drop-one refits) and GCM statistics of the features ``cols`` of one replicate (OLS).
+
+    Parameters
+    ----------
+    y, pred, full : ndarrays of shape (n,)
+        Evaluation responses, the full model's predictions and squared errors.
+    V : ndarray of shape (n, p)
+        ``(X_eval - center) @ G`` (``G`` the inverse centred Gram matrix of the training design).
+    cols : int64 ndarray of shape (k,)
+    shift, inv_diag : ndarrays of shape (p,)
+        ``beta / diag(G)`` and ``1 / diag(G)``.
+    noise : ndarray of shape (n, k)
+        LOCO's perturbation draws (any values when ``rho`` is 0 and the test is the paired one).
+    rho : float
+        Their scale (``perturbation_scale(n) * sd(full)``).
+    x_eval : ndarray of shape (n, p)
+        Evaluation features; ``x_mean`` (p,) their training means and ``y_base`` (n,) ``y - mean(y_train)``:
+        the mean baselines of GCM's nuisance check, with the allowance ``price`` (inf: no check).
+
+    Returns
+    -------
+    loco_raw, loco_se, test_raw, test_se : ndarrays of shape (k,)
+        Mean of the loss differences and its ``sd / sqrt(n)``; the same of the perturbed differences.
+    diff_min, diff_max : ndarrays of shape (k,)
+        Extremes of the loss differences; ``other_absmax`` the largest reduced loss.
+    gcm_raw, gcm_se : ndarrays of shape (k,)
+        Mean residual product and its ``sd / sqrt(n)``.
+    x_resid_absmax, x_spread : ndarrays of shape (k,)
+        Largest absolute x-residual and the range of the evaluation column (collinearity check).
+    nuisance_z : float
+        Largest z statistic of the nuisance check (x- and y-regressions against the mean baselines).
+    """
+    n = y.shape[0]
+    k = cols.shape[0]
+    out = np.empty((11, k))
+    other_absmax = 0.0
+    nuisance_z = -np.inf
+    diff = np.empty(n)
+    pert = np.empty(n)
+    prod = np.empty(n)
+    l2x = np.empty(n)
+    l2y = np.empty(n)
+    b2x = np.empty(n)
+    b2y = np.empty(n)
+    check = price < np.inf
+    for g in range(k):
+        c = cols[g]
+        s_diff = 0.0
+        s_pert = 0.0
+        s_prod = 0.0
+        low = np.inf
+        high = -np.inf
+        x_abs = 0.0
+        x_low = np.inf
+        x_high = -np.inf
+        for i in range(n):
+            error = y[i] - (pred[i] - V[i, c] * shift[c])
+            other = error * error
+            if other > other_absmax:
+                other_absmax = other
+            d = other - full[i]
+            diff[i] = d
+            s_diff += d
+            low = min(low, d)
+            high = max(high, d)
+            pert[i] = d + rho * noise[i, g]
+            s_pert += pert[i]
+            xr = V[i, c] * inv_diag[c]
+            yr = V[i, c] * shift[c]
+            yr += y[i] - pred[i]
+            prod[i] = xr * yr
+            s_prod += prod[i]
+            x_abs = max(x_abs, abs(xr))
+            x_low = min(x_low, x_eval[i, c])
+            x_high = max(x_high, x_eval[i, c])
+            if check:
+                bx = x_eval[i, c] - x_mean[c]
+                l2x[i] = xr * xr
+                b2x[i] = bx * bx
+                l2y[i] = yr * yr
+                b2y[i] = y_base[i] * y_base[i]
+        m_diff = s_diff / n
+        m_pert = s_pert / n
+        m_prod = s_prod / n
+        v_diff = 0.0
+        v_pert = 0.0
+        v_prod = 0.0
+        for i in range(n):
+            v_diff += (diff[i] - m_diff) ** 2
+            v_pert += (pert[i] - m_pert) ** 2
+            v_prod += (prod[i] - m_prod) ** 2
+        root = math.sqrt(n)
+        out[0, g] = m_diff
+        out[1, g] = math.sqrt(v_diff / n) / root
+        out[2, g] = m_pert
+        out[3, g] = math.sqrt(v_pert / n) / root
+        out[4, g] = low
+        out[5, g] = high
+        out[6, g] = m_prod
+        out[7, g] = math.sqrt(v_prod / n) / root
+        out[8, g] = x_abs
+        out[9, g] = x_high - x_low
+        if check:
+            for which in range(2):
+                ll = l2x if which == 0 else l2y
+                bb = b2x if which == 0 else b2y
+                s_d = 0.0
+                s_l = 0.0
+                s_b = 0.0
+                for i in range(n):
+                    s_d += ll[i] - (1.0 + price) * bb[i]
+                    s_l += ll[i]
+                    s_b += bb[i]
+                m_d = s_d / n
+                v_d = 0.0
+                for i in range(n):
+                    v_d += (ll[i] - (1.0 + price) * bb[i] - m_d) ** 2
+                se = math.sqrt(v_d / n) / root
+                scale = s_l / n + s_b / n
+                if not scale > 0:
+                    scale = 1.0
+                z = m_d / se if se > 1e-12 * scale else 0.0
+                nuisance_z = max(nuisance_z, z)
+    return out, other_absmax, nuisance_z
+
+
+def drop_replicate_stats_reference(y, pred, full, V, cols, shift, inv_diag, noise, rho, x_eval, x_mean, y_base,
+                                   price):
+    """:func:`drop_replicate_stats` in NumPy (the twin): the same inputs and outputs."""
+    n = y.shape[0]
+    Vc = V[:, cols]
+    other = (y[:, None] - (pred[:, None] - Vc * shift[cols])) ** 2
+    diff = other - full[:, None]
+    pert = diff + rho * noise
+    x_res = Vc * inv_diag[cols]
+    y_res = Vc * shift[cols] + (y - pred)[:, None]
+    prod = x_res * y_res
+    root = np.sqrt(n)
+    out = np.vstack([diff.mean(axis=0), diff.std(axis=0) / root, pert.mean(axis=0), pert.std(axis=0) / root,
+                     diff.min(axis=0), diff.max(axis=0), prod.mean(axis=0), prod.std(axis=0) / root,
+                     np.max(np.abs(x_res), axis=0), np.ptp(x_eval[:, cols], axis=0), np.zeros(len(cols))])
+    nuisance_z = -np.inf
+    if price < np.inf:
+        base_x = x_eval[:, cols] - x_mean[cols]
+        for learner, base in ((x_res, base_x), (y_res, np.repeat(y_base[:, None], len(cols), axis=1))):
+            d = learner**2 - (1.0 + price) * base**2
+            se = d.std(axis=0) / root
+            scale = (learner**2).mean(axis=0) + (base**2).mean(axis=0)
+            scale = np.where(scale > 0, scale, 1.0)
+            z = np.where(se > 1e-12 * scale, d.mean(axis=0) / np.where(se > 0, se, 1.0), 0.0)
+            nuisance_z = max(nuisance_z, float(np.max(z)))
+    return out, float(np.max(other)) if other.size else 0.0, nuisance_z

@@ -47,7 +47,7 @@ from .._inference import (
     skew_corrected_pvalue_greater,
     wald_interval,
 )
-from .._kernels.simulation_nb import pap_replicate_stats, seed_sequence_words
+from .._kernels.simulation_nb import drop_replicate_stats, pap_replicate_stats, seed_sequence_words
 from .._linear_fitter import (
     _CHOLESKY_MAX_CONDITION,
     _EPS,
@@ -311,6 +311,7 @@ class _Replicate:
         self.res = ye - self.pred
         self.full = np.ascontiguousarray(self.res * self.res)
         self._V = None
+        self._means = None
 
     @property
     def V(self):
@@ -318,14 +319,15 @@ class _Replicate:
             self._V = (self.Xe - self.center) @ self.G
         return self._V
 
-    def reduced_residuals(self, cols):
-        """``y`` minus each drop-one refit's prediction, and the x-residuals, for columns ``cols``."""
-        diag = np.diag(self.G)[cols]
-        Vc = self.V[:, cols]
-        x_res = Vc * (1.0 / diag)
-        y_res = Vc * (self.beta[cols] / diag)
-        y_res += self.res[:, None]
-        return x_res, y_res
+    def drop_stats(self, cols, noise, rho, price):
+        """:func:`vimp._kernels.simulation_nb.drop_replicate_stats` of this replicate."""
+        if self._means is None:
+            self._means = (self.Xt.mean(axis=0), self.ye - self.yt.mean())
+        inv_diag = 1.0 / np.diag(self.G)
+        return drop_replicate_stats(self.ye, self.pred, self.full, np.ascontiguousarray(self.V),
+                                    np.asarray(cols, dtype=np.int64), self.beta / np.diag(self.G), inv_diag,
+                                    np.ascontiguousarray(noise), float(rho), self.Xe, self._means[0],
+                                    self._means[1], float(price))
 
     def drop_losses(self, cols):
         """Squared errors of the drop-one refits (as ``loco_linear_losses`` computes them)."""
@@ -395,36 +397,50 @@ def _pap(rep, part, entropy, cols, streams):
     return raw, se, skew, dof
 
 
+def _perturbation(rep, part, entropy, cols, streams):
+    """LOCO's perturbation noise (n, k) and its scale ``rho`` (zeros and 0 for the paired test)."""
+    n = len(rep.ye)
+    if part["test"] == "paired":
+        return np.zeros((n, len(cols))), 0.0
+    rngs = streams.children(entropy, [(_SEED_TEST, _KEY_PERTURB, g) for g in range(len(cols))])
+    noise = np.empty((n, len(cols)))
+    for g, rng in enumerate(rngs):
+        noise[:, g] = rng.standard_normal(n)
+    sd_full = float(rep.full.std() / math.sqrt(n))
+    return noise, float(perturbation_scale(n)) * sd_full * math.sqrt(n)
+
+
 def _loco(rep, part, entropy, cols, streams):
     """LOCO of one replicate: ``(raw, raw_se, test_estimate, test_se)`` per group."""
     n = len(rep.ye)
     full = rep.full
     if part["refit"] == "drop":
-        other = rep.drop_losses(cols)
-    else:
-        other = np.empty((n, len(cols)))
-        Xt = rep.Xt
-        n_train = Xt.shape[0]
-        rngs = streams.children(entropy, [(_SEED_FIT, g, 0) for g in range(len(cols))])
-        for g, c in enumerate(cols):
-            perm = rngs[g].permutation(n_train)
-            Xp = Xt.copy()
-            Xp[:, c] = Xt[perm, c]
-            center, y_center, beta, _ = _fit(Xp, rep.yt, part["intercept"], part["rank_tol"])
-            pred = rep.Xe @ beta + float(y_center - center @ beta)
-            r = rep.ye - pred
-            other[:, g] = r * r
+        noise, rho = _perturbation(rep, part, entropy, cols, streams)
+        stats_, other_max, _ = rep.drop_stats(cols, noise, rho, np.inf)
+        raw, raw_se, est, se, low, high = stats_[:6]
+        bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(full)) + other_max + 1e-300)
+        if np.any((high <= bound) & (low >= -bound)) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
+            raise _Fallback
+        return raw, raw_se, est, se
+    other = np.empty((n, len(cols)))
+    Xt = rep.Xt
+    n_train = Xt.shape[0]
+    rngs = streams.children(entropy, [(_SEED_FIT, g, 0) for g in range(len(cols))])
+    for g, c in enumerate(cols):
+        perm = rngs[g].permutation(n_train)
+        Xp = Xt.copy()
+        Xp[:, c] = Xt[perm, c]
+        center, y_center, beta, _ = _fit(Xp, rep.yt, part["intercept"], part["rank_tol"])
+        pred = rep.Xe @ beta + float(y_center - center @ beta)
+        r = rep.ye - pred
+        other[:, g] = r * r
     diff = other - full[:, None]
     raw, raw_se = _mean_se(diff)
     if _numerically_zero(diff, full, other) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
         raise _Fallback
+    noise, rho = _perturbation(rep, part, entropy, cols, streams)
     if part["test"] == "paired":
         return raw, raw_se, raw, raw_se
-    scale = perturbation_scale(n)
-    rngs = streams.children(entropy, [(_SEED_TEST, _KEY_PERTURB, g) for g in range(len(cols))])
-    noise = np.column_stack([rng.standard_normal(n) for rng in rngs])
-    sd_full = float(full.std() / math.sqrt(n))
-    rho = float(scale) * sd_full * math.sqrt(n)
     est, se = _mean_se(diff + rho * noise)
     return raw, raw_se, est, se
 
@@ -432,39 +448,18 @@ def _loco(rep, part, entropy, cols, streams):
 def _gcm(rep, part, cols):
     """GCM (Wald, covariance scale) of one replicate: ``(raw, raw_se)`` per feature."""
     n = len(rep.ye)
-    x_res, y_res = rep.reduced_residuals(cols)
-    spread = np.max(rep.Xe[:, cols], axis=0) - np.min(rep.Xe[:, cols], axis=0)
-    if np.any(np.max(np.abs(x_res), axis=0) <= COLLINEAR_TOLERANCE * spread):
+    k = len(cols)
+    price = float(_linear_price(rep.Xt.shape[1] - 1, rep.Xt.shape[0])) if part["nuisance_check"] else np.inf
+    stats_, _, z = rep.drop_stats(cols, np.zeros((n, k)), 0.0, price)
+    a, se, x_abs, spread = stats_[6], stats_[7], stats_[8], stats_[9]
+    if np.any(x_abs <= COLLINEAR_TOLERANCE * spread):
         raise _Fallback  # collinear: the generic path zeroes these residuals
-    products = x_res * y_res
-    a, se = _mean_se(products)
     if not np.all(np.isfinite(se) & (se > 0)):
         raise _Fallback
-    if part["nuisance_check"] and _nuisance_close(rep, x_res, y_res, cols):
+    # Holm flags something iff the smallest p-value times the number of tests is below the level.
+    if part["nuisance_check"] and np.isfinite(price) and z >= _nuisance_limit(2 * k):
         raise _Fallback
     return a, se
-
-
-def _nuisance_close(rep, x_res, y_res, cols):
-    """Whether GCM's nuisance check (mean baseline; OLS with an intercept is the linear one) could flag."""
-    n = len(rep.ye)
-    k = len(cols)
-    p = rep.Xt.shape[1]
-    n_train = rep.Xt.shape[0]
-    price = float(_linear_price(p - 1, n_train))
-    if not np.isfinite(price):
-        return False  # NaN p-values: nothing is flagged
-    learner = np.hstack([x_res, y_res])
-    mean_x = rep.Xt[:, cols].mean(axis=0)
-    base = np.hstack([rep.Xe[:, cols] - mean_x, np.repeat((rep.ye - rep.yt.mean())[:, None], k, axis=1)])
-    l2, b2 = learner * learner, base * base
-    d = l2 - (1.0 + price) * b2
-    mean, se = _mean_se(d)
-    scale = l2.mean(axis=0) + b2.mean(axis=0)
-    live = se > 1e-12 * np.where(scale > 0, scale, 1.0)
-    z = np.where(live, mean / np.where(se > 0, se, 1.0), 0.0)
-    # Holm flags something iff the smallest p-value times the number of tests is below the level.
-    return bool(np.max(z) >= _nuisance_limit(2 * k))
 
 
 @functools.lru_cache(maxsize=64)
