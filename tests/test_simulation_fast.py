@@ -312,3 +312,12 @@ def test_drop_kernel_equals_its_twin_and_its_python_function(price, rho):
     for other in (drop_replicate_stats_reference(*args), python(*args)):
         np.testing.assert_allclose(compiled[0][:10], other[0][:10], rtol=1e-12)
         np.testing.assert_allclose(compiled[1:], other[1:], rtol=1e-12)
+
+
+@pytest.mark.parametrize("estimator", [PermutationImportance(LinearRegression(), p_adjust="nonsense"),
+                                       LOCO(LinearRegression(), level=1.5),
+                                       GCM(LinearRegression(), n_bootstrap=0)])
+def test_invalid_parameters_raise_the_estimators_error(estimator):
+    assert runner._spec(BladenDesign(3, 0.5), {"e": estimator}, 40, 1, "independent", None)["fast"] is None
+    with pytest.raises(ValueError):
+        monte_carlo(BladenDesign(3, 0.5), {"e": estimator}, n=40, reps=1, random_state=0)

@@ -180,9 +180,25 @@ def _common_ok(est):
             and est.groups is None and not est.progress and _level(est.level) is not None)
 
 
+def _valid(est):
+    """Whether the estimator's own parameter checks pass (on a clone: they record state). Where they do
+    not, the generic path runs and raises the estimator's error."""
+    from sklearn.base import clone
+
+    probe = clone(est)
+    try:
+        if type(est) is GCM:
+            probe._check_params()
+        else:
+            probe._validate()
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _estimator_plan(name, est):
     """What the fast path needs of one estimator, or None where it does not cover the options."""
-    if not _common_ok(est):
+    if not (_common_ok(est) and _valid(est)):
         return None
     spec = _ols_spec(est.estimator)
     if spec is None:
