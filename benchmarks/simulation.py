@@ -6,8 +6,8 @@ evaluation set of n rows (``validation="independent"``) and measures every featu
 PaP with 10 permutations, LOCO (drop and refit) and GCM. Timed, per replicate:
 
 * ``runner``: ``monte_carlo(dgp, {"pap": PermutationImportance(LinearRegression(), n_permutations=10),
-  "loco": LOCO(LinearRegression()), "gcm": GCM(LinearRegression())}, n=500, reps=R)`` (the generic path:
-  the runner takes its fast path, ``vimp.simulation._fast``, by itself for these OLS estimators), with
+  "loco": LOCO(LinearRegression()), "gcm": GCM(LinearRegression())}, n=500, reps=R)`` (the runner takes
+  its fast path, ``vimp.simulation._fast``, by itself for these OLS estimators), with
   ``n_jobs=1``, ``n_jobs=2`` (loky processes) and, in the full run, a 2-worker dask ``LocalCluster``
   (``processes=True``, one thread per worker); the parallel ones after a warm-up run of 8 replicates on
   the same workers (process start-up and imports are not counted);
