@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.model_selection import KFold
 
 import vimp.simulation._fast as fast
 import vimp.simulation._runner as runner
@@ -68,7 +69,7 @@ DGPS = [
 ]
 
 
-@pytest.mark.parametrize("validation", ["independent", "holdout"])
+@pytest.mark.parametrize("validation", ["independent", "holdout", "cv"])
 @pytest.mark.parametrize("dgp", DGPS, ids=lambda d: type(d).__name__)
 @pytest.mark.parametrize("intercept", [True, False])
 def test_fast_table_equals_generic_table(monkeypatch, dgp, validation, intercept):
@@ -152,7 +153,8 @@ def test_a_nuisance_check_near_its_level_hands_the_replicate_to_the_generic_path
     ({"gcm": GCM(LinearRegression(), scale="loco")}, "independent"),
     ({"gcm": GCM(LinearRegression(), test="max")}, "independent"),
     ({"ridge": LOCO(Ridge(1.0))}, "independent"),
-    ({"loco": LOCO(LinearRegression())}, "cv"),
+    ({"loco": LOCO(LinearRegression(), cv=KFold(3))}, "cv"),
+    ({"pap": PermutationImportance(LinearRegression(), cv=3, test="paired-skew")}, "cv"),
 ])
 def test_options_not_covered_take_the_generic_path(estimators, validation):
     assert runner._spec(BladenDesign(3, 0.5), estimators, 40, 1, validation, None)["fast"] is None
@@ -321,3 +323,14 @@ def test_invalid_parameters_raise_the_estimators_error(estimator):
     assert runner._spec(BladenDesign(3, 0.5), {"e": estimator}, 40, 1, "independent", None)["fast"] is None
     with pytest.raises(ValueError):
         monte_carlo(BladenDesign(3, 0.5), {"e": estimator}, n=40, reps=1, random_state=0)
+
+
+def test_cross_fitted_tables_equal_generic_ones_for_other_fold_counts(monkeypatch):
+    ols = LinearRegression()
+    estimators = {"pap": PermutationImportance(ols, cv=4, n_permutations=2, shared_permutations=True),
+                  "pap_sqrt": PermutationImportance(ols, cv=3, permutation="uniform", scale="sqrt"),
+                  "loco": LOCO(ols, cv=3, refit="permute"), "gcm": GCM(ols, cv=2)}
+    kwargs = dict(dgp=EquicorrelatedLinear(4, 0.4, [1.0, 0.0, 0.5, 2.0]), estimators=estimators, n=45, reps=4,
+                  random_state=9, validation="cv", features=["x1", "x3"])
+    assert runner._spec(kwargs["dgp"], estimators, 45, 4, "cv", ["x1", "x3"])["fast"] is not None
+    _assert_same(monte_carlo(**kwargs), _generic(monkeypatch, **kwargs))

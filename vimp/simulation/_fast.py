@@ -2,13 +2,15 @@
 
 When every estimator of a run is PaP, LOCO or GCM around a plain ``LinearRegression`` (with the options
 listed in :func:`plan`), the dgp is one of :class:`LinearGaussian`, :class:`EquicorrelatedLinear` or
-:class:`BladenDesign` and validation is ``"independent"`` or ``"holdout"``, the runner computes the
-replicates of a chunk here instead of cloning, validating and fitting each estimator per replicate.
+:class:`BladenDesign` and validation is ``"independent"``, ``"holdout"`` or ``"cv"`` (an integer ``cv``, or
+the runner's default of 5 folds), the runner computes the replicates of a chunk here instead of cloning,
+validating and fitting each estimator per replicate.
 
 The numbers are those of the generic path (a test compares every column to 1e-10), because
 
 * the random numbers are drawn exactly as there: the data from the child ``(0,)`` of the replicate's
-  seed, through the dgp's own ``sample``; each estimator's seed from the child ``(1, crc32(name))``; PaP's
+  seed, through the dgp's own ``sample``; each estimator's seed from the child ``(1, crc32(name))``; the
+  folds with :func:`vimp._split.make_folds` from the estimator's split child; PaP's
   permutations with :func:`vimp._split.draw_permutations` from the same child Generators as
   :meth:`PermutationImportance._draw`; LOCO's permuted training rows and its perturbation noise from the
   same children as :class:`vimp.LOCO`;
@@ -38,7 +40,7 @@ from scipy import stats
 from scipy.linalg.lapack import dpotrf as _potrf
 from scipy.linalg.lapack import dtrtrs as _trtrs
 
-from .._base import _SEED_EVAL, _SEED_FIT, _SEED_TEST, ROUNDING_TOLERANCE
+from .._base import _SEED_EVAL, _SEED_FIT, _SEED_SPLIT, _SEED_TEST, ROUNDING_TOLERANCE
 from .._gcm import COLLINEAR_TOLERANCE, GCM, NUISANCE_ALPHA, _linear_price
 from .._inference import (
     pvalue_greater,
@@ -47,6 +49,7 @@ from .._inference import (
     skew_corrected_pvalue_greater,
     wald_interval,
 )
+from .._kernels import LOSS_SQUARED, derangements_from_words, pap_linear_terms, permutations_from_words
 from .._kernels.simulation_nb import drop_replicate_stats, pap_replicate_stats, seed_sequence_words
 from .._linear_fitter import (
     _CHOLESKY_MAX_CONDITION,
@@ -58,7 +61,6 @@ from .._linear_fitter import (
 )
 from .._loco import _KEY_PERTURB, LOCO, perturbation_scale
 from .._pap import PermutationImportance
-from .._kernels import derangements_from_words, permutations_from_words
 from .._split import (
     DERANGEMENT_WORDS_PER_ROW,
     PERMUTATION_KINDS,
@@ -196,15 +198,31 @@ def _valid(est):
     return True
 
 
-def _estimator_plan(name, est):
+def _folds_of(est, validation):
+    """Cross-fitting folds of the estimator under ``validation`` (None: held-out; 0: not covered)."""
+    if validation != "cv":
+        return None
+    from ._runner import DEFAULT_FOLDS
+
+    if est.cv is None:
+        return DEFAULT_FOLDS
+    if isinstance(est.cv, numbers.Integral) and not isinstance(est.cv, bool) and est.cv >= 2:
+        return int(est.cv)
+    return 0  # a splitter or a list of folds: the generic path
+
+
+def _estimator_plan(name, est, validation="independent"):
     """What the fast path needs of one estimator, or None where it does not cover the options."""
     if not (_common_ok(est) and _valid(est)):
         return None
     spec = _ols_spec(est.estimator)
     if spec is None:
         return None
+    folds = _folds_of(est, validation)
+    if folds == 0:
+        return None
     out = {"name": name, "level": _level(est.level), "intercept": spec["fit_intercept"],
-           "rank_tol": spec["rank_tol"]}
+           "rank_tol": spec["rank_tol"], "folds": folds}
     if type(est) is GCM:
         if est.test != "wald" or est.scale != "covariance" or est.x_estimator is not None:
             return None
@@ -217,7 +235,8 @@ def _estimator_plan(name, est):
     if est.loss not in (None, "squared_error") or est.scale not in ("difference", "sqrt"):
         return None
     if type(est) is PermutationImportance:
-        if est.prefit or est.test not in ("auto", "paired-skew") or est.permutation not in PERMUTATION_KINDS:
+        tests = ("auto", "paired-skew") if folds is None else ("auto", "nadeau-bengio")
+        if est.prefit or est.test not in tests or est.permutation not in PERMUTATION_KINDS:
             return None
         if not isinstance(est.shared_permutations, bool):
             return None
@@ -229,8 +248,8 @@ def _estimator_plan(name, est):
         return out
     if est.refit not in ("drop", "permute"):
         return None
-    test = resolve_test("loco", est.test, est.estimator, None)[0] if est.test in ("auto", "paired",
-                                                                                    "perturbed") else None
+    test = resolve_test("loco", est.test, est.estimator, folds)[0] if est.test in ("auto", "paired",
+                                                                                     "perturbed") else None
     if test not in ("paired", "perturbed"):
         return None
     out.update(method="loco", refit=est.refit, test=test, scale=est.scale)
@@ -240,18 +259,23 @@ def _estimator_plan(name, est):
 def plan(spec):
     """The fast path's plan of a run (a list of per-estimator dicts), or None where it does not apply."""
     dgp = spec["dgp"]
-    if type(dgp) not in _DGPS or spec["validation"] not in ("independent", "holdout"):
+    validation = spec["validation"]
+    if type(dgp) not in _DGPS:
         return None
     n = spec["n"]
-    n_eval = n if spec["validation"] == "independent" else n - n // 2
-    n_train = n if spec["validation"] == "independent" else n // 2
-    if n_eval < MIN_EVALUATION_ROWS or n_train < dgp.p + 2:
+    n_eval = n if validation in ("independent", "cv") else n - n // 2
+    n_train = n if validation == "independent" else n // 2
+    if n_eval < MIN_EVALUATION_ROWS or (validation != "cv" and n_train < dgp.p + 2):
         return None
     out = []
     for name, est in spec["estimators"].items():
-        part = _estimator_plan(name, est)
+        part = _estimator_plan(name, est, validation)
         if part is None:
             return None
+        if part["folds"] is not None:
+            k = part["folds"]
+            if k > n or n // k < 2 or n - math.ceil(n / k) < dgp.p + 2:
+                return None  # the generic path refuses, or PaP cannot permute a fold
         out.append(part)
     return out
 
@@ -484,6 +508,98 @@ def _nuisance_limit(tests):
     return float(stats.norm.isf(min(1.0, _NUISANCE_MARGIN * NUISANCE_ALPHA / tests)))
 
 
+# ------------------------------------------------------------------------------------------ cross-fitting
+def _cv_part(part, X, y, entropy, cols, streams):
+    """One estimator with ``cv=K`` on one replicate's ``n`` rows: ``(raw, se, a, b)`` as :func:`run_chunk`
+    stores them (PaP: the corrected cross-fitted t test's zero skewness and K - 1 degrees of freedom)."""
+    from .._base import child_rng
+    from .._inference import crossfit_t, fold_means
+    from .._split import make_folds
+
+    n = len(y)
+    k = len(cols)
+    seq = np.random.SeedSequence(entropy)
+    folds = make_folds(part["folds"], X, y, False, child_rng(seq, _SEED_SPLIT))
+    fold_ids = np.empty(n, dtype=np.intp)
+    full = np.empty(n)
+    other = np.empty((n, k))
+    x_res = np.empty((n, k)) if part["method"] == "gcm" else None
+    prices = np.empty(n)
+    base_x = np.empty((n, k))
+    base_y = np.empty(n)
+    for f, (train, test) in enumerate(folds):
+        fold_ids[test] = f
+        rep = _Replicate(X[train], y[train], X[test], y[test], part["intercept"], part["rank_tol"])
+        full[test] = rep.full
+        m = len(test)
+        if part["method"] == "pap":
+            keys = [(_SEED_EVAL, f)] if part["shared"] else [(_SEED_EVAL, g, f) for g in range(k)]
+            perms = _permutations(streams.children(entropy, keys), m, part["permutations"], part["kind"])
+            for g, c in enumerate(cols):
+                terms = pap_linear_terms(rep.ye, rep.pred, np.ascontiguousarray(rep.Xe[:, c:c + 1]),
+                                         np.ascontiguousarray(rep.coef[c:c + 1]), perms[0 if part["shared"] else g],
+                                         np.ones(m), rep.full, LOSS_SQUARED)
+                other[test, g] = terms[0]
+        elif part["method"] == "loco" and part["refit"] == "drop":
+            other[test] = rep.drop_losses(cols)
+        elif part["method"] == "loco":
+            rngs = streams.children(entropy, [(_SEED_FIT, g, f) for g in range(k)])
+            for g, c in enumerate(cols):
+                perm = rngs[g].permutation(len(train))
+                Xp = rep.Xt.copy()
+                Xp[:, c] = rep.Xt[perm, c]
+                center, y_center, beta, _ = _fit(Xp, rep.yt, part["intercept"], part["rank_tol"])
+                r = rep.ye - (rep.Xe @ beta + float(y_center - center @ beta))
+                other[test, g] = r * r
+        else:
+            diag = np.diag(rep.G)[cols]
+            Vc = rep.V[:, cols]
+            x_res[test] = Vc * (1.0 / diag)
+            y_part = Vc * (rep.beta[cols] / diag)
+            y_part += rep.res[:, None]
+            other[test] = y_part
+            prices[test] = float(_linear_price(X.shape[1] - 1, len(train)))
+            base_x[test] = rep.Xe[:, cols] - rep.Xt[:, cols].mean(axis=0)
+            base_y[test] = rep.ye - rep.yt.mean()
+    if part["method"] == "gcm":
+        spread = np.max(X[:, cols], axis=0) - np.min(X[:, cols], axis=0)
+        if np.any(np.max(np.abs(x_res), axis=0) <= COLLINEAR_TOLERANCE * spread):
+            raise _Fallback
+        a, se = _mean_se(x_res * other)
+        if not np.all(np.isfinite(se) & (se > 0)):
+            raise _Fallback
+        if part["nuisance_check"] and np.all(np.isfinite(prices)):
+            z = -np.inf
+            for learner, base in ((x_res, base_x), (other, np.repeat(base_y[:, None], k, axis=1))):
+                l2, b2 = learner * learner, base * base
+                mean, dse = _mean_se(l2 - (1.0 + prices[:, None]) * b2)
+                scale = l2.mean(axis=0) + b2.mean(axis=0)
+                live = dse > 1e-12 * np.where(scale > 0, scale, 1.0)
+                z = max(z, float(np.max(np.where(live, mean / np.where(dse > 0, dse, 1.0), 0.0))))
+            if z >= _nuisance_limit(2 * k):
+                raise _Fallback
+        return a, se, None, None
+    diff = other - full[:, None]
+    raw, raw_se = _mean_se(diff)
+    if _numerically_zero(diff, full, other) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
+        raise _Fallback
+    if part["method"] == "pap":
+        ratio = float(np.mean([len(test) / len(train) for train, test in folds]))
+        se, dof = crossfit_t(fold_means(diff, fold_ids, len(folds)), ratio)
+        if not np.all(np.isfinite(se) & (se > 0)):
+            raise _Fallback
+        return raw, se, np.zeros(k), np.full(k, dof)
+    if part["test"] == "paired":
+        return raw, raw_se, raw, raw_se
+    rngs = streams.children(entropy, [(_SEED_TEST, _KEY_PERTURB, g) for g in range(k)])
+    noise = np.empty((n, k))
+    for g, rng in enumerate(rngs):
+        noise[:, g] = rng.standard_normal(n)
+    rho = float(perturbation_scale(n)) * float(full.std() / math.sqrt(n)) * math.sqrt(n)
+    est, se = _mean_se(diff + rho * noise)
+    return raw, raw_se, est, se
+
+
 # ----------------------------------------------------------------------------------------------- chunk
 def _sample(dgp, n, rng):
     return dgp.sample(n, rng)
@@ -519,6 +635,20 @@ def run_chunk(spec, parts, replicates, seeds, generic):
     fits = {}
     streams = _Streams()
     for i, seed in enumerate(seeds):
+        if spec["validation"] == "cv":
+            rng = streams.children(seed, [(0,)])[0]
+            X, y = spec["dgp"].sample(spec["n"], rng)
+            try:
+                if _constant(X):
+                    raise _Fallback
+                for part, out in zip(parts, store):
+                    values = _cv_part(part, X, y, _seed_of(seed, part["name"], streams), cols, streams)
+                    for key, value in zip(("raw", "se", "a", "b"), values):
+                        if value is not None:
+                            out[key][i] = value
+            except _Fallback:
+                fast[i] = False
+            continue
         Xt, yt, Xe, ye = _draw_replicate(spec, seed, streams)
         fits.clear()
         try:
