@@ -6,8 +6,8 @@ evaluation set of n rows (``validation="independent"``) and measures every featu
 PaP with 10 permutations, LOCO (drop and refit) and GCM. Timed, per replicate:
 
 * ``runner``: ``monte_carlo(dgp, {"pap": PermutationImportance(LinearRegression(), n_permutations=10),
-  "loco": LOCO(LinearRegression()), "gcm": GCM(LinearRegression())}, n=500, reps=R)`` (the generic path:
-  each estimator cloned and fitted per replicate; the compiled path of the issue is not implemented), with
+  "loco": LOCO(LinearRegression()), "gcm": GCM(LinearRegression())}, n=500, reps=R)`` (the runner takes
+  its fast path, ``vimp.simulation._fast``, by itself for these OLS estimators), with
   ``n_jobs=1``, ``n_jobs=2`` (loky processes) and, in the full run, a 2-worker dask ``LocalCluster``
   (``processes=True``, one thread per worker); the parallel ones after a warm-up run of 8 replicates on
   the same workers (process start-up and imports are not counted);
@@ -15,15 +15,23 @@ PaP with 10 permutations, LOCO (drop and refit) and GCM. Timed, per replicate:
   ``sklearn.inspection.permutation_importance(n_repeats=10, scoring="neg_mean_squared_error")`` on the
   evaluation set, LOCO as p refits without each column (evaluation MSE differences), GCM as 2p refits
   (y and x_j on the other columns, on the training set) and the mean of the evaluation residual products;
+* ``runner_generic_n_jobs_1``: the same call on the runner's generic path (each estimator cloned,
+  validated and fitted per replicate), as before the fast path;
 * ``floor``: drawing the data only: ``dgp.sample`` twice and ``rng.permuted`` of the 100 index rows
-  (10 features x 10 permutations) that PaP needs.
+  (10 features x 10 permutations) that PaP needs (the issue's floor: uniform permutations);
+* ``floor_derangements``: the same with the permutations PaP draws by default: derangements
+  (``vimp._split.draw_permutations``), one child Generator per feature, as the estimator does;
+* ``bladen_*``: a Bladen et al.-sized OLS grid (200 settings x 100 replicates; ``--quick``: 20 settings), PaP
+  (one uniform permutation) and LOCO of feature 1 on the sqrt scale, independent evaluation set:
+  ``bladen_runner`` (fast path), ``bladen_generic`` (vimp's estimators one call at a time, through the
+  runner's generic path) and ``bladen_floor`` (drawing the data and the permutation only).
 
 Ratios are of per-replicate times measured in one run of this script.
 
 Usage::
 
     python benchmarks/simulation.py            # runner 1,000 replicates, sklearn loop 1,000, floor 1,000
-    python benchmarks/simulation.py --quick    # 40 / 20 / 200 replicates, under 2 minutes
+    python benchmarks/simulation.py --quick    # fewer replicates and settings, under 2 minutes
 
 Writes ``benchmarks/results/simulation.csv`` (``simulation_quick.csv`` with ``--quick``). Reports only.
 """
@@ -68,6 +76,95 @@ def run_runner(reps, n_jobs=None, scheduler=None):
 
     return monte_carlo(_dgp(), _estimators(), n=N, reps=reps, random_state=0, n_jobs=n_jobs,
                        scheduler=scheduler)
+
+
+class _generic_path:
+    """Within: the runner's generic path (vimp's estimators, one call at a time) instead of the fast one."""
+
+    def __enter__(self):
+        import vimp.simulation._fast as fast
+
+        self._fast, self._plan = fast, fast.plan
+        fast.plan = lambda spec: None
+
+    def __exit__(self, *exc):
+        self._fast.plan = self._plan
+
+
+def run_runner_generic(reps):
+    with _generic_path():
+        return run_runner(reps)
+
+
+def run_floor_derangements(reps):
+    """The random numbers the runner draws: both data sets, and PaP's derangements (vimp's default) from
+    the same child Generators as the estimator (10 features x 10 permutations of n rows)."""
+    from vimp._split import draw_permutations
+
+    dgp = _dgp()
+    seeds = np.random.SeedSequence(0).spawn(reps)
+    total = 0.0
+    for r, seed in enumerate(seeds):
+        rng = np.random.default_rng(seed)
+        X, y = dgp.sample(N, rng)
+        X_eval, y_eval = dgp.sample(N, rng)
+        for g in range(P):
+            perms = draw_permutations(np.random.default_rng(np.random.SeedSequence(r, spawn_key=(2, g, 0))), N,
+                                      PERMUTATIONS, kind="derangement")
+            total += perms[0, 0]
+    return total
+
+
+# Bladen et al.'s OLS study: a grid of 200 settings (p x delta x n; the same size as the paper's grid,
+# not necessarily its values) x 100 replicates, PaP (one uniform permutation, as R's sample) and LOCO
+# (drop and refit) of feature 1 on the sqrt scale, an independent evaluation set of n rows.
+BLADEN_P = (2, 4, 6, 8, 10)
+BLADEN_DELTA = tuple(round(0.1 * k, 1) for k in range(10))
+BLADEN_N = (20, 50, 100, 200)
+
+
+def _bladen_grid(settings):
+    grid = [(p, d, n) for p in BLADEN_P for d in BLADEN_DELTA for n in BLADEN_N]
+    return grid[::max(1, len(grid) // settings)][:settings]
+
+
+def _bladen_estimators():
+    from sklearn.linear_model import LinearRegression
+
+    from vimp import LOCO, PermutationImportance
+
+    return {"pap": PermutationImportance(LinearRegression(), permutation="uniform", scale="sqrt"),
+            "loco": LOCO(LinearRegression(), scale="sqrt")}
+
+
+def run_bladen(settings, reps, generic=False):
+    from vimp.simulation import BladenDesign, monte_carlo
+
+    def go():
+        for k, (p, delta, n) in enumerate(_bladen_grid(settings)):
+            monte_carlo(BladenDesign(p, delta), _bladen_estimators(), n=n, reps=reps, features=["x0"],
+                        random_state=k)
+
+    if generic:
+        with _generic_path():
+            go()
+    else:
+        go()
+
+
+def run_bladen_floor(settings, reps):
+    """Drawing Bladen's data only: training and evaluation sets and one permutation of n rows."""
+    from vimp.simulation import BladenDesign
+
+    total = 0.0
+    for k, (p, delta, n) in enumerate(_bladen_grid(settings)):
+        dgp = BladenDesign(p, delta)
+        for seed in np.random.SeedSequence(k).spawn(reps):
+            rng = np.random.default_rng(seed)
+            X, y = dgp.sample(n, rng)
+            X_eval, y_eval = dgp.sample(n, rng)
+            total += rng.permutation(n)[0]
+    return total
 
 
 def run_sklearn_loop(reps):
@@ -124,8 +221,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="few replicates (under 2 minutes)")
     args = parser.parse_args(argv)
-    reps = {"runner": 40, "sklearn_loop": 20, "floor": 200} if args.quick else \
-        {"runner": 1000, "sklearn_loop": 1000, "floor": 1000}
+    reps = {"runner": 200, "generic": 20, "sklearn_loop": 20, "floor": 200, "bladen_settings": 20,
+            "bladen_reps": 100} if args.quick else \
+        {"runner": 1000, "generic": 1000, "sklearn_loop": 1000, "floor": 1000, "bladen_settings": 200,
+         "bladen_reps": 100}
 
     from threadpoolctl import threadpool_limits
 
@@ -141,8 +240,16 @@ def main(argv=None):
 
     with threadpool_limits(1):  # every measure single-threaded in this process, as vimp's policy runs it
         record("floor", reps["floor"], _timed(run_floor, reps["floor"]))
+        record("floor_derangements", reps["floor"], _timed(run_floor_derangements, reps["floor"]))
         record("runner_n_jobs_1", reps["runner"], _timed(run_runner, reps["runner"]))
+        record("runner_generic_n_jobs_1", reps["generic"], _timed(run_runner_generic, reps["generic"]))
         record("sklearn_loop", reps["sklearn_loop"], _timed(run_sklearn_loop, reps["sklearn_loop"]))
+        settings, b_reps = reps["bladen_settings"], reps["bladen_reps"]
+        run_bladen(2, 2)  # warm-up
+        cells = settings * b_reps
+        record("bladen_floor", cells, _timed(run_bladen_floor, settings, b_reps))
+        record("bladen_runner", cells, _timed(run_bladen, settings, b_reps))
+        record("bladen_generic", cells, _timed(run_bladen, settings, b_reps, True))
     run_runner(8, 2)  # warm-up of the loky workers (reused by the timed run)
     record("runner_n_jobs_2", reps["runner"], _timed(run_runner, reps["runner"], 2))
     if not args.quick:
@@ -163,6 +270,10 @@ def main(argv=None):
     ratios = {
         "sklearn_loop / runner_n_jobs_1 (target >= 50)": per["sklearn_loop"] / per["runner_n_jobs_1"],
         "runner_n_jobs_1 / floor (target <= 1.5)": per["runner_n_jobs_1"] / per["floor"],
+        "runner_n_jobs_1 / floor_derangements": per["runner_n_jobs_1"] / per["floor_derangements"],
+        "runner_generic_n_jobs_1 / runner_n_jobs_1": per["runner_generic_n_jobs_1"] / per["runner_n_jobs_1"],
+        "bladen_runner / bladen_floor (target <= 1.5)": per["bladen_runner"] / per["bladen_floor"],
+        "bladen_generic / bladen_runner (target >= 5)": per["bladen_generic"] / per["bladen_runner"],
         "runner_n_jobs_1 / runner_n_jobs_2": per["runner_n_jobs_1"] / per["runner_n_jobs_2"],
     }
     if "runner_dask_2_workers" in per:

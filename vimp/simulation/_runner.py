@@ -247,7 +247,17 @@ def _draw(dgp, n, rng):
 
 
 def _one_replicate(spec, replicate, seed):
-    """Rows (dict of lists) and warnings of one replicate."""
+    """Rows (dict of lists) and warnings of one replicate (the fast path where it applies)."""
+    if spec.get("fast") is not None:
+        from ._fast import run_chunk
+
+        rows, caught = run_chunk(spec, spec["fast"], [replicate], [seed], _generic_replicate)
+        return {c: np.asarray(values).tolist() for c, values in rows.items()}, caught
+    return _generic_replicate(spec, replicate, seed)
+
+
+def _generic_replicate(spec, replicate, seed):
+    """Rows (dict of lists) and warnings of one replicate, by vimp's estimators."""
     dgp, n, validation = spec["dgp"], spec["n"], spec["validation"]
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
     X, y = _draw(dgp, n, rng)
@@ -280,10 +290,21 @@ def _one_replicate(spec, replicate, seed):
     return rows, caught_all
 
 
+_dispatching_one_replicate = _one_replicate
+
+
 def _run_chunk(spec, replicates, seeds):
     """One task: the replicates of a chunk, under vimp's thread policy."""
     cells = spec["n"] * spec["dgp"].p
     with thread_policy(cells, 1):
+        # OLS on a built-in linear dgp: the fast path (the generic path's numbers, vimp.simulation._fast)
+        # on the whole chunk at once; replicate by replicate where _one_replicate was replaced
+        # (instrumented). Its rows do not depend on the chunking.
+        if spec.get("fast") is not None and _one_replicate is _dispatching_one_replicate:
+            from ._fast import frame, run_chunk
+
+            rows, caught = run_chunk(spec, spec["fast"], replicates, seeds, _generic_replicate)
+            return replicates, frame(rows), caught
         rows = {c: [] for c in COLUMNS}
         caught = []
         for r, seed in zip(replicates, seeds):
@@ -462,10 +483,14 @@ def _spec(dgp, estimators, n, reps, validation, features):
                              f"(estimators {own} have groups); give one or the other")
     groups = None if features is None else {f: [list(dgp.feature_names).index(f)] for f in features}
     _check_sizes(n, validation, estimators, dgp.p)
-    return {"dgp": dgp, "estimators": estimators, "n": n, "reps": reps, "validation": validation,
+    spec = {"dgp": dgp, "estimators": estimators, "n": n, "reps": reps, "validation": validation,
             "features": features, "groups": groups,
             "learner_keys": {name: _learner_seed_keys(est) for name, est in estimators.items()},
             "truths": _truths(dgp, estimators, groups, features)}
+    from ._fast import plan
+
+    spec["fast"] = plan(spec)
+    return spec
 
 
 def monte_carlo(dgp, estimators, n, reps, *, validation="independent", features=None, random_state=None,

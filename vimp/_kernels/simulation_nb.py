@@ -1,0 +1,426 @@
+"""Compiled kernel of the Monte Carlo fast path (:mod:`vimp.simulation._fast`), with its NumPy twin.
+
+:func:`pap_replicate_stats` computes, for every feature of one replicate at once, what
+:class:`vimp.PermutationImportance` computes from the per-observation terms of an OLS model under
+squared-error loss and unit weights: the mean loss difference, its plain standard error and the
+dependence-corrected standard error, skewness and degrees of freedom of
+:func:`vimp._inference.permutation_mean_se` (slope 1, offset the mean difference). The twin
+:func:`pap_replicate_stats_reference` computes the same numbers with NumPy (the tests compare them, and
+the kernel's Python function, to 1e-12).
+"""
+
+import math
+
+import numpy as np
+
+from ._config import njit_kernel
+
+__all__ = ["drop_replicate_stats", "drop_replicate_stats_reference", "pap_replicate_stats",
+           "pap_replicate_stats_reference", "seed_sequence_words", "seed_sequence_words_reference"]
+
+
+@njit_kernel
+def pap_replicate_stats(y, pred, full, x_cols, coef, perms):
+    """PaP statistics of every feature of one replicate (OLS, squared error, unit weights).
+
+    Parameters
+    ----------
+    y, pred, full : ndarrays of shape (n,)
+        Evaluation responses, the model's predictions and its squared errors.
+    x_cols : ndarray of shape (n, k)
+        The evaluation columns of the ``k`` features measured.
+    coef : ndarray of shape (k,)
+        Their coefficients.
+    perms : int64 ndarray of shape (k, R, n)
+        Each feature's ``R`` row permutations (row ``i`` takes the column of row ``perms[g, r, i]``).
+
+    Returns
+    -------
+    raw, raw_se, se, skew, dof : ndarrays of shape (k,)
+        Mean loss difference, ``sd / sqrt(n)`` of the differences (1/n variance), the standard error,
+        skewness and Satterthwaite degrees of freedom of ``permutation_mean_se``.
+    diff_min, diff_max : ndarrays of shape (k,)
+        Extremes of each feature's per-row differences.
+    other_absmax : float
+        Largest permuted mean loss (for the rounding-level check of the estimators).
+    """
+    n = y.shape[0]
+    k = x_cols.shape[1]
+    n_rep = perms.shape[1]
+    raw = np.empty(k)
+    raw_se = np.empty(k)
+    se = np.empty(k)
+    skew = np.empty(k)
+    dof = np.empty(k)
+    diff_min = np.empty(k)
+    diff_max = np.empty(k)
+    other_absmax = 0.0
+    other = np.empty(n)
+    square = np.empty(n)
+    donor = np.empty(n)
+    donor_full = np.empty(n)
+    influence = np.empty(n)
+    u = np.empty(n)
+    scale = 1.0 / n_rep
+    for g in range(k):
+        for i in range(n):
+            other[i] = 0.0
+            square[i] = 0.0
+            donor[i] = 0.0
+            donor_full[i] = 0.0
+        c = coef[g]
+        for r in range(n_rep):
+            for i in range(n):
+                d = perms[g, r, i]
+                difference = y[i] - (pred[i] + (c * x_cols[d, g] - c * x_cols[i, g]))
+                loss = difference * difference
+                other[i] += loss
+                square[i] += loss * loss
+                donor[d] += loss
+                donor_full[d] += full[i]
+        total = 0.0
+        low = np.inf
+        high = -np.inf
+        for i in range(n):
+            other[i] *= scale
+            square[i] *= scale
+            donor[i] *= scale
+            donor_full[i] *= scale
+            if abs(other[i]) > other_absmax:
+                other_absmax = abs(other[i])
+            diff = other[i] - full[i]
+            total += diff
+            low = min(low, diff)
+            high = max(high, diff)
+        mean = total / n
+        spread = 0.0
+        for i in range(n):
+            deviation = (other[i] - full[i]) - mean
+            spread += deviation * deviation
+        raw[g] = mean
+        raw_se[g] = math.sqrt(spread / n) / math.sqrt(n)
+        diff_min[g] = low
+        diff_max[g] = high
+        projection = 0.0
+        correction = 0.0
+        h_total = 0.0
+        for i in range(n):
+            shift = full[i] + mean
+            h = (other[i] - shift) + donor[i] - donor_full[i] - mean
+            noise = (square[i] - 2.0 * shift * other[i] + shift * shift) / n_rep
+            influence[i] = h
+            u[i] = h * h - noise
+            projection += h * h
+            correction += noise
+            h_total += h
+        variance = projection - correction
+        if not variance > 0:
+            variance = projection
+        lost = 4.0 - 1.0 / n_rep
+        if n > lost + 1.0:
+            variance *= n / (n - lost)
+        se[g] = math.sqrt(variance) / n
+        h_mean = h_total / n
+        second = 0.0
+        third = 0.0
+        u_total = 0.0
+        for i in range(n):
+            h = influence[i] - h_mean
+            second += h * h
+            third += h * h * h
+            u_total += u[i]
+        skew[g] = third / second**1.5 if second > 0 else 0.0
+        u_mean = u_total / n
+        u_spread = 0.0
+        for i in range(n):
+            u_spread += (u[i] - u_mean) * (u[i] - u_mean)
+        u_spread = u_spread / (n - 1) * n if n > 1 else 0.0
+        if u_total > 0 and u_spread > 0:
+            dof[g] = max(2.0 * u_total * u_total / u_spread, 1.0)
+        else:
+            dof[g] = np.inf
+    return raw, raw_se, se, skew, dof, diff_min, diff_max, other_absmax
+
+
+def pap_replicate_stats_reference(y, pred, full, x_cols, coef, perms):
+    """:func:`pap_replicate_stats` in NumPy (the twin): the same inputs and outputs."""
+    n = y.shape[0]
+    n_rep = perms.shape[1]
+    k = x_cols.shape[1]
+    others, squares, donors, donor_fulls = (np.empty((k, n)) for _ in range(4))
+    for g in range(k):
+        change = coef[g] * x_cols[perms[g], g] - coef[g] * x_cols[:, g][None, :]
+        losses = (y[None, :] - (pred[None, :] + change)) ** 2  # (R, n)
+        others[g] = losses.mean(axis=0)
+        squares[g] = (losses**2).mean(axis=0)
+        donors[g] = np.bincount(perms[g].ravel(), weights=losses.ravel(), minlength=n) / n_rep
+        donor_fulls[g] = np.bincount(perms[g].ravel(), weights=np.tile(full, n_rep), minlength=n) / n_rep
+    diff = others - full[None, :]
+    raw = diff.mean(axis=1)
+    raw_se = diff.std(axis=1) / np.sqrt(n)
+    shift = full[None, :] + raw[:, None]
+    influence = (others - shift) + donors - donor_fulls - raw[:, None]
+    noise = (squares - 2.0 * shift * others + shift * shift) / n_rep
+    projection = np.sum(influence**2, axis=1)
+    variance = projection - np.sum(noise, axis=1)
+    variance = np.where(variance > 0, variance, projection)
+    lost = 4.0 - 1.0 / n_rep
+    if n > lost + 1.0:
+        variance = variance * (n / (n - lost))
+    se = np.sqrt(variance) / n
+    h = influence - influence.mean(axis=1, keepdims=True)
+    second = np.sum(h**2, axis=1)
+    skew = np.where(second > 0, np.sum(h**3, axis=1) / np.where(second > 0, second, 1.0) ** 1.5, 0.0)
+    u = influence**2 - noise
+    total = np.sum(u, axis=1)
+    spread = np.var(u, axis=1, ddof=1) * n if n > 1 else np.zeros(k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dof = np.where((total > 0) & (spread > 0), np.maximum(2.0 * total**2 / spread, 1.0), np.inf)
+    return (raw, raw_se, se, skew, dof, diff.min(axis=1), diff.max(axis=1),
+            float(np.max(np.abs(others))) if others.size else 0.0)
+
+
+# ------------------------------------------------------------------------------------------ seeding
+# numpy.random.SeedSequence's hash (O'Neill's seed_seq design as NumPy implements it), on 32-bit words
+# held in uint64 and masked after each product, so that Numba and NumPy compute it alike.
+_MASK32 = 0xFFFFFFFF
+_INIT_A = 0x43B0D7E5
+_MULT_A = 0x931E8875
+_INIT_B = 0x8B51F9DD
+_MULT_B = 0x58F38DED
+_MIX_MULT_L = 0xCA01F9DD
+_MIX_MULT_R = 0x4973F715
+_XSHIFT = 16
+_POOL = 4
+
+
+@njit_kernel
+def seed_sequence_words(entropy, n_words):
+    """``SeedSequence(...).generate_state(n_words, uint32)`` for each row of assembled entropy words.
+
+    Parameters
+    ----------
+    entropy : uint64 ndarray of shape (m, L), L >= 4
+        Each row the assembled entropy of one ``SeedSequence`` (the run entropy as 32-bit words, padded
+        with zeros to the pool size of 4 when there is a spawn key, then the spawn key's words), each
+        value below 2**32.
+    n_words : int
+        32-bit words of state to generate per row.
+
+    Returns
+    -------
+    uint64 ndarray of shape (m, n_words)
+        The 32-bit words (as NumPy's ``generate_state(n_words, np.uint32)``).
+    """
+    m, length = entropy.shape
+    out = np.empty((m, n_words), dtype=np.uint64)
+    mask = np.uint64(_MASK32)
+    mixer = np.empty(_POOL, dtype=np.uint64)
+    for row in range(m):
+        hash_const = np.uint64(_INIT_A)
+        for i in range(_POOL):
+            value = entropy[row, i] if i < length else np.uint64(0)
+            value = value ^ hash_const
+            hash_const = (hash_const * np.uint64(_MULT_A)) & mask
+            value = (value * hash_const) & mask
+            value = value ^ (value >> np.uint64(_XSHIFT))
+            mixer[i] = value
+        for i_src in range(_POOL):
+            for i_dst in range(_POOL):
+                if i_src != i_dst:
+                    value = mixer[i_src] ^ hash_const
+                    hash_const = (hash_const * np.uint64(_MULT_A)) & mask
+                    value = (value * hash_const) & mask
+                    value = value ^ (value >> np.uint64(_XSHIFT))
+                    mixed = (((np.uint64(_MIX_MULT_L) * mixer[i_dst]) & mask) + np.uint64(1 << 32)
+                             - ((np.uint64(_MIX_MULT_R) * value) & mask)) & mask  # no wrap-around
+                    mixer[i_dst] = mixed ^ (mixed >> np.uint64(_XSHIFT))
+        for i_src in range(_POOL, length):
+            for i_dst in range(_POOL):
+                value = entropy[row, i_src] ^ hash_const
+                hash_const = (hash_const * np.uint64(_MULT_A)) & mask
+                value = (value * hash_const) & mask
+                value = value ^ (value >> np.uint64(_XSHIFT))
+                mixed = (((np.uint64(_MIX_MULT_L) * mixer[i_dst]) & mask) + np.uint64(1 << 32)
+                             - ((np.uint64(_MIX_MULT_R) * value) & mask)) & mask  # no wrap-around
+                mixer[i_dst] = mixed ^ (mixed >> np.uint64(_XSHIFT))
+        hash_const = np.uint64(_INIT_B)
+        for i_dst in range(n_words):
+            value = mixer[i_dst % _POOL] ^ hash_const
+            hash_const = (hash_const * np.uint64(_MULT_B)) & mask
+            value = (value * hash_const) & mask
+            out[row, i_dst] = value ^ (value >> np.uint64(_XSHIFT))
+    return out
+
+
+def seed_sequence_words_reference(entropy, n_words):
+    """:func:`seed_sequence_words` through :class:`numpy.random.SeedSequence` itself (the twin).
+
+    Each row is read back as the run entropy (its first four words, little-endian: the padding zeros
+    are high words of zero) and the spawn key (one key per further word, each below 2**32), which is
+    how the fast path lays the rows out.
+    """
+    out = np.empty((entropy.shape[0], n_words), dtype=np.uint64)
+    for row, words in enumerate(entropy):
+        run = sum(int(words[i]) << (32 * i) for i in range(_POOL))
+        key = tuple(int(w) for w in words[_POOL:])
+        seq = np.random.SeedSequence(run, spawn_key=key)
+        out[row] = seq.generate_state(n_words, np.uint32).astype(np.uint64)
+    return out
+
+
+# --------------------------------------------------------------------------------------- LOCO and GCM
+@njit_kernel
+def drop_replicate_stats(y, pred, full, V, cols, shift, inv_diag, noise, rho, x_eval, x_mean, y_base, price):
+    """LOCO (drop-one refits) and GCM statistics of the features ``cols`` of one replicate (OLS).
+
+    Parameters
+    ----------
+    y, pred, full : ndarrays of shape (n,)
+        Evaluation responses, the full model's predictions and squared errors.
+    V : ndarray of shape (n, p)
+        ``(X_eval - center) @ G`` (``G`` the inverse centred Gram matrix of the training design).
+    cols : int64 ndarray of shape (k,)
+    shift, inv_diag : ndarrays of shape (p,)
+        ``beta / diag(G)`` and ``1 / diag(G)``.
+    noise : ndarray of shape (n, k)
+        LOCO's perturbation draws (any values when ``rho`` is 0 and the test is the paired one).
+    rho : float
+        Their scale (``perturbation_scale(n) * sd(full)``).
+    x_eval : ndarray of shape (n, p)
+        Evaluation features; ``x_mean`` (p,) their training means and ``y_base`` (n,) ``y - mean(y_train)``:
+        the mean baselines of GCM's nuisance check, with the allowance ``price`` (inf: no check).
+
+    Returns
+    -------
+    loco_raw, loco_se, test_raw, test_se : ndarrays of shape (k,)
+        Mean of the loss differences and its ``sd / sqrt(n)``; the same of the perturbed differences.
+    diff_min, diff_max : ndarrays of shape (k,)
+        Extremes of the loss differences; ``other_absmax`` the largest reduced loss.
+    gcm_raw, gcm_se : ndarrays of shape (k,)
+        Mean residual product and its ``sd / sqrt(n)``.
+    x_resid_absmax, x_spread : ndarrays of shape (k,)
+        Largest absolute x-residual and the range of the evaluation column (collinearity check).
+    nuisance_z : float
+        Largest z statistic of the nuisance check (x- and y-regressions against the mean baselines).
+    """
+    n = y.shape[0]
+    k = cols.shape[0]
+    out = np.empty((11, k))
+    other_absmax = 0.0
+    nuisance_z = -np.inf
+    diff = np.empty(n)
+    pert = np.empty(n)
+    prod = np.empty(n)
+    l2x = np.empty(n)
+    l2y = np.empty(n)
+    b2x = np.empty(n)
+    b2y = np.empty(n)
+    check = price < np.inf
+    for g in range(k):
+        c = cols[g]
+        s_diff = 0.0
+        s_pert = 0.0
+        s_prod = 0.0
+        low = np.inf
+        high = -np.inf
+        x_abs = 0.0
+        x_low = np.inf
+        x_high = -np.inf
+        for i in range(n):
+            error = y[i] - (pred[i] - V[i, c] * shift[c])
+            other = error * error
+            if other > other_absmax:
+                other_absmax = other
+            d = other - full[i]
+            diff[i] = d
+            s_diff += d
+            low = min(low, d)
+            high = max(high, d)
+            pert[i] = d + rho * noise[i, g]
+            s_pert += pert[i]
+            xr = V[i, c] * inv_diag[c]
+            yr = V[i, c] * shift[c]
+            yr += y[i] - pred[i]
+            prod[i] = xr * yr
+            s_prod += prod[i]
+            x_abs = max(x_abs, abs(xr))
+            x_low = min(x_low, x_eval[i, c])
+            x_high = max(x_high, x_eval[i, c])
+            if check:
+                bx = x_eval[i, c] - x_mean[c]
+                l2x[i] = xr * xr
+                b2x[i] = bx * bx
+                l2y[i] = yr * yr
+                b2y[i] = y_base[i] * y_base[i]
+        m_diff = s_diff / n
+        m_pert = s_pert / n
+        m_prod = s_prod / n
+        v_diff = 0.0
+        v_pert = 0.0
+        v_prod = 0.0
+        for i in range(n):
+            v_diff += (diff[i] - m_diff) ** 2
+            v_pert += (pert[i] - m_pert) ** 2
+            v_prod += (prod[i] - m_prod) ** 2
+        root = math.sqrt(n)
+        out[0, g] = m_diff
+        out[1, g] = math.sqrt(v_diff / n) / root
+        out[2, g] = m_pert
+        out[3, g] = math.sqrt(v_pert / n) / root
+        out[4, g] = low
+        out[5, g] = high
+        out[6, g] = m_prod
+        out[7, g] = math.sqrt(v_prod / n) / root
+        out[8, g] = x_abs
+        out[9, g] = x_high - x_low
+        if check:
+            for which in range(2):
+                ll = l2x if which == 0 else l2y
+                bb = b2x if which == 0 else b2y
+                s_d = 0.0
+                s_l = 0.0
+                s_b = 0.0
+                for i in range(n):
+                    s_d += ll[i] - (1.0 + price) * bb[i]
+                    s_l += ll[i]
+                    s_b += bb[i]
+                m_d = s_d / n
+                v_d = 0.0
+                for i in range(n):
+                    v_d += (ll[i] - (1.0 + price) * bb[i] - m_d) ** 2
+                se = math.sqrt(v_d / n) / root
+                scale = s_l / n + s_b / n
+                if not scale > 0:
+                    scale = 1.0
+                z = m_d / se if se > 1e-12 * scale else 0.0
+                nuisance_z = max(nuisance_z, z)
+    return out, other_absmax, nuisance_z
+
+
+def drop_replicate_stats_reference(y, pred, full, V, cols, shift, inv_diag, noise, rho, x_eval, x_mean, y_base,
+                                   price):
+    """:func:`drop_replicate_stats` in NumPy (the twin): the same inputs and outputs."""
+    n = y.shape[0]
+    Vc = V[:, cols]
+    other = (y[:, None] - (pred[:, None] - Vc * shift[cols])) ** 2
+    diff = other - full[:, None]
+    pert = diff + rho * noise
+    x_res = Vc * inv_diag[cols]
+    y_res = Vc * shift[cols] + (y - pred)[:, None]
+    prod = x_res * y_res
+    root = np.sqrt(n)
+    out = np.vstack([diff.mean(axis=0), diff.std(axis=0) / root, pert.mean(axis=0), pert.std(axis=0) / root,
+                     diff.min(axis=0), diff.max(axis=0), prod.mean(axis=0), prod.std(axis=0) / root,
+                     np.max(np.abs(x_res), axis=0), np.ptp(x_eval[:, cols], axis=0), np.zeros(len(cols))])
+    nuisance_z = -np.inf
+    if price < np.inf:
+        base_x = x_eval[:, cols] - x_mean[cols]
+        for learner, base in ((x_res, base_x), (y_res, np.repeat(y_base[:, None], len(cols), axis=1))):
+            d = learner**2 - (1.0 + price) * base**2
+            se = d.std(axis=0) / root
+            scale = (learner**2).mean(axis=0) + (base**2).mean(axis=0)
+            scale = np.where(scale > 0, scale, 1.0)
+            z = np.where(se > 1e-12 * scale, d.mean(axis=0) / np.where(se > 0, se, 1.0), 0.0)
+            nuisance_z = max(nuisance_z, float(np.max(z)))
+    return out, float(np.max(other)) if other.size else 0.0, nuisance_z

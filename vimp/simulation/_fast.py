@@ -1,0 +1,746 @@
+"""The fast path of :func:`vimp.simulation.monte_carlo`: OLS on the built-in linear processes.
+
+When every estimator of a run is PaP, LOCO or GCM around a plain ``LinearRegression`` (with the options
+listed in :func:`plan`), the dgp is one of :class:`LinearGaussian`, :class:`EquicorrelatedLinear` or
+:class:`BladenDesign` and validation is ``"independent"``, ``"holdout"`` or ``"cv"`` (an integer ``cv``, or
+the runner's default of 5 folds), the runner computes the replicates of a chunk here instead of cloning,
+validating and fitting each estimator per replicate.
+
+The numbers are those of the generic path (a test compares every column to 1e-10), because
+
+* the random numbers are drawn exactly as there: the data from the child ``(0,)`` of the replicate's
+  seed, through the dgp's own ``sample``; each estimator's seed from the child ``(1, crc32(name))``; the
+  folds with :func:`vimp._split.make_folds` from the estimator's split child; PaP's
+  permutations with :func:`vimp._split.draw_permutations` from the same child Generators as
+  :meth:`PermutationImportance._draw`; LOCO's permuted training rows and its perturbation noise from the
+  same children as :class:`vimp.LOCO`;
+* the per-observation terms are those of :class:`vimp._linear_fitter.LinearFitter` (one factorisation of
+  the training design: the drop-one refits, the GCM residuals ``Z G / diag(G)`` and the rank-one permuted
+  predictions), with PaP's terms from the same compiled kernel
+  (:func:`vimp._kernels.pap_linear_terms`);
+* the inference is the estimators' own formulas, and the last step (quantiles, tail probabilities,
+  Hall's transform, intervals) calls vimp's own functions of :mod:`vimp._inference`, once per chunk on
+  arrays of shape (replicates, features) instead of once per replicate.
+
+A replicate where anything unusual happens (an ill-conditioned training design, a constant column, a
+zero or non-finite standard error, differences at rounding level, a collinear GCM residual, a GCM
+nuisance regression close to being flagged) is recomputed by the generic path, so that its numbers and
+warnings are exactly the generic path's.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import zlib
+
+import numpy as np
+from scipy import stats
+from scipy.linalg.lapack import dpotrf as _potrf
+from scipy.linalg.lapack import dtrtrs as _trtrs
+
+from .._base import _SEED_EVAL, _SEED_FIT, _SEED_SPLIT, _SEED_TEST, ROUNDING_TOLERANCE
+from .._gcm import COLLINEAR_TOLERANCE, GCM, NUISANCE_ALPHA, _linear_price
+from .._inference import (
+    pvalue_greater,
+    pvalue_two_sided,
+    skew_corrected_limits,
+    skew_corrected_pvalue_greater,
+    wald_interval,
+)
+from .._kernels import LOSS_SQUARED, derangements_from_words, pap_linear_terms, permutations_from_words
+from .._kernels.simulation_nb import drop_replicate_stats, pap_replicate_stats, seed_sequence_words
+from .._linear_fitter import (
+    _CHOLESKY_MAX_CONDITION,
+    _EPS,
+    _NORM_RANGE,
+    _cholesky_factor,
+    _linear_spec,
+    _lstsq_cutoff,
+)
+from .._loco import _KEY_PERTURB, LOCO, perturbation_scale
+from .._pap import PermutationImportance
+from .._split import (
+    DERANGEMENT_WORDS_PER_ROW,
+    PERMUTATION_KINDS,
+    _draw_words,
+    _permutation_reserve,
+)
+from .._test_choice import resolve_test
+from .._validation import MIN_EVALUATION_ROWS
+from ._dgp import BladenDesign, EquicorrelatedLinear, LinearGaussian
+
+__all__ = ["frame", "plan", "run_chunk"]
+
+_DGPS = (LinearGaussian, EquicorrelatedLinear, BladenDesign)
+#: The methods of the estimator classes as vimp ships them: a class whose methods were replaced (an
+#: instrumented or patched estimator) takes the generic path, which runs whatever is there.
+_ORIGINAL = {cls: (cls.fit, cls.importance) for cls in (PermutationImportance, LOCO, GCM)}
+#: GCM replicates whose nuisance check comes within this factor of ``NUISANCE_ALPHA`` go to the generic
+#: path (which then warns, or not, as it does).
+_NUISANCE_MARGIN = 2.0
+
+
+class _Fallback(Exception):
+    """This replicate is recomputed by the generic path."""
+
+
+# ------------------------------------------------------------------------------------------------ plan
+def _seed_of(seed, name, streams=None):
+    """The estimator's ``random_state`` in a replicate, as :func:`vimp.simulation._runner._prepare` sets it."""
+    key = (1, zlib.crc32(name.encode()))
+    if streams is not None:
+        return int(streams.words(seed, key, 8)[0])
+    seq = np.random.SeedSequence(seed, spawn_key=key)
+    return int(seq.generate_state(8, np.uint32)[0])
+
+
+def _child(entropy, *keys):
+    return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=keys))
+
+
+_PCG_MULT = 0x2360ED051FC65DA44385DF649FCCF645
+_MASK128 = (1 << 128) - 1
+
+
+def _pcg64_state(words):
+    """``PCG64(seed_sequence).state`` from the sequence's first 8 32-bit words (``generate_state(4,
+    uint64)``): seed and increment as NumPy's ``pcg64_set_seed`` takes them, then ``pcg64_srandom``."""
+    v = [words[2 * i] | (words[2 * i + 1] << 32) for i in range(4)]
+    seed = (v[0] << 64) | v[1]
+    inc = (((v[2] << 64) | v[3]) << 1 | 1) & _MASK128
+    state = ((inc + seed) * _PCG_MULT + inc) & _MASK128  # from state 0: step, add the seed, step
+    return {"bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0, "uinteger": 0}
+
+
+def _entropy_rows(run, keys):
+    """Assembled entropy of ``SeedSequence(run, spawn_key=key)`` for each key (all of one length), as
+    :func:`vimp._kernels.simulation_nb.seed_sequence_words` takes it; None where a row does not fit
+    that layout (a run entropy above 128 bits, a key of 2**32 or more)."""
+    run = int(run)
+    words = []
+    while True:
+        words.append(run & 0xFFFFFFFF)
+        run >>= 32
+        if not run:
+            break
+    if len(words) > 4 or any(not 0 <= int(k) < 2**32 for key in keys for k in key):
+        return None
+    words += [0] * (4 - len(words))
+    return np.array([words + [int(k) for k in key] for key in keys], dtype=np.uint64)
+
+
+class _Streams:
+    """Generators on the ``SeedSequence`` children the estimators use, seeded fast.
+
+    :meth:`children` gives the Generators ``default_rng(SeedSequence(run, spawn_key=key))`` for a list of
+    keys, in the same state (the hash of NumPy's ``SeedSequence`` in one compiled call for all keys, the
+    PCG64 seeding in Python integers; the tests compare the states with NumPy's). The Generator objects
+    are reused from call to call: a caller uses them before its next call.
+    """
+
+    def __init__(self):
+        self._pool = []
+
+    def children(self, run, keys):
+        rows = _entropy_rows(run, keys) if keys else None
+        if rows is None:
+            return [_child(run, *key) for key in keys]
+        states = seed_sequence_words(rows, 8).tolist()
+        while len(self._pool) < len(keys):
+            self._pool.append(np.random.Generator(np.random.PCG64()))
+        out = self._pool[:len(keys)]
+        for gen, words in zip(out, states):
+            gen.bit_generator.state = _pcg64_state(words)
+        return out
+
+    def words(self, run, key, n_words):
+        """``SeedSequence(run, spawn_key=key).generate_state(n_words, uint32)`` as ints."""
+        rows = _entropy_rows(run, [key])
+        if rows is None:
+            return np.random.SeedSequence(run, spawn_key=key).generate_state(n_words, np.uint32).tolist()
+        return seed_sequence_words(rows, n_words)[0].tolist()
+
+
+def _ols_spec(learner):
+    spec = _linear_spec(learner)
+    if spec is None or spec["alpha"] != 0.0 or spec["standardize"]:
+        return None
+    return spec
+
+
+def _level(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    value = float(value)
+    return value if 0.0 < value < 1.0 else None
+
+
+def _common_ok(est):
+    return (type(est) in _ORIGINAL and (type(est).fit, type(est).importance) == _ORIGINAL[type(est)]
+            and est.groups is None and not est.progress and _level(est.level) is not None)
+
+
+def _valid(est):
+    """Whether the estimator's own parameter checks pass (on a clone: they record state). Where they do
+    not, the generic path runs and raises the estimator's error."""
+    from sklearn.base import clone
+
+    probe = clone(est)
+    try:
+        if type(est) is GCM:
+            probe._check_params()
+        else:
+            probe._validate()
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _folds_of(est, validation):
+    """Cross-fitting folds of the estimator under ``validation`` (None: held-out; 0: not covered)."""
+    if validation != "cv":
+        return None
+    from ._runner import DEFAULT_FOLDS
+
+    if est.cv is None:
+        return DEFAULT_FOLDS
+    if isinstance(est.cv, numbers.Integral) and not isinstance(est.cv, bool) and est.cv >= 2:
+        return int(est.cv)
+    return 0  # a splitter or a list of folds: the generic path
+
+
+def _estimator_plan(name, est, validation="independent"):
+    """What the fast path needs of one estimator, or None where it does not cover the options."""
+    if not (_common_ok(est) and _valid(est)):
+        return None
+    spec = _ols_spec(est.estimator)
+    if spec is None:
+        return None
+    folds = _folds_of(est, validation)
+    if folds == 0:
+        return None
+    out = {"name": name, "level": _level(est.level), "intercept": spec["fit_intercept"],
+           "rank_tol": spec["rank_tol"], "folds": folds}
+    if type(est) is GCM:
+        if est.test != "wald" or est.scale != "covariance" or est.x_estimator is not None:
+            return None
+        if not isinstance(est.nuisance_check, (bool, np.bool_)):
+            return None
+        if est.nuisance_check and not spec["fit_intercept"]:
+            return None  # the check's OLS baseline differs from the learner: not covered here
+        out.update(method="gcm", nuisance_check=bool(est.nuisance_check))
+        return out
+    if est.loss not in (None, "squared_error") or est.scale not in ("difference", "sqrt"):
+        return None
+    if type(est) is PermutationImportance:
+        tests = ("auto", "paired-skew") if folds is None else ("auto", "nadeau-bengio")
+        if est.prefit or est.test not in tests or est.permutation not in PERMUTATION_KINDS:
+            return None
+        if not isinstance(est.shared_permutations, bool):
+            return None
+        r = est.n_permutations
+        if isinstance(r, bool) or not isinstance(r, numbers.Integral) or r < 1 or r > 10_000:
+            return None
+        out.update(method="pap", permutations=int(r), kind=est.permutation, shared=est.shared_permutations,
+                   scale=est.scale)
+        return out
+    if est.refit not in ("drop", "permute"):
+        return None
+    test = resolve_test("loco", est.test, est.estimator, folds)[0] if est.test in ("auto", "paired",
+                                                                                     "perturbed") else None
+    if test not in ("paired", "perturbed"):
+        return None
+    out.update(method="loco", refit=est.refit, test=test, scale=est.scale)
+    return out
+
+
+def plan(spec):
+    """The fast path's plan of a run (a list of per-estimator dicts), or None where it does not apply."""
+    dgp = spec["dgp"]
+    validation = spec["validation"]
+    if type(dgp) not in _DGPS:
+        return None
+    n = spec["n"]
+    n_eval = n if validation in ("independent", "cv") else n - n // 2
+    n_train = n if validation == "independent" else n // 2
+    if n_eval < MIN_EVALUATION_ROWS or (validation != "cv" and n_train < dgp.p + 2):
+        return None
+    out = []
+    for name, est in spec["estimators"].items():
+        part = _estimator_plan(name, est, validation)
+        if part is None:
+            return None
+        if part["folds"] is not None:
+            k = part["folds"]
+            if k > n or n // k < 2 or n - math.ceil(n / k) < dgp.p + 2:
+                return None  # the generic path refuses, or PaP cannot permute a fold
+        out.append(part)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ one replicate
+def _fit(Xt, yt, intercept, rank_tol):
+    """OLS on the training rows as :class:`LinearFitter` fits it: ``(center, y_center, beta, G)``."""
+    n, p = Xt.shape
+    if intercept:
+        center = Xt.mean(axis=0)
+        y_center = float(yt.mean())
+    else:
+        center = np.zeros(p)
+        y_center = 0.0
+    A = Xt - center
+    b = yt - y_center
+    # The operations of LinearFitter.fit, in its order (equilibrated Cholesky), so that the fits agree
+    # to the last bits where the design is ill-conditioned.
+    gram = A.T @ A
+    norms = np.sqrt(np.diag(gram))
+    if not (np.all(np.isfinite(gram)) and norms.min() > _NORM_RANGE[0] and norms.max() < _NORM_RANGE[1]):
+        raise _Fallback
+    R, R_inv, beta_scaled = _factor(gram / np.outer(norms, norms), (A.T @ b) / norms)
+    R_inv = R_inv / norms[:, None]
+    # The fitter's rank check (full rank, or minimum-norm least squares), with room to spare.
+    threshold = max(float(rank_tol), _lstsq_cutoff(float(rank_tol), (n, p)), max(n, p) * _EPS)
+    bound = np.linalg.norm(R * norms[None, :]) * np.linalg.norm(R_inv)
+    if not (np.isfinite(bound) and bound * threshold < 0.5):
+        raise _Fallback
+    beta = beta_scaled / norms
+    G = R_inv @ R_inv.T
+    return center, y_center, beta, G
+
+
+def _factor(scaled, atb):
+    """``_cholesky_factor(scaled, atb, 0)`` of the fitter (the same LAPACK calls, without the wrappers):
+    ``(R, R^-1, solution)``; :class:`_Fallback` where the fitter would take its QR path."""
+    k = scaled.shape[0]
+    R, info = _potrf(scaled, lower=0, clean=1)
+    if info != 0:
+        raise _Fallback
+    R_inv, info = _trtrs(R, np.eye(k), lower=0)
+    if info != 0:
+        raise _Fallback
+    condition = np.linalg.norm(R) * np.linalg.norm(R_inv)
+    if not (np.isfinite(condition) and condition <= _CHOLESKY_MAX_CONDITION):
+        factor = _cholesky_factor(scaled, atb, np.zeros(k))  # the fitter's own decision
+        if factor is None:
+            raise _Fallback
+        return factor[0], factor[1], factor[2]
+    return R, R_inv, R_inv @ (R_inv.T @ atb)
+
+
+def _constant(X):
+    return bool(np.any(np.max(X, axis=0) == np.min(X, axis=0)))
+
+
+def _numerically_zero(diff, full, other):
+    bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(full)) + np.max(np.abs(other)) + 1e-300)
+    return bool(np.any((np.max(diff, axis=0) <= bound) & (np.min(diff, axis=0) >= -bound)))
+
+
+class _Replicate:
+    """The fitted full model of one replicate and the quantities every estimator shares."""
+
+    def __init__(self, Xt, yt, Xe, ye, intercept, rank_tol):
+        self.Xt, self.yt, self.Xe, self.ye = Xt, yt, Xe, ye
+        center, y_center, beta, G = _fit(Xt, yt, intercept, rank_tol)
+        self.center, self.y_center, self.beta, self.G = center, y_center, beta, G
+        self.coef = beta
+        self.intercept = float(y_center - center @ beta)
+        self.pred = np.ascontiguousarray(Xe @ beta + self.intercept)
+        self.res = ye - self.pred
+        self.full = np.ascontiguousarray(self.res * self.res)
+        self._V = None
+        self._means = None
+
+    @property
+    def V(self):
+        if self._V is None:
+            self._V = (self.Xe - self.center) @ self.G
+        return self._V
+
+    def drop_stats(self, cols, noise, rho, price):
+        """:func:`vimp._kernels.simulation_nb.drop_replicate_stats` of this replicate."""
+        if self._means is None:
+            self._means = (self.Xt.mean(axis=0), self.ye - self.yt.mean())
+        inv_diag = 1.0 / np.diag(self.G)
+        return drop_replicate_stats(self.ye, self.pred, self.full, np.ascontiguousarray(self.V),
+                                    np.asarray(cols, dtype=np.int64), self.beta / np.diag(self.G), inv_diag,
+                                    np.ascontiguousarray(noise), float(rho), self.Xe, self._means[0],
+                                    self._means[1], float(price))
+
+    def drop_losses(self, cols):
+        """Squared errors of the drop-one refits (as ``loco_linear_losses`` computes them)."""
+        shift = self.beta[cols] / np.diag(self.G)[cols]
+        error = self.ye[:, None] - (self.pred[:, None] - self.V[:, cols] * shift)
+        return error * error
+
+
+def _mean_se(terms):
+    n = terms.shape[0]
+    return terms.mean(axis=0), terms.std(axis=0) / math.sqrt(n)
+
+
+def _permutations(rngs, n, R, kind):
+    """:func:`vimp._split.draw_permutations` of ``R`` rows from each Generator of ``rngs``, shape
+    (len(rngs), R, n): the same draws from each Generator, in the same order, with one kernel call per
+    round for all of them instead of one per Generator."""
+    k = len(rngs)
+    out = np.empty((k, R, n), dtype=np.int64)
+    if kind == "derangement":
+        if n < 2:
+            raise _Fallback
+        width = (int(DERANGEMENT_WORDS_PER_ROW * (n - 1)) + _permutation_reserve(n) + 1) // 2
+        todo = [np.arange(R) for _ in range(k)]
+        live = list(range(k))
+        while live:
+            words = np.concatenate([_draw_words(rngs[g], todo[g].size, width) for g in live])
+            drawn, exhausted = derangements_from_words(words, n)
+            start = 0
+            for g in live:
+                rows = todo[g]
+                stop = start + rows.size
+                done = ~exhausted[start:stop]
+                out[g, rows[done]] = drawn[start:stop][done]
+                todo[g] = rows[~done]
+                start = stop
+            live = [g for g in live if todo[g].size]
+        return out
+    width = (max(n - 1, 0) + _permutation_reserve(n) + 1) // 2
+    words = np.concatenate([_draw_words(rng, R, width) for rng in rngs])
+    drawn, exhausted = permutations_from_words(words, n)
+    out[:] = drawn.reshape(k, R, n)
+    for index in np.flatnonzero(exhausted):  # in each Generator's order, after its words
+        g, r = divmod(int(index), R)
+        out[g, r] = rngs[g].permutation(n)
+    return out
+
+
+def _pap(rep, part, entropy, cols, streams):
+    """PaP of one replicate: ``(raw, raw_se, skew, df)`` per group."""
+    n = len(rep.ye)
+    R = part["permutations"]
+    if part["shared"]:
+        perms = np.empty((len(cols), R, n), dtype=np.int64)
+        perms[:] = _permutations(streams.children(entropy, [(_SEED_EVAL, 0)]), n, R, part["kind"])[0]
+    else:
+        rngs = streams.children(entropy, [(_SEED_EVAL, g, 0) for g in range(len(cols))])
+        perms = _permutations(rngs, n, R, part["kind"])
+    raw, raw_se, se, skew, dof, low, high, other_max = pap_replicate_stats(
+        rep.ye, rep.pred, rep.full, np.ascontiguousarray(rep.Xe[:, cols]), np.ascontiguousarray(rep.coef[cols]),
+        perms)
+    bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(rep.full)) + other_max + 1e-300)
+    if np.any((high <= bound) & (low >= -bound)):
+        raise _Fallback  # differences at rounding level: the estimator's exact zero
+    if not (np.all(raw_se > 0) and np.all(np.isfinite(se) & (se > 0))):
+        raise _Fallback
+    return raw, se, skew, dof
+
+
+def _perturbation(rep, part, entropy, cols, streams):
+    """LOCO's perturbation noise (n, k) and its scale ``rho`` (zeros and 0 for the paired test)."""
+    n = len(rep.ye)
+    if part["test"] == "paired":
+        return np.zeros((n, len(cols))), 0.0
+    rngs = streams.children(entropy, [(_SEED_TEST, _KEY_PERTURB, g) for g in range(len(cols))])
+    noise = np.empty((n, len(cols)))
+    for g, rng in enumerate(rngs):
+        noise[:, g] = rng.standard_normal(n)
+    sd_full = float(rep.full.std() / math.sqrt(n))
+    return noise, float(perturbation_scale(n)) * sd_full * math.sqrt(n)
+
+
+def _loco(rep, part, entropy, cols, streams):
+    """LOCO of one replicate: ``(raw, raw_se, test_estimate, test_se)`` per group."""
+    n = len(rep.ye)
+    full = rep.full
+    if part["refit"] == "drop":
+        noise, rho = _perturbation(rep, part, entropy, cols, streams)
+        stats_, other_max, _ = rep.drop_stats(cols, noise, rho, np.inf)
+        raw, raw_se, est, se, low, high = stats_[:6]
+        bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(full)) + other_max + 1e-300)
+        if np.any((high <= bound) & (low >= -bound)) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
+            raise _Fallback
+        return raw, raw_se, est, se
+    other = np.empty((n, len(cols)))
+    Xt = rep.Xt
+    n_train = Xt.shape[0]
+    rngs = streams.children(entropy, [(_SEED_FIT, g, 0) for g in range(len(cols))])
+    for g, c in enumerate(cols):
+        perm = rngs[g].permutation(n_train)
+        Xp = Xt.copy()
+        Xp[:, c] = Xt[perm, c]
+        center, y_center, beta, _ = _fit(Xp, rep.yt, part["intercept"], part["rank_tol"])
+        pred = rep.Xe @ beta + float(y_center - center @ beta)
+        r = rep.ye - pred
+        other[:, g] = r * r
+    diff = other - full[:, None]
+    raw, raw_se = _mean_se(diff)
+    if _numerically_zero(diff, full, other) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
+        raise _Fallback
+    noise, rho = _perturbation(rep, part, entropy, cols, streams)
+    if part["test"] == "paired":
+        return raw, raw_se, raw, raw_se
+    est, se = _mean_se(diff + rho * noise)
+    return raw, raw_se, est, se
+
+
+def _gcm(rep, part, cols):
+    """GCM (Wald, covariance scale) of one replicate: ``(raw, raw_se)`` per feature."""
+    n = len(rep.ye)
+    k = len(cols)
+    price = float(_linear_price(rep.Xt.shape[1] - 1, rep.Xt.shape[0])) if part["nuisance_check"] else np.inf
+    stats_, _, z = rep.drop_stats(cols, np.zeros((n, k)), 0.0, price)
+    a, se, x_abs, spread = stats_[6], stats_[7], stats_[8], stats_[9]
+    if np.any(x_abs <= COLLINEAR_TOLERANCE * spread):
+        raise _Fallback  # collinear: the generic path zeroes these residuals
+    if not np.all(np.isfinite(se) & (se > 0)):
+        raise _Fallback
+    # Holm flags something iff the smallest p-value times the number of tests is below the level.
+    if part["nuisance_check"] and np.isfinite(price) and z >= _nuisance_limit(2 * k):
+        raise _Fallback
+    return a, se
+
+
+@functools.lru_cache(maxsize=64)
+def _nuisance_limit(tests):
+    """The z above which Holm over ``tests`` one-sided tests could flag (with the margin)."""
+    return float(stats.norm.isf(min(1.0, _NUISANCE_MARGIN * NUISANCE_ALPHA / tests)))
+
+
+# ------------------------------------------------------------------------------------------ cross-fitting
+def _cv_part(part, X, y, entropy, cols, streams):
+    """One estimator with ``cv=K`` on one replicate's ``n`` rows: ``(raw, se, a, b)`` as :func:`run_chunk`
+    stores them (PaP: the corrected cross-fitted t test's zero skewness and K - 1 degrees of freedom)."""
+    from .._base import child_rng
+    from .._inference import crossfit_t, fold_means
+    from .._split import make_folds
+
+    n = len(y)
+    k = len(cols)
+    seq = np.random.SeedSequence(entropy)
+    folds = make_folds(part["folds"], X, y, False, child_rng(seq, _SEED_SPLIT))
+    fold_ids = np.empty(n, dtype=np.intp)
+    full = np.empty(n)
+    other = np.empty((n, k))
+    x_res = np.empty((n, k)) if part["method"] == "gcm" else None
+    prices = np.empty(n)
+    base_x = np.empty((n, k))
+    base_y = np.empty(n)
+    for f, (train, test) in enumerate(folds):
+        fold_ids[test] = f
+        rep = _Replicate(X[train], y[train], X[test], y[test], part["intercept"], part["rank_tol"])
+        full[test] = rep.full
+        m = len(test)
+        if part["method"] == "pap":
+            keys = [(_SEED_EVAL, f)] if part["shared"] else [(_SEED_EVAL, g, f) for g in range(k)]
+            perms = _permutations(streams.children(entropy, keys), m, part["permutations"], part["kind"])
+            for g, c in enumerate(cols):
+                terms = pap_linear_terms(rep.ye, rep.pred, np.ascontiguousarray(rep.Xe[:, c:c + 1]),
+                                         np.ascontiguousarray(rep.coef[c:c + 1]), perms[0 if part["shared"] else g],
+                                         np.ones(m), rep.full, LOSS_SQUARED)
+                other[test, g] = terms[0]
+        elif part["method"] == "loco" and part["refit"] == "drop":
+            other[test] = rep.drop_losses(cols)
+        elif part["method"] == "loco":
+            rngs = streams.children(entropy, [(_SEED_FIT, g, f) for g in range(k)])
+            for g, c in enumerate(cols):
+                perm = rngs[g].permutation(len(train))
+                Xp = rep.Xt.copy()
+                Xp[:, c] = rep.Xt[perm, c]
+                center, y_center, beta, _ = _fit(Xp, rep.yt, part["intercept"], part["rank_tol"])
+                r = rep.ye - (rep.Xe @ beta + float(y_center - center @ beta))
+                other[test, g] = r * r
+        else:
+            diag = np.diag(rep.G)[cols]
+            Vc = rep.V[:, cols]
+            x_res[test] = Vc * (1.0 / diag)
+            y_part = Vc * (rep.beta[cols] / diag)
+            y_part += rep.res[:, None]
+            other[test] = y_part
+            prices[test] = float(_linear_price(X.shape[1] - 1, len(train)))
+            base_x[test] = rep.Xe[:, cols] - rep.Xt[:, cols].mean(axis=0)
+            base_y[test] = rep.ye - rep.yt.mean()
+    if part["method"] == "gcm":
+        spread = np.max(X[:, cols], axis=0) - np.min(X[:, cols], axis=0)
+        if np.any(np.max(np.abs(x_res), axis=0) <= COLLINEAR_TOLERANCE * spread):
+            raise _Fallback
+        a, se = _mean_se(x_res * other)
+        if not np.all(np.isfinite(se) & (se > 0)):
+            raise _Fallback
+        if part["nuisance_check"] and np.all(np.isfinite(prices)):
+            z = -np.inf
+            for learner, base in ((x_res, base_x), (other, np.repeat(base_y[:, None], k, axis=1))):
+                l2, b2 = learner * learner, base * base
+                mean, dse = _mean_se(l2 - (1.0 + prices[:, None]) * b2)
+                scale = l2.mean(axis=0) + b2.mean(axis=0)
+                live = dse > 1e-12 * np.where(scale > 0, scale, 1.0)
+                z = max(z, float(np.max(np.where(live, mean / np.where(dse > 0, dse, 1.0), 0.0))))
+            if z >= _nuisance_limit(2 * k):
+                raise _Fallback
+        return a, se, None, None
+    diff = other - full[:, None]
+    raw, raw_se = _mean_se(diff)
+    if _numerically_zero(diff, full, other) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
+        raise _Fallback
+    if part["method"] == "pap":
+        ratio = float(np.mean([len(test) / len(train) for train, test in folds]))
+        se, dof = crossfit_t(fold_means(diff, fold_ids, len(folds)), ratio)
+        if not np.all(np.isfinite(se) & (se > 0)):
+            raise _Fallback
+        return raw, se, np.zeros(k), np.full(k, dof)
+    if part["test"] == "paired":
+        return raw, raw_se, raw, raw_se
+    rngs = streams.children(entropy, [(_SEED_TEST, _KEY_PERTURB, g) for g in range(k)])
+    noise = np.empty((n, k))
+    for g, rng in enumerate(rngs):
+        noise[:, g] = rng.standard_normal(n)
+    rho = float(perturbation_scale(n)) * float(full.std() / math.sqrt(n)) * math.sqrt(n)
+    est, se = _mean_se(diff + rho * noise)
+    return raw, raw_se, est, se
+
+
+# ----------------------------------------------------------------------------------------------- chunk
+def _sample(dgp, n, rng):
+    return dgp.sample(n, rng)
+
+
+def _draw_replicate(spec, seed, streams):
+    dgp, n = spec["dgp"], spec["n"]
+    _draw = _sample  # a built-in dgp's sample checks its own output
+    rng = streams.children(seed, [(0,)])[0]
+    X, y = _draw(dgp, n, rng)
+    if spec["validation"] == "independent":
+        Xe, ye = _draw(dgp, n, rng)
+        return X, y, Xe, ye
+    half = n // 2
+    return X[:half], y[:half], X[half:], y[half:]
+
+
+def run_chunk(spec, parts, replicates, seeds, generic):
+    """Rows (dict of lists, the runner's columns) and warnings of a chunk of replicates.
+
+    ``generic(spec, replicate, seed)`` computes one replicate by the generic path (rows, warnings).
+    """
+    dgp = spec["dgp"]
+    names = list(dgp.feature_names)
+    features = spec["features"]
+    cols = (np.arange(dgp.p) if features is None else np.array([names.index(f) for f in features], dtype=np.intp))
+    labels = [names[c] for c in cols]
+    k = len(cols)
+    count = len(replicates)
+    # per estimator: raw estimate, its se, and the test's inputs, (count, k) each
+    store = [{key: np.full((count, k), np.nan) for key in ("raw", "se", "a", "b")} for _ in parts]
+    fast = np.ones(count, dtype=bool)
+    fits = {}
+    streams = _Streams()
+    for i, seed in enumerate(seeds):
+        if spec["validation"] == "cv":
+            rng = streams.children(seed, [(0,)])[0]
+            X, y = spec["dgp"].sample(spec["n"], rng)
+            try:
+                if _constant(X):
+                    raise _Fallback
+                for part, out in zip(parts, store):
+                    values = _cv_part(part, X, y, _seed_of(seed, part["name"], streams), cols, streams)
+                    for key, value in zip(("raw", "se", "a", "b"), values):
+                        if value is not None:
+                            out[key][i] = value
+            except _Fallback:
+                fast[i] = False
+            continue
+        Xt, yt, Xe, ye = _draw_replicate(spec, seed, streams)
+        fits.clear()
+        try:
+            if _constant(Xt):
+                raise _Fallback
+            for part, out in zip(parts, store):
+                key = (part["intercept"], part["rank_tol"])
+                if key not in fits:
+                    fits[key] = _Replicate(Xt, yt, Xe, ye, *key)
+                rep = fits[key]
+                entropy = _seed_of(seed, part["name"], streams)
+                if part["method"] == "pap":
+                    raw, se, skew, dof = _pap(rep, part, entropy, cols, streams)
+                    out["raw"][i], out["se"][i], out["a"][i], out["b"][i] = raw, se, skew, dof
+                elif part["method"] == "loco":
+                    raw, se, test_est, test_se = _loco(rep, part, entropy, cols, streams)
+                    out["raw"][i], out["se"][i], out["a"][i], out["b"][i] = raw, se, test_est, test_se
+                else:
+                    raw, se = _gcm(rep, part, cols)
+                    out["raw"][i], out["se"][i] = raw, se
+        except _Fallback:
+            fast[i] = False
+    # inference for the whole chunk at once, through vimp's own functions
+    columns = {}
+    for part, out in zip(parts, store):
+        raw, se, level = out["raw"], out["se"], part["level"]
+        if part["method"] == "gcm":
+            importance, std_error = raw, se
+            low, high = wald_interval(raw, se, level)
+            pvalue = pvalue_two_sided(raw, se)
+        elif part["method"] == "pap":
+            skew, dof = out["a"], out["b"]
+            pvalue = skew_corrected_pvalue_greater(raw, se, skew, dof)
+            low, high = skew_corrected_limits(raw, se, skew, level, dof)
+            importance, std_error = _on_scale(part["scale"], raw, se)
+            if part["scale"] == "sqrt":
+                low, high = np.sqrt(np.maximum(low, 0.0)), np.sqrt(np.maximum(high, 0.0))
+        else:
+            pvalue = pvalue_greater(out["a"], out["b"])
+            low, high = wald_interval(raw, se, level)
+            importance, std_error = _on_scale(part["scale"], raw, se)
+            if part["scale"] == "sqrt":
+                low, high = np.sqrt(np.maximum(low, 0.0)), np.sqrt(np.maximum(high, 0.0))
+        columns[part["name"]] = (importance, std_error, low, high, pvalue)
+    return _rows(spec, parts, columns, labels, replicates, seeds, fast, generic)
+
+
+def _rows(spec, parts, columns, labels, replicates, seeds, fast, generic):
+    """The chunk's rows as arrays: the fast replicates' in bulk, then the generic path's."""
+    from ._store import COLUMNS
+
+    k = len(labels)
+    n_est = len(parts)
+    chosen = np.flatnonzero(fast)
+    m = chosen.size
+    names = [part["name"] for part in parts]
+    out = {
+        "replicate": np.repeat(np.asarray(replicates, dtype=np.int64)[chosen], n_est * k),
+        "estimator": np.tile(np.repeat(np.array(names, dtype=object), k), m),
+        "feature": np.tile(np.array(labels, dtype=object), m * n_est),
+    }
+    for j, column in enumerate(("importance", "std_error", "ci_low", "ci_high", "pvalue")):
+        out[column] = np.stack([columns[name][j][chosen] for name in names], axis=1).reshape(-1)
+    truth = np.array([[spec["truths"][name].get(f, np.nan) for f in labels] for name in names], dtype=float)
+    out["truth"] = np.tile(truth.reshape(-1), m)
+    out["seed"] = np.repeat(np.asarray(seeds, dtype=np.int64)[chosen], n_est * k)
+    caught = []
+    if m < len(replicates):
+        extra = {c: [] for c in COLUMNS}
+        for i in np.flatnonzero(~fast):
+            part_rows, w = generic(spec, replicates[i], seeds[i])
+            for c in COLUMNS:
+                extra[c] += part_rows[c]
+            caught += w
+        for c in COLUMNS:
+            out[c] = np.concatenate([out[c], np.asarray(extra[c], dtype=out[c].dtype)])
+    return {c: out[c] for c in COLUMNS}, caught
+
+
+def frame(rows):
+    """The runner's chunk frame (``_runner._frame``) of typed row arrays, without its ``astype`` pass."""
+    import pandas as pd
+
+    from ._store import COLUMNS
+
+    return pd.DataFrame({c: pd.Series(rows[c], dtype=dtype, copy=False) for c, dtype in COLUMNS.items()})
+
+
+def _on_scale(scale, raw, se):
+    if scale == "difference":
+        return raw, se
+    est = np.sqrt(np.maximum(raw, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out_se = np.where(raw > 0, se / (2.0 * est), np.where(se == 0, 0.0, np.nan))
+    return est, out_se
