@@ -115,7 +115,7 @@ class PermutationImportance(LossImportance):
     **Tests.** ``test="paired-skew"``: one-sided test of "importance > 0" for the fitted model, on the
     per-observation differences (the z statistic with the corrections above). A feature the fitted
     model uses has a positive target even if it does not matter in the population: at a null feature
-    correlated with others (the model uses it as a proxy) this test rejected in 9% to 12% of data sets
+    correlated with others (the model uses it as a proxy) this test rejected 9% to 12% of the time
     at alpha = 0.05 (OLS, n = 200 and 1000, ``benchmarks/inference.py``). ``test="nadeau-bengio"``
     (the default with ``cv=K``) compares the K folds' estimates, each from its own refit, so the
     training variability is in its variance; it held its level there (at most 4.2%) and keeps most of
