@@ -282,8 +282,8 @@ def plot_defaults(frame, path):
         ax.invert_yaxis()
         if kind == "null":
             ax.axvline(ALPHA, color="black", lw=0.8)
-            ax.axvline(float(sub["band_high"].max()), color="red", lw=0.8, ls="--",
-                       label="99% band top (smallest R)")
+            ax.scatter(chosen["band_high"], y, marker="|", s=120, color="red", zorder=3,
+                       label="99% band top of the cell (its R)")
             ax.set_title("rejections at null features, alpha = 0.05")
         else:
             ax.set_title("power (x0's R^2 share 1%, 5%, 20%)")
