@@ -561,6 +561,13 @@ def monte_carlo(dgp, estimators, n, reps, *, validation="independent", features=
     joblib in chunks (a cluster gets a few large tasks, not thousands of tiny ones) under vimp's thread
     policy (one BLAS/OpenMP thread per worker for small problems, :mod:`vimp._threads`).
 
+    For ``LinearRegression`` on the linear DGPs (:class:`LinearGaussian`, :class:`EquicorrelatedLinear`,
+    :class:`BladenDesign`) with the options it covers, the runner takes a fast path by itself
+    (``vimp.simulation._fast``): the same random draws and the estimators' own inference functions,
+    batched over the replicates of a chunk, so the table is the generic path's (tested to 1e-10 on every
+    column); a replicate where anything unusual happens (an ill-conditioned fit, a degenerate standard
+    error) is recomputed on the generic path. ``benchmarks/simulation.py`` times both.
+
     ``truth`` is a population value (true regression function, squared-error loss, large n); the
     estimators' own targets are conditional on the fitted models (see their Notes), so their means
     differ from it at small n (Bladen et al.'s finite-sample factors, :mod:`vimp.linear`).
