@@ -97,6 +97,20 @@ def simulate(design, n, rng):
     return z, y, [0]
 
 
+def fit_on_design(method, design, learner, n, split, seed, trees, **params):
+    """One data set drawn and ``method`` fitted on it: ``(fitted, data)``, with ``data`` the arguments
+    of ``importance()`` (the second half for ``holdout``, nothing for ``cv5``). Only the tested features
+    are measured (as groups)."""
+    X, y, tested = simulate(design, n, np.random.default_rng(seed))
+    groups = {f"x{j}": [j] for j in tested}
+    est = make_learner(learner, trees)
+    if split == "holdout":
+        half = n // 2
+        fitted = method(est, groups=groups, random_state=int(seed), **params).fit(X[:half], y[:half])
+        return fitted, (X[half:], y[half:])
+    return method(est, cv=5, groups=groups, random_state=int(seed), **params).fit(X, y), ()
+
+
 def one_dataset(design, learner, n, split, seed, trees, tests, check=False):
     """p-values of every test on one data set.
 
@@ -105,20 +119,10 @@ def one_dataset(design, learner, n, split, seed, trees, tests, check=False):
     ``importance()``. With ``check=True`` each test also runs through ``importance()`` and the two must
     agree (the first data set of every cell is checked).
     """
-    rng = np.random.default_rng(seed)
-    X, y, tested = simulate(design, n, rng)
-    groups = {f"x{j}": [j] for j in tested}  # only the tested features are refitted
-    est = make_learner(learner, trees)
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", VimpWarning)
-        if split == "holdout":
-            half = n // 2
-            loco = LOCO(est, groups=groups, test="paired", random_state=int(seed)).fit(X[:half], y[:half])
-            data = (X[half:], y[half:])
-        else:
-            loco = LOCO(est, cv=5, groups=groups, test="paired", random_state=int(seed)).fit(X, y)
-            data = ()
+        loco, data = fit_on_design(LOCO, design, learner, n, split, seed, trees, test="paired")
         result = loco.importance(*data)
         full, other = result.details["full_loss"], result.details["reduced_loss"]
         w = None
@@ -141,20 +145,10 @@ def one_dataset(design, learner, n, split, seed, trees, tests, check=False):
 
 def one_dataset_pap(design, learner, n, split, seed, trees, tests, check=False):
     """p-values of every PaP test on one data set (one fit; ``importance()`` once per test)."""
-    rng = np.random.default_rng(seed)
-    X, y, tested = simulate(design, n, rng)
-    groups = {f"x{j}": [j] for j in tested}
-    est = make_learner(learner, trees)
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", VimpWarning)
-        if split == "holdout":
-            half = n // 2
-            pap = PermutationImportance(est, groups=groups, random_state=int(seed)).fit(X[:half], y[:half])
-            data = (X[half:], y[half:])
-        else:
-            pap = PermutationImportance(est, cv=5, groups=groups, random_state=int(seed)).fit(X, y)
-            data = ()
+        pap, data = fit_on_design(PermutationImportance, design, learner, n, split, seed, trees)
         for t in tests:
             pap.test = t
             out[t] = np.asarray(pap.importance(*data).pvalue, dtype=float)
