@@ -32,7 +32,7 @@ from vimp._kernels import (
     TWINS,
     column_r2,
     constant_columns,
-    derangements_from_words,
+    derangements_from_stream,
     gcm_linear_products,
     group_drop_losses,
     loco_linear_losses,
@@ -292,56 +292,61 @@ def test_permutations_from_words_are_uniform():
     assert pvalues.min() > 1e-3 / 50
 
 
-# --------------------------------------------------------------------------- derangements from words
+# --------------------------------------------------------------------------- derangements from a stream
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 17, 300])
-def test_derangements_from_words_match_twin_and_have_no_fixed_point(n):
+def test_derangements_from_stream_match_twin_and_have_no_fixed_point(n):
     rng = np.random.default_rng(17)
-    words = rng.integers(0, 2**64, size=(40, (2 * max(n - 1, 0) + 8) // 2), dtype=np.uint64)
-    perms, exhausted = derangements_from_words(words, n)
-    ref_perms, ref_exhausted = reference.derangements_from_words(words, n)
-    assert perms.dtype == np.int64 and perms.shape == (40, n)
-    assert_array_equal(perms, ref_perms)  # exact, including the identity left in exhausted rows
-    assert_array_equal(exhausted, ref_exhausted)
-    assert_array_equal(np.sort(perms, axis=1), np.broadcast_to(np.arange(n), (40, n)))
-    if n == 1:
-        assert exhausted.all()  # one row has no derangement
-        return
-    assert not np.any(perms[~exhausted] == np.arange(n))
-    assert_array_equal(perms[exhausted], np.broadcast_to(np.arange(n), (int(exhausted.sum()), n)))
-    if n == 2:
-        assert_array_equal(perms[~exhausted], np.broadcast_to([1, 0], (int((~exhausted).sum()), 2)))
-    if n >= 2:
-        assert (~exhausted).any()
+    count = 40
+    for size in (2, 20 * max(n, 1), 2 * count * max(n, 1)):  # words running out early, midway, never
+        words = rng.integers(0, 2**64, size=size, dtype=np.uint64)
+        perms, done, used = derangements_from_stream(words, n, count)
+        ref_perms, ref_done, ref_used = reference.derangements_from_stream(words, n, count)
+        assert perms.dtype == np.int64 and perms.shape == (count, n)
+        assert_array_equal(perms, ref_perms)  # exact, including the identity left in the rows not drawn
+        assert (done, used) == (ref_done, ref_used)
+        assert used <= 2 * size
+        assert_array_equal(np.sort(perms, axis=1), np.broadcast_to(np.arange(n), (count, n)))
+        assert_array_equal(perms[done:], np.broadcast_to(np.arange(n), (count - done, n)))
+        if n == 1:
+            assert done == 0  # one row has no derangement
+            continue
+        assert not np.any(perms[:done] == np.arange(n))
+        if n == 0 or size == 2 * count * max(n, 1):
+            assert done == count
+        if n == 2:
+            assert_array_equal(perms[:done], np.broadcast_to([1, 0], (done, 2)))
 
 
-def test_derangements_from_words_by_hand():
+def test_derangements_from_stream_by_hand():
     # n = 2: step s = 2 with x = 2**31 gives j = 1: no swap, position 1 keeps 1 (fixed point) -> restart;
     # the next word x = 7 gives j = 0: swap -> [1, 0], a derangement after two words.
-    words = np.array([[2**31 + (7 << 32)]], dtype=np.uint64)  # low half 2**31 first, then 7
-    for function in (derangements_from_words, reference.derangements_from_words):
-        perms, exhausted = function(words, 2)
-        assert_array_equal(perms, [[1, 0]]) and not exhausted.any()
-    # only one word, and it gives the fixed point: the row runs out and is flagged (identity left)
-    for function in (derangements_from_words, reference.derangements_from_words):
-        perms, exhausted = function(np.array([[2**31 + (2**31 << 32)]], dtype=np.uint64), 2)
-        assert exhausted.all() and perms.tolist() == [[0, 1]]
+    words = np.array([2**31 + (7 << 32)], dtype=np.uint64)  # low half 2**31 first, then 7
+    for function in (derangements_from_stream, reference.derangements_from_stream):
+        perms, done, used = function(words, 2, 1)
+        assert_array_equal(perms, [[1, 0]]) and (done, used) == (1, 2)
+        # a second derangement wanted: the words run out, the row is left as the identity
+        perms, done, used = function(words, 2, 2)
+        assert perms.tolist() == [[1, 0], [0, 1]] and (done, used) == (1, 2)
+    # only one word, and it gives the fixed point: nothing drawn (identity left)
+    for function in (derangements_from_stream, reference.derangements_from_stream):
+        perms, done, used = function(np.array([2**31 + (2**31 << 32)], dtype=np.uint64), 2, 1)
+        assert (done, used) == (0, 2) and perms.tolist() == [[0, 1]]
 
 
-def test_derangements_from_words_are_uniform():
+def test_derangements_from_stream_are_uniform():
     # The 9 derangements of 4 rows, from 36,000 draws: Pearson's chi-square against equal frequencies
     # (8 df). Literal seed; under exact uniformity the test has size 1e-3.
     rng = np.random.default_rng(18)
-    perms, exhausted = derangements_from_words(rng.integers(0, 2**64, size=(40_000, 8), dtype=np.uint64), 4)
-    perms = perms[~exhausted][:36_000]
-    assert len(perms) == 36_000
+    perms, done, _ = derangements_from_stream(rng.integers(0, 2**64, size=200_000, dtype=np.uint64), 4, 36_000)
+    assert done == 36_000
     assert not np.any(perms == np.arange(4))
     codes = perms @ np.array([64, 16, 4, 1])
     _, counts = np.unique(codes, return_counts=True)
     assert len(counts) == 9
     assert scipy.stats.chisquare(counts).pvalue > 1e-3
     # each row goes to each other position with probability 1/(m - 1) at m = 30 (chi-square per row)
-    perms, exhausted = derangements_from_words(rng.integers(0, 2**64, size=(6_000, 40), dtype=np.uint64), 30)
-    perms = perms[~exhausted]
+    perms, done, _ = derangements_from_stream(rng.integers(0, 2**64, size=200_000, dtype=np.uint64), 30, 6_000)
+    assert done == 6_000
     counts = np.stack([np.bincount(perms[:, i], minlength=30) for i in range(30)])
     assert np.all(np.diag(counts) == 0)
     off = counts[~np.eye(30, dtype=bool)].reshape(30, 29)
@@ -349,14 +354,40 @@ def test_derangements_from_words_are_uniform():
 
 
 def test_derangement_words_per_draw():
-    # Stopping at the first fixed point saves words against rejecting whole permutations: with the
-    # 2 (n - 1) words per row that draw_permutations gives, fewer rows run out. 4,000 draws at n = 50.
+    # Stopping at the first fixed point saves words against rejecting whole permutations (e (n - 1) words
+    # a derangement on average). 4,000 derangements at n = 50 and 20,000 at n = 10: the mean words per
+    # derangement over n - 1, measured 1.75 and 1.86 (simulated by hand: sd 1.02 and 1.16 per
+    # derangement, so the MC SE of the mean is 0.016 and 0.008); the bound 0.1 is over 6 SE.
     rng = np.random.default_rng(19)
-    n, k = 50, 2 * 49  # 2 (n - 1) words, what draw_permutations gives a row
-    _, exhausted = derangements_from_words(rng.integers(0, 2**64, size=(4_000, k // 2), dtype=np.uint64), n)
-    # Measured 0.23-0.27 at n = 10 to 5,000. Rejecting whole permutations, the same words allow two
-    # attempts and leave (1 - 1/e)^2 = 0.40 of rows exhausted. Binomial MC SE at 4,000 draws: 0.007.
-    assert 0.18 < exhausted.mean() < 0.33
+    for n, count, mean in ((50, 4_000, 1.75), (10, 20_000, 1.86)):
+        _, done, used = derangements_from_stream(rng.integers(0, 2**64, size=3 * n * count, dtype=np.uint64),
+                                                 n, count)
+        assert done == count
+        assert abs(used / count / (n - 1) - mean) < 0.1
+        assert used / count / (n - 1) < 2.0 < np.e  # below DERANGEMENT_WORDS_MEAN's margin and e
+
+
+def test_draw_derangements_draw_enough_words_in_one_pass():
+    # draw_permutations draws (1.8 R + 3 sqrt(R) + 1)(n - 1) words: at n >= 10 a second draw is needed
+    # with probability about 1e-4. Counted over 300 calls of R = 10 at n = 50: at most 3 second draws
+    # (expected 0.03; a bound that fails only if the rate is 100 times the stated one).
+    import vimp._split as split
+
+    calls = []
+    real = split._draw_words
+
+    def counting(rng, rows, width):
+        calls.append(width)
+        return real(rng, rows, width)
+
+    rng = np.random.default_rng(21)
+    split._draw_words = counting
+    try:
+        for _ in range(300):
+            split.draw_permutations(rng, 50, 10, kind="derangement")
+    finally:
+        split._draw_words = real
+    assert 300 <= len(calls) <= 303
 
 
 def test_pap_reference_by_hand():
@@ -513,7 +544,7 @@ def _all_kernel_calls(rng):
         (pap_linear_terms, (*pap_inputs[:5], rng.uniform(0.5, 2.0, size=len(pap_inputs[0])),
                             rng.uniform(0.0, 2.0, size=len(pap_inputs[0])), LOSS_SQUARED)),
         (permutations_from_words, (rng.integers(0, 2**64, size=(11, 200), dtype=np.uint64), 390)),
-        (derangements_from_words, (rng.integers(0, 2**64, size=(11, 400), dtype=np.uint64), 390)),
+        (derangements_from_stream, (rng.integers(0, 2**64, size=4_000, dtype=np.uint64), 390, 11)),
         (pap_se_sums, (*_se_inputs(rng, n), 1.3, 0.2)),
         (column_r2, (x_resid, y_resid)),
         (constant_columns, (x_resid,)),
@@ -698,13 +729,14 @@ def test_python_functions_of_kernels_match_twins():
         assert_array_equal(actual, desired)
     _, exhausted = python_function(permutations_from_words)(np.zeros((1, 2), dtype=np.uint64), 3)
     assert exhausted.all()
-    words = rng.integers(0, 2**64, size=(5, 40), dtype=np.uint64)
+    words = rng.integers(0, 2**64, size=60, dtype=np.uint64)
     for n in (0, 1, 2, 30):
-        for actual, desired in zip(python_function(derangements_from_words)(words, n),
-                                   reference.derangements_from_words(words, n)):
-            assert_array_equal(actual, desired)
-    _, exhausted = python_function(derangements_from_words)(np.zeros((1, 2), dtype=np.uint64), 3)
-    assert exhausted.all()
+        for count in (1, 5):
+            for actual, desired in zip(python_function(derangements_from_stream)(words, n, count),
+                                       reference.derangements_from_stream(words, n, count)):
+                assert_array_equal(actual, desired)
+    _, done, _ = python_function(derangements_from_stream)(np.zeros(2, dtype=np.uint64), 3, 1)
+    assert done == 0
 
 
 # --------------------------------------------------------------------------- flag policy
@@ -789,21 +821,40 @@ def test_draw_permutations_redraws_an_exhausted_row(monkeypatch):
     assert_array_equal(perms[[0, 2]], unpatched[[0, 2]])
 
 
-def test_draw_derangements_uses_only_the_generator():
-    from vimp._split import DERANGEMENT_WORDS_PER_ROW, _permutation_reserve, draw_permutations
+def test_draw_derangements_uses_only_the_generator(monkeypatch):
+    import vimp._split as split
+    from vimp._split import _derangement_words, draw_permutations
 
     n, R = 40, 50
-    width = (int(DERANGEMENT_WORDS_PER_ROW * (n - 1)) + _permutation_reserve(n) + 1) // 2
+
+    def by_hand(seed, size):
+        # one stream of words; where it runs out, fresh words for the remaining rows
+        rng = np.random.default_rng(seed)
+        out = np.empty((R, n), dtype=np.int64)
+        done = draws = 0
+        while done < R:
+            drawn, got, _ = reference.derangements_from_stream(rng.bit_generator.random_raw(size(n, R - done)),
+                                                               n, R - done)
+            out[done:done + got] = drawn[:got]
+            done += got
+            draws += 1
+        return out, draws
+
     perms = draw_permutations(np.random.default_rng(20), n, R, kind="derangement")
-    # by hand: rows that ran out are drawn again with fresh words, until none is left
-    rng = np.random.default_rng(20)
-    expected = np.empty((R, n), dtype=np.int64)
-    todo = np.arange(R)
-    while todo.size:
-        drawn, exhausted = reference.derangements_from_words(rng.bit_generator.random_raw((todo.size, width)), n)
-        expected[todo[~exhausted]] = drawn[~exhausted]
-        todo = todo[exhausted]
+    expected, draws = by_hand(20, _derangement_words)
     assert_array_equal(perms, expected)
+    assert draws == 1
+    # with words for about one derangement per draw (3 (n - 1) words), the loop runs many times and an
+    # attempt often runs out: still the same stream
+    def few(n, m):
+        return (3 * (n - 1) + 1) // 2
+
+    monkeypatch.setattr(split, "_derangement_words", few)
+    expected_small, draws = by_hand(20, few)
+    assert draws > R // 2
+    assert_array_equal(draw_permutations(np.random.default_rng(20), n, R, kind="derangement"), expected_small)
+    assert not np.any(expected_small == np.arange(n))
+    monkeypatch.undo()
     assert not np.any(perms == np.arange(n))
     mt = draw_permutations(np.random.Generator(np.random.MT19937(20)), n, R, kind="derangement")
     assert not np.any(mt == np.arange(n))

@@ -25,7 +25,7 @@ from .linear_nb import (
     pointwise_loss,
     residual_products,
 )
-from .random_nb import derangements_from_words, permutations_from_words
+from .random_nb import derangements_from_stream, permutations_from_words
 
 #: Each kernel and its plain-NumPy twin.
 TWINS = {
@@ -40,7 +40,7 @@ TWINS = {
     gcm_linear_products: reference.gcm_linear_products,
     group_drop_losses: reference.group_drop_losses,
     permutations_from_words: reference.permutations_from_words,
-    derangements_from_words: reference.derangements_from_words,
+    derangements_from_stream: reference.derangements_from_stream,
 }
 
 __all__ = [
@@ -50,7 +50,7 @@ __all__ = [
     "TWINS",
     "column_r2",
     "constant_columns",
-    "derangements_from_words",
+    "derangements_from_stream",
     "gcm_linear_products",
     "group_drop_losses",
     "loco_linear_losses",

@@ -272,39 +272,41 @@ def permutations_from_words(words, n):
     return perms, exhausted
 
 
-def derangements_from_words(words, n):
+def derangements_from_stream(words, n, count):
     """Uniform derangements by Fisher–Yates restarted at the first fixed point (reference, plain Python).
 
-    Same inputs and outputs as :func:`vimp._kernels.random_nb.derangements_from_words`, written with
-    Python integers: attempt after attempt reads the row's words (the same stream as
-    :func:`permutations_from_words`), and an attempt stops at the first position ``i`` whose final value
-    is ``i``.
+    Same inputs and outputs as :func:`vimp._kernels.random_nb.derangements_from_stream`, written with
+    Python integers: attempt after attempt reads the stream's 32-bit words (low half of each 64-bit value
+    first, as :func:`permutations_from_words`), an attempt stops at the first position ``i`` whose final
+    value is ``i``, and the derangements follow one another in the stream.
     """
-    words = np.asarray(words, dtype=np.uint64)
-    n_perms = words.shape[0]
-    perms = np.tile(np.arange(n, dtype=np.int64), (n_perms, 1))
-    exhausted = np.zeros(n_perms, dtype=bool)
-    for r in range(n_perms):
-        if n == 1:
-            exhausted[r] = True
-            continue
-        stream = iter(half for v in words[r] for half in (int(v) % 2**32, int(v) // 2**32))
+    words = np.asarray(words, dtype=np.uint64).reshape(-1)
+    perms = np.tile(np.arange(n, dtype=np.int64), (count, 1))
+    if n <= 1:
+        return perms, (count if n == 0 else 0), 0
+    halves = [half for v in words for half in (int(v) % 2**32, int(v) // 2**32)]
+    position = 0
+
+    def stream():
+        nonlocal position
+        while position < len(halves):
+            position += 1
+            yield halves[position - 1]
+
+    source = stream()
+    for r in range(count):
         while True:
             perm = list(range(n))
-            ran_out = fixed = False
+            fixed = False
             for i in range(n - 1, 0, -1):
-                j = _bounded_draw(stream, i + 1)
+                j = _bounded_draw(source, i + 1)
                 if j is None:
-                    ran_out = True
-                    break
+                    return perms, r, position
                 perm[i], perm[j] = perm[j], perm[i]
                 if perm[i] == i:
                     fixed = True
                     break
-            if ran_out:
-                exhausted[r] = True
-                break
-            if not fixed and (n == 0 or perm[0] != 0):
+            if not fixed and perm[0] != 0:
                 perms[r] = perm
                 break
-    return perms, exhausted
+    return perms, count, position

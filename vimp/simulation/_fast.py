@@ -49,7 +49,7 @@ from .._inference import (
     skew_corrected_pvalue_greater,
     wald_interval,
 )
-from .._kernels import LOSS_SQUARED, derangements_from_words, pap_linear_terms, permutations_from_words
+from .._kernels import LOSS_SQUARED, pap_linear_terms, permutations_from_words
 from .._kernels.simulation_nb import drop_replicate_stats, pap_replicate_stats, seed_sequence_words
 from .._linear_fitter import (
     _CHOLESKY_MAX_CONDITION,
@@ -62,8 +62,8 @@ from .._linear_fitter import (
 from .._loco import _KEY_PERTURB, LOCO, perturbation_scale
 from .._pap import PermutationImportance
 from .._split import (
-    DERANGEMENT_WORDS_PER_ROW,
     PERMUTATION_KINDS,
+    _draw_derangements,
     _draw_words,
     _permutation_reserve,
 )
@@ -383,28 +383,15 @@ def _mean_se(terms):
 
 def _permutations(rngs, n, R, kind):
     """:func:`vimp._split.draw_permutations` of ``R`` rows from each Generator of ``rngs``, shape
-    (len(rngs), R, n): the same draws from each Generator, in the same order, with one kernel call per
-    round for all of them instead of one per Generator."""
+    (len(rngs), R, n): the same draws from each Generator, in the same order (uniform permutations with
+    one kernel call for all Generators instead of one per Generator)."""
     k = len(rngs)
     out = np.empty((k, R, n), dtype=np.int64)
     if kind == "derangement":
         if n < 2:
             raise _Fallback
-        width = (int(DERANGEMENT_WORDS_PER_ROW * (n - 1)) + _permutation_reserve(n) + 1) // 2
-        todo = [np.arange(R) for _ in range(k)]
-        live = list(range(k))
-        while live:
-            words = np.concatenate([_draw_words(rngs[g], todo[g].size, width) for g in live])
-            drawn, exhausted = derangements_from_words(words, n)
-            start = 0
-            for g in live:
-                rows = todo[g]
-                stop = start + rows.size
-                done = ~exhausted[start:stop]
-                out[g, rows[done]] = drawn[start:stop][done]
-                todo[g] = rows[~done]
-                start = stop
-            live = [g for g in live if todo[g].size]
+        for g, rng in enumerate(rngs):
+            out[g] = _draw_derangements(rng, n, R)
         return out
     width = (max(n - 1, 0) + _permutation_reserve(n) + 1) // 2
     words = np.concatenate([_draw_words(rng, R, width) for rng in rngs])
