@@ -771,5 +771,5 @@ class CustomDGP(DataGeneratingProcess):
 
 
 for _cls in (LinearGaussian, EquicorrelatedLinear, BladenDesign, Additive, SingleIndex):
-    _cls.__doc__ = _cls.__doc__.replace("    %(references)s", "\n" + _REFERENCES.strip("\n") + "\n")
+    _cls.__doc__ = (_cls.__doc__ or "").replace("    %(references)s", "\n" + _REFERENCES.strip("\n") + "\n")
 del _cls
