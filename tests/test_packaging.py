@@ -12,6 +12,7 @@ import importlib.metadata
 import importlib.resources
 import inspect
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -108,6 +109,25 @@ def test_installed_metadata():
     files = [str(f) for f in (dist.files or [])]
     if any(f.endswith("vimp/__init__.py") for f in files):  # a regular install (not editable)
         assert any(f.endswith("vimp/py.typed") for f in files)
+
+
+def test_quick_benchmark_outputs_are_ignored():
+    """What ``--quick`` runs write (``results/<name>_quick.csv|json|png``) is ignored by git."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs a git checkout")
+    written = ["benchmarks/results/threads_quick.csv", "benchmarks/results/threads_quick.json"]
+    for path in sorted((ROOT / "benchmarks").glob("*.py")):
+        for stem in re.findall(r"[\"']([a-z_]+_quick)(?:\.[a-z]+)?[\"']", path.read_text(encoding="utf-8")):
+            written += [f"benchmarks/results/{stem}.{ext}" for ext in ("csv", "json", "png")]
+    assert len(written) > 10, written  # crossfit, gcm, linear, nuisance_warning, simulation, threads
+    # --no-index: the rules themselves, also for a quick output that is committed (it stays tracked).
+    out = subprocess.run(["git", "check-ignore", "--no-index", *written], cwd=ROOT, capture_output=True,
+                         text=True, check=False)
+    assert sorted(out.stdout.split()) == sorted(written), out.stderr
+    full = ["benchmarks/results/gcm.json", "benchmarks/results/simulation.csv"]
+    out = subprocess.run(["git", "check-ignore", "--no-index", *full], cwd=ROOT, capture_output=True,
+                         text=True, check=False)
+    assert out.stdout.split() == [], "a full run's results must not be ignored"
 
 
 # ------------------------------------------------------------------------------------------ type hints
