@@ -1305,8 +1305,9 @@ class GCM(BaseEstimator):
 
     # ------------------------------------------------------------------ residuals given
     @classmethod
-    def from_residuals(cls, x_residuals: ArrayLike, y_residuals: ArrayLike, *, names: Sequence[str] | None = None,
-                       groups: GroupSpec | None = None, test: _GCMTest = "wald",
+    def from_residuals(cls, x_residuals: ArrayLike, y_residuals: ArrayLike, *,
+                       names: Sequence[str] | None = None, groups: GroupSpec | None = None,
+                       test: _GCMTest = "wald",
                        scale: _GCMScale = "covariance", level: float = 0.95, p_adjust: str = "holm",
                        n_bootstrap: int = 499, random_state: RandomState = None,
                        sample_weight: ArrayLike | None = None) -> ImportanceResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -110,7 +111,7 @@ class ImportanceResult:
     mc_std: np.ndarray
     per_repeat: np.ndarray | None = None
     split: str = "holdout"
-    seed: int | None = None
+    seed: int | Sequence[int] | None = None  # a SeedSequence's entropy
     ci_method: str = "wald"
     details: dict[str, Any] = field(default_factory=dict)
     skewness: np.ndarray | None = None

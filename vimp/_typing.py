@@ -19,7 +19,6 @@ __all__ = [
     "CVSpec",
     "Design",
     "Estimator",
-    "FloatArray",
     "GroupSpec",
     "LossFunction",
     "LossSpec",
@@ -57,6 +56,3 @@ class Predictor(Protocol):
 
     def predict(self, X: Any) -> np.ndarray: ...
 
-
-#: A float64 array.
-FloatArray: TypeAlias = NDArray[np.float64]
