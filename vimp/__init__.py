@@ -12,9 +12,8 @@ from ._loco import LOCO
 from ._pap import PermutationImportance
 from ._results import ImportanceResult
 from ._threads import config_context, get_config, set_config
+from ._version import __version__
 from ._warnings import DegenerateInferenceWarning, NuisanceQualityWarning, RankDeficiencyWarning, VimpWarning
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DegenerateInferenceWarning",

@@ -8,6 +8,7 @@ here once.
 from __future__ import annotations
 
 import numbers
+from typing import Any, TypeVar
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -31,6 +32,7 @@ from ._losses import PredictionError, get_loss
 from ._results import ImportanceResult, confidence_limits
 from ._split import check_cv_param, make_folds, seed_sequence
 from ._threads import limits_threads
+from ._typing import ArrayLike, Design, MatrixLike
 from ._validation import (
     check_choice,
     check_evaluation_size,
@@ -165,10 +167,13 @@ def constant_columns(X):
     return scan(np.asarray(X, dtype=np.float64))  # any memory layout: the scan reads a few rows
 
 
+_Self = TypeVar("_Self", bound="LossImportance")
+
+
 class LossImportance(BaseEstimator):
     """Shared machinery of the loss-based importances (PaP and LOCO)."""
 
-    _method = None
+    _method: str | None = None
     _prefit = False
 
     # --------------------------------------------------------------- fitting
@@ -177,7 +182,8 @@ class LossImportance(BaseEstimator):
         check_choice(self.scale, "scale", SCALES)
 
     @limits_threads
-    def fit(self, X, y, sample_weight=None, *, cv_groups=None):
+    def fit(self: _Self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None, *,
+            cv_groups: ArrayLike | None = None) -> _Self:
         """Fit the model(s) on training data ``(X, y)``.
 
         With ``cv=None`` the data is the training set and :meth:`importance` needs held-out data; with
@@ -269,7 +275,7 @@ class LossImportance(BaseEstimator):
         self._fit_extra(X, y, sample_weight)
         return self
 
-    def _check_data(self, X, y, sample_weight, fitting):
+    def _check_data(self, X, y, sample_weight, fitting) -> tuple[Design, np.ndarray, np.ndarray | None]:
         X, numeric = check_X(X, "X")
         if fitting:
             self._classifier = is_classifier_like(self.estimator)
@@ -327,7 +333,8 @@ class LossImportance(BaseEstimator):
 
     # ------------------------------------------------------------ evaluation
     @limits_threads
-    def importance(self, X=None, y=None, sample_weight=None):
+    def importance(self, X: MatrixLike | None = None, y: ArrayLike | None = None,
+                   sample_weight: ArrayLike | None = None) -> ImportanceResult:
         """Importances with standard errors, confidence intervals and p-values.
 
         Parameters
@@ -355,7 +362,7 @@ class LossImportance(BaseEstimator):
                                self.n_features_in_)
             check_evaluation_size(len(y), w, "the held-out data X")
             self._check_sizes([len(y)])
-            evaluations = [(self.fitters_[0], np.arange(len(y)))]
+            evaluations: list[tuple[Any, Any]] = [(self.fitters_[0], np.arange(len(y)))]
         else:
             if X is not None or y is not None or sample_weight is not None:
                 raise ValueError(

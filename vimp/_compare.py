@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Literal, overload
+
 import pandas as pd
 
 from ._loco import LOCO
 from ._pap import PermutationImportance
+from ._results import ImportanceResult
 from ._threads import limits_threads_of_call
+from ._typing import ArrayLike, CVSpec, Estimator, GroupSpec, LossSpec, MatrixLike, RandomState, Scale
 
 METHODS = ("pap", "loco")
 
@@ -21,11 +26,40 @@ def _method_classes():
     return classes
 
 
+@overload
+def compare(X: MatrixLike, y: ArrayLike, estimator: Estimator,
+            methods: str | Sequence[str] = ("pap", "loco"), *, X_test: MatrixLike | None = None,
+            y_test: ArrayLike | None = None, cv: CVSpec = None, sample_weight: ArrayLike | None = None,
+            sample_weight_test: ArrayLike | None = None, cv_groups: ArrayLike | None = None,
+            groups: GroupSpec | None = None, loss: LossSpec | None = None, scale: Scale = "difference",
+            level: float = 0.95, p_adjust: str = "holm", n_permutations: int = 1,
+            test: str | dict[str, str] | None = None, random_state: RandomState = None,
+            n_jobs: int | None = None, progress: bool = False,
+            return_results: Literal[False] = False) -> pd.DataFrame: ...
+
+
+@overload
+def compare(X: MatrixLike, y: ArrayLike, estimator: Estimator,
+            methods: str | Sequence[str] = ("pap", "loco"), *, X_test: MatrixLike | None = None,
+            y_test: ArrayLike | None = None, cv: CVSpec = None, sample_weight: ArrayLike | None = None,
+            sample_weight_test: ArrayLike | None = None, cv_groups: ArrayLike | None = None,
+            groups: GroupSpec | None = None, loss: LossSpec | None = None, scale: Scale = "difference",
+            level: float = 0.95, p_adjust: str = "holm", n_permutations: int = 1,
+            test: str | dict[str, str] | None = None, random_state: RandomState = None,
+            n_jobs: int | None = None, progress: bool = False,
+            return_results: Literal[True]) -> tuple[pd.DataFrame, dict[str, ImportanceResult]]: ...
+
+
 @limits_threads_of_call
-def compare(X, y, estimator, methods=("pap", "loco"), *, X_test=None, y_test=None, cv=None,
-            sample_weight=None, sample_weight_test=None, cv_groups=None, groups=None, loss=None, scale="difference", level=0.95,
-            p_adjust="holm", n_permutations=1, test=None, random_state=None, n_jobs=None, progress=False,
-            return_results=False):
+def compare(X: MatrixLike, y: ArrayLike, estimator: Estimator,
+            methods: str | Sequence[str] = ("pap", "loco"), *, X_test: MatrixLike | None = None,
+            y_test: ArrayLike | None = None, cv: CVSpec = None, sample_weight: ArrayLike | None = None,
+            sample_weight_test: ArrayLike | None = None, cv_groups: ArrayLike | None = None,
+            groups: GroupSpec | None = None, loss: LossSpec | None = None, scale: Scale = "difference",
+            level: float = 0.95, p_adjust: str = "holm", n_permutations: int = 1,
+            test: str | dict[str, str] | None = None, random_state: RandomState = None,
+            n_jobs: int | None = None, progress: bool = False,
+            return_results: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, dict[str, ImportanceResult]]:
     """Run several importance methods on the same split and the same full model.
 
     PaP and LOCO share the fitted full model(s) and the evaluation rows, so their per-observation terms
@@ -134,7 +168,7 @@ def compare(X, y, estimator, methods=("pap", "loco"), *, X_test=None, y_test=Non
     return (frame, results) if return_results else frame
 
 
-def method_tests():
+def method_tests() -> dict[str, tuple[str, ...]]:
     """The tests each method offers (``"auto"`` included where it exists)."""
     from ._gcm import GCM_TESTS
     from ._loco import LOCO_TESTS

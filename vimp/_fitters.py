@@ -23,14 +23,17 @@ module); :func:`vimp._fitter_choice.make_fitter`, one level above both, chooses 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
 from ._data import permute_columns, take_columns
+from ._typing import ArrayLike, Design, Estimator, LossFunction, Predictor
 from ._validation import signature_takes_sample_weight
+
+_FitterT = TypeVar("_FitterT", bound="Fitter")
 
 __all__ = ["Fitter", "PermutationTerms", "SklearnFitter"]
 
@@ -115,40 +118,44 @@ class Fitter:
 
     response_method = "predict"
 
-    def fit(self, X, y, sample_weight=None):  # pragma: no cover - interface
+    def fit(self: _FitterT, X: Design, y: np.ndarray,
+            sample_weight: np.ndarray | None = None) -> _FitterT:  # pragma: no cover - interface
         """Fit the full model on ``(X, y)``, keep what refits need, and return ``self``."""
         raise NotImplementedError
 
-    def predict(self, X):  # pragma: no cover - interface
+    def predict(self, X: Design) -> np.ndarray:  # pragma: no cover - interface
         """Predictions (or class probabilities, per :attr:`response_method`) on the full-width ``X``."""
         raise NotImplementedError
 
-    def predict_permuted(self, X, columns, perm):
+    def predict_permuted(self, X: Design, columns: ArrayLike, perm: ArrayLike) -> np.ndarray:
         """Predict with ``columns`` of ``X`` permuted jointly by the row permutation ``perm``."""
         return self.predict(permute_columns(X, columns, perm))
 
-    def refit_without(self, columns):  # pragma: no cover - interface
+    def refit_without(self, columns: ArrayLike) -> Fitter:  # pragma: no cover - interface
         """A fitted model trained on the same data without ``columns``; it predicts on full-width X."""
         raise NotImplementedError
 
-    def refit_permuted(self, columns, perm):  # pragma: no cover - interface
+    def refit_permuted(self, columns: ArrayLike, perm: ArrayLike) -> Fitter:  # pragma: no cover - interface
         """A fitted model trained with the training ``columns`` permuted jointly by the row order ``perm``."""
         raise NotImplementedError
 
-    def regress_columns(self, columns, estimator=None):  # pragma: no cover - interface
+    def regress_columns(self, columns: ArrayLike,
+                        estimator: Estimator | None = None) -> Predictor:  # pragma: no cover - interface
         """A fitted model of ``X[:, columns]`` on the other columns; ``predict`` returns (n, len(columns))."""
         raise NotImplementedError
 
     @property
-    def classes_(self):
+    def classes_(self) -> np.ndarray | None:
         """Class labels of a fitted classifier (None for regressors)."""
         return getattr(getattr(self, "estimator_", None), "classes_", None)
 
-    def losses(self, X, y, loss):
+    def losses(self, X: Design, y: np.ndarray, loss: LossFunction) -> np.ndarray:
         """Per-observation losses of the fitted model on ``(X, y)``."""
         return loss(y, self.predict(X), self.classes_)
 
-    def permutation_losses(self, X, y, columns, perms, loss, sample_weight=None):
+    def permutation_losses(self, X: Design, y: np.ndarray, columns: ArrayLike, perms: np.ndarray,
+                           loss: LossFunction,
+                           sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Losses with ``columns`` permuted, one permutation per row of ``perms``.
 
         Returns
@@ -162,7 +169,9 @@ class Fitter:
         terms = self.permutation_terms(X, y, columns, perms, loss, sample_weight, full=np.zeros(len(y)))
         return terms.obs_mean, terms.repeat_mean
 
-    def permutation_terms(self, X, y, columns, perms, loss, sample_weight=None, full=None):
+    def permutation_terms(self, X: Design, y: np.ndarray, columns: ArrayLike, perms: np.ndarray,
+                          loss: LossFunction, sample_weight: np.ndarray | None = None,
+                          full: np.ndarray | None = None) -> PermutationTerms:
         """:meth:`permutation_losses` plus what the standard error of permute-and-predict needs.
 
         Parameters
@@ -238,11 +247,12 @@ class Fitter:
             for r in range(len(block)):
                 yield predictions[r * n:(r + 1) * n]
 
-    def drop_losses(self, X, y, columns, loss):
+    def drop_losses(self, X: Design, y: np.ndarray, columns: ArrayLike, loss: LossFunction) -> np.ndarray:
         """Per-observation losses of the model refitted without ``columns``."""
         return self.refit_without(columns).losses(X, y, loss)
 
-    def permuted_refit_losses(self, X, y, columns, perm, loss):
+    def permuted_refit_losses(self, X: Design, y: np.ndarray, columns: ArrayLike, perm: ArrayLike,
+                              loss: LossFunction) -> np.ndarray:
         """Per-observation losses of the model refitted with training ``columns`` permuted by ``perm``."""
         return self.refit_permuted(columns, perm).losses(X, y, loss)
 
@@ -287,7 +297,8 @@ class SklearnFitter(Fitter):
     the losses are weighted.
     """
 
-    def __init__(self, estimator, response_method="predict", columns=None):
+    def __init__(self, estimator: Estimator, response_method: str = "predict",
+                 columns: ArrayLike | None = None) -> None:
         self.estimator = estimator
         self.response_method = response_method
         self.columns = None if columns is None else np.asarray(columns, dtype=np.intp)
@@ -295,20 +306,20 @@ class SklearnFitter(Fitter):
     def _view(self, X):
         return X if self.columns is None else take_columns(X, self.columns)
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: Design, y: np.ndarray, sample_weight: np.ndarray | None = None) -> SklearnFitter:
         """Fit a clone of the estimator on ``X`` (full width) and keep the training data for refits."""
         self.X_train_, self.y_train_, self.sample_weight_ = X, y, sample_weight
         self.estimator_ = _fit_estimator(self.estimator, self._view(X), y, sample_weight)
         return self
 
-    def predict(self, X):
+    def predict(self, X: Design) -> np.ndarray:
         """Predictions (or class probabilities) on the full-width design ``X``."""
         Xv = self._view(X)
         if self.response_method == "predict_proba":
             return np.asarray(self.estimator_.predict_proba(Xv), dtype=float)
         return np.asarray(self.estimator_.predict(Xv))
 
-    def refit_without(self, columns):
+    def refit_without(self, columns: ArrayLike) -> SklearnFitter:
         """A new fitter, fitted on the training data without ``columns``."""
         n_features = self.X_train_.shape[1]
         keep = np.setdiff1d(np.arange(n_features), np.asarray(columns, dtype=np.intp))
@@ -326,14 +337,14 @@ class SklearnFitter(Fitter):
                 "out of the groups"
             ) from exc
 
-    def refit_permuted(self, columns, perm):
+    def refit_permuted(self, columns: ArrayLike, perm: ArrayLike) -> SklearnFitter:
         """A new fitter, fitted on the training data with ``columns`` permuted jointly by ``perm``."""
         refit = SklearnFitter(self.estimator, self.response_method, columns=self.columns)
         X_perm = permute_columns(self.X_train_, columns, perm)
         refit.fit(X_perm, self.y_train_, self.sample_weight_)
         return refit
 
-    def regress_columns(self, columns, estimator=None):
+    def regress_columns(self, columns: ArrayLike, estimator: Estimator | None = None) -> Predictor:
         """A fitted model of ``X[:, columns]`` on the other columns (one model per column).
 
         ``estimator`` defaults to the fitter's own estimator; it must be a regressor.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Sequence
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 from scipy import stats
@@ -32,6 +34,7 @@ from ._losses import PredictionError, check_output
 from ._results import ImportanceResult, confidence_limits
 from ._split import check_folds, make_folds, seed_sequence
 from ._threads import limits_threads
+from ._typing import ArrayLike, CVSpec, Design, Estimator, GroupSpec, MatrixLike, RandomState
 from ._validation import (
     check_choice,
     check_evaluation_size,
@@ -613,6 +616,11 @@ class _Nuisance:
 
 
 # ------------------------------------------------------------------------------------- estimator
+_Self = TypeVar("_Self", bound="GCM")
+_GCMTest = Literal["wald", "max"]
+_GCMScale = Literal["covariance", "correlation", "loco"]
+
+
 class GCM(BaseEstimator):
     """The generalised covariance measure: importance and conditional-independence test per feature.
 
@@ -789,10 +797,15 @@ class GCM(BaseEstimator):
     """
 
     _method = "gcm"
+    # Fitted attributes (set by fit), declared for type checkers.
+    classes_: np.ndarray
+    folds_: list[tuple[np.ndarray, np.ndarray]]
 
-    def __init__(self, estimator, x_estimator=None, *, cv=5, groups=None, test="wald",
-                 scale="covariance", level=0.95, p_adjust="holm", n_bootstrap=499, random_state=None,
-                 n_jobs=None, progress=False, nuisance_check=True):
+    def __init__(self, estimator: Estimator, x_estimator: Estimator | None = None, *, cv: CVSpec = 5,
+                 groups: GroupSpec | None = None, test: _GCMTest = "wald", scale: _GCMScale = "covariance",
+                 level: float = 0.95, p_adjust: str = "holm", n_bootstrap: int = 499,
+                 random_state: RandomState = None, n_jobs: int | None = None, progress: bool = False,
+                 nuisance_check: bool = True) -> None:
         self.estimator = estimator
         self.x_estimator = x_estimator
         self.cv = cv
@@ -833,7 +846,7 @@ class GCM(BaseEstimator):
                 )
         return seq
 
-    def _check_X(self, X, name="X"):
+    def _check_X(self, X, name="X") -> Design:
         X, numeric = check_X(X, name)
         if not numeric:
             raise TypeError(
@@ -841,7 +854,7 @@ class GCM(BaseEstimator):
             )
         return X
 
-    def _encode_y(self, y, n, name="y"):
+    def _encode_y(self, y, n, name="y") -> tuple[np.ndarray, np.ndarray]:
         """The validated target and its numeric form (0/1 for a classifier)."""
         y = check_y(y, n, name, classifier=self._classifier)
         if not self._classifier:
@@ -866,7 +879,8 @@ class GCM(BaseEstimator):
         return self
 
     @limits_threads
-    def fit(self, X, y, sample_weight=None, *, cv_groups=None):
+    def fit(self: _Self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None, *,
+            cv_groups: ArrayLike | None = None) -> _Self:
         """Fit the nuisance regressions.
 
         With ``cv=K`` one set of regressions is fitted per fold and the out-of-fold residuals are kept;
@@ -941,7 +955,7 @@ class GCM(BaseEstimator):
             self.nuisance_models_ = self._fit_nuisances(self.fitters_[0])
             self.residuals_ = None
         else:
-            self.folds_ = folds
+            self.folds_ = cast("list[tuple[np.ndarray, np.ndarray]]", folds)  # cv=K: planned above
             template = self._make_fitter()
             if hasattr(template, "fit_folds"):  # exact linear fitter: all folds from one pass over X
                 self.fitters_ = template.fit_folds(X, y, w, self.folds_)
@@ -1038,7 +1052,8 @@ class GCM(BaseEstimator):
 
     # ------------------------------------------------------------------ evaluation
     @limits_threads
-    def importance(self, X=None, y=None, sample_weight=None):
+    def importance(self, X: MatrixLike | None = None, y: ArrayLike | None = None,
+                   sample_weight: ArrayLike | None = None) -> ImportanceResult:
         """Importances with standard errors, confidence intervals and p-values.
 
         Parameters
@@ -1290,9 +1305,12 @@ class GCM(BaseEstimator):
 
     # ------------------------------------------------------------------ residuals given
     @classmethod
-    def from_residuals(cls, x_residuals, y_residuals, *, names=None, groups=None, test="wald",
-                       scale="covariance", level=0.95, p_adjust="holm", n_bootstrap=499,
-                       random_state=None, sample_weight=None):
+    def from_residuals(cls, x_residuals: ArrayLike, y_residuals: ArrayLike, *,
+                       names: Sequence[str] | None = None, groups: GroupSpec | None = None,
+                       test: _GCMTest = "wald",
+                       scale: _GCMScale = "covariance", level: float = 0.95, p_adjust: str = "holm",
+                       n_bootstrap: int = 499, random_state: RandomState = None,
+                       sample_weight: ArrayLike | None = None) -> ImportanceResult:
         """GCM inference from residuals computed elsewhere.
 
         Parameters

@@ -53,7 +53,9 @@ _EPS = np.finfo(np.float64).eps
 #: :func:`_minimum_norm_least_squares`, which LAPACK scales internally.
 _NORM_RANGE = (1e-140, 1e140)
 
-_SKLEARN_VERSION = tuple(int(part) for part in re.match(r"(\d+)\.(\d+)", sklearn.__version__).groups())
+_SKLEARN_VERSION = tuple(
+    int(part) for part in re.match(r"(\d+)\.(\d+)", sklearn.__version__).groups()  # type: ignore[union-attr]
+)
 
 
 # ----------------------------------------------------------------------------- recognition

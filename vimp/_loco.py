@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import numpy as np
 
 from ._base import LossImportance, _SEED_FIT, _SEED_TEST, child_rng, model_has_intercept, run_tasks
@@ -15,6 +17,7 @@ from ._inference import (
     split_test,
 )
 from ._test_choice import resolve_test
+from ._typing import CVSpec, Estimator, GroupSpec, LossSpec, RandomState, Scale
 from ._validation import MIN_EVALUATION_ROWS, check_choice, check_evaluation_size
 
 REFITS = ("drop", "permute")
@@ -182,9 +185,12 @@ class LOCO(LossImportance):
 
     _method = "loco"
 
-    def __init__(self, estimator, *, cv=None, refit="drop", groups=None, loss=None,
-                 scale="difference", test="auto", level=0.95, p_adjust="holm", random_state=None,
-                 n_jobs=None, progress=False):
+    def __init__(self, estimator: Estimator, *, cv: CVSpec = None, refit: Literal["drop", "permute"] = "drop",
+                 groups: GroupSpec | None = None, loss: LossSpec | None = None, scale: Scale = "difference",
+                 test: Literal["auto", "split", "paired", "split-per-feature", "multisplit-cauchy",
+                               "multisplit-quantile", "split-folds", "perturbed", "nadeau-bengio"] = "auto",
+                 level: float = 0.95, p_adjust: str = "holm", random_state: RandomState = None,
+                 n_jobs: int | None = None, progress: bool = False) -> None:
         self.estimator = estimator
         self.cv = cv
         self.refit = refit
@@ -304,7 +310,7 @@ class LOCO(LossImportance):
         return other
 
     @property
-    def reduced_fitters_(self):
+    def reduced_fitters_(self) -> list[list[Any]]:
         """``reduced_fitters_[fold][group]``: the model refitted without the group (built on first use
         when an exact linear fitter answers the losses directly)."""
         if self._reduced is None:

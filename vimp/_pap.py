@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Literal
 
 import numpy as np
 
@@ -11,7 +12,9 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import _SEED_EVAL, LossImportance, child_rng, prefit_fitter
 from ._inference import permutation_mean_se, skew_corrected_pvalue_greater
 from ._split import PERMUTATION_KINDS, draw_permutations
+from ._results import ImportanceResult
 from ._test_choice import resolve_test
+from ._typing import ArrayLike, CVSpec, Estimator, GroupSpec, LossSpec, MatrixLike, RandomState, Scale
 from ._validation import check_choice, check_draws, check_int
 
 PAP_TESTS = ("paired-skew", "nadeau-bengio")
@@ -156,10 +159,13 @@ class PermutationImportance(LossImportance):
         # Each group's permutations of a fold are one (n_permutations, rows) array: bound it up front.
         check_draws(self.n_permutations, max(fold_rows), "n_permutations")
 
-    def __init__(self, estimator, *, cv=None, n_permutations=1, groups=None, loss=None,
-                 scale="difference", level=0.95, p_adjust="holm", prefit=False, shared_permutations=False,
-                 permutation="derangement", test="auto", random_state=None, n_jobs=None,
-                 progress=False):
+    def __init__(self, estimator: Estimator, *, cv: CVSpec = None, n_permutations: int = 1,
+                 groups: GroupSpec | None = None, loss: LossSpec | None = None, scale: Scale = "difference",
+                 level: float = 0.95, p_adjust: str = "holm", prefit: bool = False,
+                 shared_permutations: bool = False,
+                 permutation: Literal["derangement", "uniform"] = "derangement",
+                 test: Literal["auto", "nadeau-bengio", "paired-skew"] = "auto",
+                 random_state: RandomState = None, n_jobs: int | None = None, progress: bool = False) -> None:
         self.estimator = estimator
         self.cv = cv
         self.n_permutations = n_permutations
@@ -203,9 +209,11 @@ class PermutationImportance(LossImportance):
             return [self._make_fitter()]
         return super()._fit_full(X, y, w)
 
-    def importance(self, X=None, y=None, sample_weight=None):
+    def importance(self, X: MatrixLike | None = None, y: ArrayLike | None = None,
+                   sample_weight: ArrayLike | None = None) -> ImportanceResult:
         if self.prefit and not hasattr(self, "fitters_"):
-            self.fit(X, y)  # with prefit=True this only checks the data; nothing is refitted
+            # With prefit=True this only checks the data (None is refused there); nothing is refitted.
+            self.fit(X, y)  # type: ignore[arg-type]
         return super().importance(X, y, sample_weight)
 
     importance.__doc__ = LossImportance.importance.__doc__

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,9 @@ import pandas as pd
 from ._inference import skew_corrected_limits, wald_interval
 from ._test_choice import QUESTIONS
 from ._validation import check_level
+
+if TYPE_CHECKING:  # matplotlib is imported only when a plot is drawn
+    from matplotlib.axes import Axes
 
 _TEST_NAMES = {
     "paired": "one-sided paired z test on per-observation differences",
@@ -87,7 +91,7 @@ class ImportanceResult:
     """
 
     method: str
-    names: tuple
+    names: tuple[str, ...]
     importance: np.ndarray
     std_error: np.ndarray
     raw_importance: np.ndarray
@@ -105,18 +109,18 @@ class ImportanceResult:
     per_observation: np.ndarray
     fold_ids: np.ndarray
     mc_std: np.ndarray
-    per_repeat: Any = None
+    per_repeat: np.ndarray | None = None
     split: str = "holdout"
-    seed: Any = None
+    seed: int | Sequence[int] | None = None  # a SeedSequence's entropy
     ci_method: str = "wald"
-    details: dict = field(default_factory=dict)
-    skewness: Any = None
-    raw_skewness: Any = None
-    ci_df: Any = None
-    raw_ci_df: Any = None
+    details: dict[str, Any] = field(default_factory=dict)
+    skewness: np.ndarray | None = None
+    raw_skewness: np.ndarray | None = None
+    ci_df: np.ndarray | None = None
+    raw_ci_df: np.ndarray | None = None
 
     # ------------------------------------------------------------------ tables
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """A DataFrame indexed by feature (or group) name.
 
         Columns: ``importance, std_error, ci_low, ci_high, pvalue, pvalue_adjusted, raw_importance,
@@ -143,12 +147,12 @@ class ImportanceResult:
         return frame
 
     @property
-    def question(self):
+    def question(self) -> str:
         """What the p-values answer, as a sentence (``"fitted model: ..."`` or ``"population: ..."``)."""
         label, sentence = QUESTIONS.get(self.test, ("", ""))
         return f"{label}: {sentence}" if label else self.test
 
-    def conf_int(self, level=0.95):
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
         """Confidence intervals at ``level`` as a DataFrame with columns ``lower`` and ``upper``.
 
         On the ``"sqrt"`` scale the interval is the square root of the clipped interval of the raw
@@ -161,21 +165,21 @@ class ImportanceResult:
         )
 
     # ------------------------------------------------------------------ text
-    def summary(self):
+    def summary(self) -> Summary:
         """A text table with the estimand, the test and one row per feature; see :class:`Summary`."""
         return Summary(self)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"ImportanceResult(method={self.method!r}, n_features={len(self.names)}, "
             f"scale={self.scale!r}, loss={self.loss!r}, split={self.split!r})"
         )
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
 
     # ------------------------------------------------------------------ plot
-    def plot(self, ax=None, sort=True, color="C0"):
+    def plot(self, ax: Axes | None = None, sort: bool = True, color: Any = "C0") -> Axes:
         """Horizontal bars of the importances with their confidence intervals.
 
         Parameters
@@ -228,7 +232,7 @@ def confidence_limits(result, level):
 class Summary:
     """The text summary of an :class:`ImportanceResult`: ``str()``, :meth:`as_text` or HTML in notebooks."""
 
-    def __init__(self, result):
+    def __init__(self, result: ImportanceResult) -> None:
         self.result = result
 
     def _header(self):
@@ -246,17 +250,17 @@ class Summary:
         frame = self.result.to_frame()
         return frame[["importance", "std_error", "ci_low", "ci_high", "pvalue", "pvalue_adjusted"]]
 
-    def as_text(self):
+    def as_text(self) -> str:
         """The summary as plain text."""
         table = self._table().to_string(float_format=lambda v: f"{v:.4g}")
         return "\n".join(self._header() + ["", table])
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.as_text()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.as_text()
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str:
         head = "<br>".join(self._header())
         return f"<p>{head}</p>" + self._table().to_html(float_format=lambda v: f"{v:.4g}")

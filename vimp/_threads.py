@@ -64,6 +64,10 @@ import functools
 import os
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from typing import Any, Literal, TypeVar, cast
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = [
     "THRESHOLD_CELLS",
@@ -109,7 +113,7 @@ def _from_environment():
 _config = {"threads": _from_environment()}
 
 
-def get_config():
+def get_config() -> dict[str, Any]:
     """vimp's current configuration.
 
     Returns
@@ -120,7 +124,7 @@ def get_config():
     return dict(_config)
 
 
-def set_config(threads=None):
+def set_config(threads: Literal["auto", "off"] | int | None = None) -> None:
     """Set vimp's configuration (process-wide), as :func:`sklearn.set_config` does for scikit-learn.
 
     Parameters
@@ -146,7 +150,7 @@ def set_config(threads=None):
 
 
 @contextlib.contextmanager
-def config_context(*, threads=None):
+def config_context(*, threads: Literal["auto", "off"] | int | None = None) -> Iterator[None]:
     """Temporarily change vimp's configuration (see :func:`set_config`); restored on exit.
 
     Examples
@@ -313,7 +317,7 @@ def _cells(X):
     return int(shape[0]) * int(shape[1])
 
 
-def limits_threads(method):
+def limits_threads(method: _F) -> _F:
     """Decorator of an estimator's ``fit``/``importance``: run it under :func:`thread_policy`.
 
     The size is that of the ``X`` argument, or of the data kept from ``fit`` when ``X`` is not given;
@@ -328,10 +332,10 @@ def limits_threads(method):
         with thread_policy(_cells(X), getattr(self, "n_jobs", None)):
             return method(self, *args, **kwargs)
 
-    return wrapper
+    return cast(_F, wrapper)
 
 
-def limits_threads_of_call(function):
+def limits_threads_of_call(function: _F) -> _F:
     """Decorator of a function taking ``X`` first and ``n_jobs`` by keyword (:func:`vimp.compare`)."""
 
     @functools.wraps(function)
@@ -340,4 +344,4 @@ def limits_threads_of_call(function):
         with thread_policy(_cells(X), kwargs.get("n_jobs")):
             return function(*args, **kwargs)
 
-    return wrapper
+    return cast(_F, wrapper)

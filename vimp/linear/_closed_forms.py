@@ -14,11 +14,14 @@ from __future__ import annotations
 import numbers
 import operator
 import warnings
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import linalg
 
+from .._typing import ArrayLike
 from .._warnings import RankDeficiencyWarning
 
 __all__ = [
@@ -57,7 +60,7 @@ _REFERENCE_BLADEN = (
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _as_real_array(value, name):
+def _as_real_array(value, name) -> np.ndarray:
     """Return ``value`` as a float ndarray, or raise TypeError naming ``name``."""
     arr = np.asarray(value)
     if arr.dtype.kind not in "iuf":
@@ -65,7 +68,7 @@ def _as_real_array(value, name):
     return arr.astype(float, copy=False)
 
 
-def _validate_beta(beta):
+def _validate_beta(beta) -> np.ndarray:
     beta = _as_real_array(beta, "beta")
     if beta.ndim != 1:
         raise ValueError(f"beta must be 1-D, got an array of shape {beta.shape}")
@@ -76,7 +79,7 @@ def _validate_beta(beta):
     return beta
 
 
-def _validate_cov(cov, n_features=None):
+def _validate_cov(cov, n_features=None) -> np.ndarray:
     """Check ``cov`` (2-D, square, finite, symmetric); return its symmetrised float copy."""
     cov = _as_real_array(cov, "cov")
     if cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
@@ -142,7 +145,7 @@ def _validate_integer(value, name, minimum):
     return value
 
 
-def _validate_delta(delta):
+def _validate_delta(delta) -> np.ndarray:
     delta = _as_real_array(delta, "delta")
     if not np.all(np.isfinite(delta)):
         raise ValueError("delta must be finite (no NaN or inf)")
@@ -153,14 +156,14 @@ def _validate_delta(delta):
     return delta
 
 
-def _validate_finite(value, name):
+def _validate_finite(value, name) -> np.ndarray:
     value = _as_real_array(value, name)
     if not np.all(np.isfinite(value)):
         raise ValueError(f"{name} must be finite (no NaN or inf)")
     return value
 
 
-def _validate_nonnegative(value, name):
+def _validate_nonnegative(value, name) -> np.ndarray:
     value = _validate_finite(value, name)
     if np.any(value < 0):
         raise ValueError(f"{name} must be non-negative (an importance on the sqrt scale)")
@@ -186,7 +189,7 @@ def _scalar_or_array(arr):
 # ----------------------------------------------------------------------------------------------------------
 
 
-def conditional_variance(cov):
+def conditional_variance(cov: ArrayLike) -> np.ndarray:
     """Conditional variance of each feature given all the others, for Gaussian features.
 
     Parameters
@@ -220,7 +223,7 @@ def conditional_variance(cov):
     return 1.0 / _precision_diagonal(cov, stacklevel=3)
 
 
-def vif(cov):
+def vif(cov: ArrayLike) -> np.ndarray:
     """Variance inflation factors.
 
     Parameters
@@ -254,7 +257,7 @@ def vif(cov):
     return np.diag(cov) * _precision_diagonal(cov, stacklevel=3)
 
 
-def pap(beta, cov, scale="difference"):
+def pap(beta: ArrayLike, cov: ArrayLike, scale: Literal["difference", "sqrt"] = "difference") -> np.ndarray:
     """Population permute-and-predict (PaP) importance of each feature of a linear model.
 
     Parameters
@@ -301,7 +304,7 @@ def pap(beta, cov, scale="difference"):
     return np.abs(beta) * np.sqrt(2.0 * variance)
 
 
-def loco(beta, cov, scale="difference"):
+def loco(beta: ArrayLike, cov: ArrayLike, scale: Literal["difference", "sqrt"] = "difference") -> np.ndarray:
     """Population leave-one-covariate-out (LOCO) importance of each feature of a linear model.
 
     Parameters
@@ -351,7 +354,7 @@ def loco(beta, cov, scale="difference"):
     return np.abs(beta) * np.sqrt(conditional_var)
 
 
-def gcm(beta, cov):
+def gcm(beta: ArrayLike, cov: ArrayLike) -> np.ndarray:
     """Population generalised covariance measure (GCM) of each feature of a linear model.
 
     Parameters
@@ -415,7 +418,7 @@ def _validate_coefficient(beta, delta):
     return beta
 
 
-def bladen_cov(p, delta):
+def bladen_cov(p: int, delta: ArrayLike) -> np.ndarray:
     """Feature covariance of the design of Bladen, Cutler & Wisler (2025).
 
     Parameters
@@ -460,7 +463,7 @@ def bladen_cov(p, delta):
     return np.full((p, p), covariance) + (variance - covariance) * np.eye(p)
 
 
-def absorption(p, delta):
+def absorption(p: int, delta: ArrayLike) -> float | np.ndarray:
     """Coefficient that each remaining feature absorbs when one feature is removed (Bladen design).
 
     Parameters
@@ -502,7 +505,7 @@ def absorption(p, delta):
     return _scalar_or_array(_absorption_values(p, delta))
 
 
-def bladen_pap(p, delta, beta=1.0):
+def bladen_pap(p: int, delta: ArrayLike, beta: ArrayLike = 1.0) -> float | np.ndarray:
     """Permute-and-predict importance (sqrt scale) in the design of Bladen, Cutler & Wisler (2025).
 
     Parameters
@@ -544,7 +547,7 @@ def bladen_pap(p, delta, beta=1.0):
     return _scalar_or_array(np.abs(beta) * np.sqrt(2.0 * (1.0 + (p - 1) * delta**2)))
 
 
-def bladen_loco(p, delta, beta=1.0):
+def bladen_loco(p: int, delta: ArrayLike, beta: ArrayLike = 1.0) -> float | np.ndarray:
     """LOCO importance (sqrt scale) in the design of Bladen, Cutler & Wisler (2025).
 
     Parameters
@@ -593,7 +596,7 @@ def bladen_loco(p, delta, beta=1.0):
 # ----------------------------------------------------------------------------------------------------------
 
 
-def t_statistic(loco_sqrt, n, noise_var, p=None):
+def t_statistic(loco_sqrt: ArrayLike, n: int, noise_var: float, p: int | None = None) -> float | np.ndarray:
     """OLS t-statistic implied by a sqrt-scale LOCO importance.
 
     Parameters
@@ -646,7 +649,7 @@ def t_statistic(loco_sqrt, n, noise_var, p=None):
     return _scalar_or_array(loco_sqrt * np.sqrt(dof / noise_var))
 
 
-def adjust_pap(pap_sqrt, n):
+def adjust_pap(pap_sqrt: ArrayLike, n: int) -> float | np.ndarray:
     """Finite-sample adjustment of a sqrt-scale PaP closed form, as in the authors' code.
 
     Parameters
@@ -683,7 +686,7 @@ def adjust_pap(pap_sqrt, n):
     return _scalar_or_array(pap_sqrt * (n - 1) / n)
 
 
-def adjust_loco(loco_sqrt, n, p):
+def adjust_loco(loco_sqrt: ArrayLike, n: int, p: int) -> float | np.ndarray:
     """Finite-sample adjustment of a sqrt-scale LOCO closed form, as in the authors' code.
 
     Parameters
@@ -743,7 +746,8 @@ def _validate_feature_names(feature_names, n_features):
     return names
 
 
-def theory(beta, cov, noise_sd=None, feature_names=None):
+def theory(beta: ArrayLike, cov: ArrayLike, noise_sd: float | None = None,
+           feature_names: Sequence[str] | None = None) -> pd.DataFrame:
     """All population importances of a linear model in one table.
 
     Parameters

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import linear as _linear
+from .._typing import ArrayLike
 
 __all__ = [
     "Additive",
@@ -220,12 +223,13 @@ class DataGeneratingProcess:
 
     p: int
     noise_sd = None
+    _draw: Callable[[int, np.random.Generator], Any]  # implemented by each subclass
 
     @property
-    def feature_names(self):
+    def feature_names(self) -> list[str]:
         return [f"x{j}" for j in range(self.p)]
 
-    def sample(self, n, rng):
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n`` observations.
 
         Parameters
@@ -244,11 +248,11 @@ class DataGeneratingProcess:
         _check_rng(rng)
         return check_sample_output(self._draw(n, rng), n, self.p, f"{type(self).__name__}.sample")
 
-    def regression_function(self, X):
+    def regression_function(self, X: ArrayLike) -> np.ndarray:
         """``E[y | X]`` row by row (ndarray of shape (n,))."""
         raise NotImplementedError(f"{type(self).__name__} does not know its regression function")
 
-    def truth(self, method, scale="difference"):
+    def truth(self, method: str, scale: str = "difference") -> np.ndarray:
         """Population importance of every feature.
 
         Parameters
@@ -361,7 +365,7 @@ class LinearGaussian(DataGeneratingProcess):
 
     intercept = 0.0
 
-    def __init__(self, cov, beta, noise_sd=1.0):
+    def __init__(self, cov: ArrayLike, beta: ArrayLike, noise_sd: float = 1.0) -> None:
         beta = _linear._closed_forms._validate_beta(beta)
         cov = _linear._closed_forms._validate_cov(cov, beta.size)
         _linear.conditional_variance(cov)  # positive definite, or a clear error
@@ -376,7 +380,7 @@ class LinearGaussian(DataGeneratingProcess):
         y = X @ self.beta + self.noise_sd * rng.standard_normal(n)
         return X, y
 
-    def regression_function(self, X):
+    def regression_function(self, X: ArrayLike) -> np.ndarray:
         X = np.asarray(X, dtype=float)
         return X @ self.beta + self.intercept
 
@@ -420,7 +424,7 @@ class EquicorrelatedLinear(LinearGaussian):
     array([0.3, 0.6, 0.6, 0.6, 0.6])
     """
 
-    def __init__(self, p, rho, beta, noise_sd=1.0):
+    def __init__(self, p: int, rho: float, beta: ArrayLike, noise_sd: float = 1.0) -> None:
         p = _check_int(p, "p", 1)
         if isinstance(rho, bool) or not isinstance(rho, numbers.Real) or not np.isfinite(rho):
             raise TypeError(f"rho must be a finite real number; got {rho!r}")
@@ -471,7 +475,7 @@ class BladenDesign(LinearGaussian):
     (2.12132, 0.546608)
     """
 
-    def __init__(self, p, delta, beta=1.0, noise_sd=0.01):
+    def __init__(self, p: int, delta: float, beta: ArrayLike = 1.0, noise_sd: float = 0.01) -> None:
         p = _check_int(p, "p", 2)
         if isinstance(delta, bool) or not isinstance(delta, numbers.Real):
             raise TypeError(f"delta must be a real number in [0, 1); got {delta!r}")
@@ -525,7 +529,8 @@ class Additive(DataGeneratingProcess):
     array([0.606531, 1.      ])
     """
 
-    def __init__(self, functions, noise_sd=1.0, cov=None):
+    def __init__(self, functions: Sequence[Callable[[np.ndarray], np.ndarray] | None], noise_sd: float = 1.0,
+                 cov: ArrayLike | None = None) -> None:
         if callable(functions) or isinstance(functions, (str, bytes)):
             raise TypeError("functions must be a sequence of callables, one per feature")
         functions = list(functions)
@@ -559,7 +564,7 @@ class Additive(DataGeneratingProcess):
         y = self.regression_function(X) + self.noise_sd * rng.standard_normal(n)
         return X, y
 
-    def regression_function(self, X):
+    def regression_function(self, X: ArrayLike) -> np.ndarray:
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or X.shape[1] != self.p:
             raise ValueError(f"X must have shape (n, {self.p}); got {X.shape}")
@@ -627,7 +632,7 @@ class SingleIndex(DataGeneratingProcess):
     (array([1., 4.]), array([1., 2.]))
     """
 
-    def __init__(self, link, b, noise_sd=1.0):
+    def __init__(self, link: Callable[[np.ndarray], np.ndarray], b: ArrayLike, noise_sd: float = 1.0) -> None:
         if not callable(link):
             raise TypeError(f"link must be a vectorised callable; got {type(link).__name__}")
         b = np.asarray(b)
@@ -649,7 +654,7 @@ class SingleIndex(DataGeneratingProcess):
         y = self._g(X @ self.b) + self.noise_sd * rng.standard_normal(n)
         return X, y
 
-    def regression_function(self, X):
+    def regression_function(self, X: ArrayLike) -> np.ndarray:
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or X.shape[1] != self.p:
             raise ValueError(f"X must have shape (n, {self.p}); got {X.shape}")
@@ -712,7 +717,10 @@ class CustomDGP(DataGeneratingProcess):
     (2, array([0.3333, 0.    ]))
     """
 
-    def __init__(self, sample, truth=None, p=None, *, regression_function=None, noise_sd=None):
+    def __init__(self, sample: Callable[[int, np.random.Generator], tuple[Any, Any]],
+                 truth: Callable[[str, str], ArrayLike] | Mapping[str, ArrayLike] | None = None,
+                 p: int | None = None, *, regression_function: Callable[[Any], ArrayLike] | None = None,
+                 noise_sd: float | None = None) -> None:
         if not callable(sample):
             raise TypeError(f"sample must be a callable sample(n, rng) -> (X, y); got {type(sample).__name__}")
         if truth is not None and not callable(truth) and not hasattr(truth, "items"):
@@ -720,7 +728,7 @@ class CustomDGP(DataGeneratingProcess):
         if regression_function is not None and not callable(regression_function):
             raise TypeError("regression_function must be None or a callable")
         self._sample = sample
-        self._truth = dict(truth) if hasattr(truth, "items") else truth
+        self._truth = dict(truth) if hasattr(truth, "items") else truth  # type: ignore[arg-type]
         self._regression = regression_function
         self.noise_sd = None if noise_sd is None else _check_positive(noise_sd, "noise_sd")
         if p is None:
@@ -731,19 +739,19 @@ class CustomDGP(DataGeneratingProcess):
     def _draw(self, n, rng):
         return self._sample(n, rng)
 
-    def sample(self, n, rng):
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         n = _check_int(n, "n", 1)
         _check_rng(rng)
         return check_sample_output(self._sample(n, rng), n, self.p, "sample")
 
     sample.__doc__ = DataGeneratingProcess.sample.__doc__
 
-    def regression_function(self, X):
+    def regression_function(self, X: ArrayLike) -> np.ndarray:
         if self._regression is None:
             raise NotImplementedError("this CustomDGP was given no regression_function")
         return np.asarray(self._regression(X), dtype=float)
 
-    def truth(self, method, scale="difference"):
+    def truth(self, method: str, scale: str = "difference") -> np.ndarray:
         method, scale = _check_method_scale(method, scale)
         if self._truth is None:
             raise NotImplementedError("this CustomDGP was given no truth")
@@ -771,5 +779,5 @@ class CustomDGP(DataGeneratingProcess):
 
 
 for _cls in (LinearGaussian, EquicorrelatedLinear, BladenDesign, Additive, SingleIndex):
-    _cls.__doc__ = _cls.__doc__.replace("    %(references)s", "\n" + _REFERENCES.strip("\n") + "\n")
+    _cls.__doc__ = (_cls.__doc__ or "").replace("    %(references)s", "\n" + _REFERENCES.strip("\n") + "\n")
 del _cls

@@ -18,7 +18,9 @@ from __future__ import annotations
 import functools
 import numbers
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,7 +29,14 @@ from scipy import integrate
 
 from .._split import seed_sequence
 from .._validation import check_choice, check_int, check_level
+from .._typing import ArrayLike, Estimator, RandomState
 from .._warnings import VimpWarning, warn
+
+if TYPE_CHECKING:  # matplotlib is imported only when a plot is drawn
+    from matplotlib.axes import Axes
+
+_ScaleChoice = Literal["native", "matched", "testing"]
+_LocoTest = Literal["split", "paired"]
 
 __all__ = [
     "EfficiencyCurve",
@@ -225,7 +234,8 @@ def _linear_moments(cov, beta, noise_sd, j, kurtosis=3.0):
                     delta2=b**2 * v, delta4=k * b**4 * v**2, noise_var=noise_sd**2)
 
 
-def are_linear(cov, beta, noise_sd, feature, kurtosis=3, *, scale="native", loco_test="split"):
+def are_linear(cov: ArrayLike, beta: ArrayLike, noise_sd: float, feature: int, kurtosis: float = 3, *,
+               scale: _ScaleChoice = "native", loco_test: _LocoTest = "split") -> float:
     """Asymptotic relative efficiency of GCM against LOCO in the linear model, in closed form.
 
     Parameters
@@ -413,7 +423,9 @@ def _additive_params(functions, cov, noise_sd, feature):
     return functions, cov, _check_noise(noise_sd), _check_position(feature, p)
 
 
-def are_additive(functions, cov, noise_sd, feature, *, scale="native", loco_test="split"):
+def are_additive(functions: Sequence[Callable[[np.ndarray], np.ndarray] | None], cov: ArrayLike | None,
+                 noise_sd: float, feature: int, *, scale: _ScaleChoice = "native",
+                 loco_test: _LocoTest = "split") -> float:
     """Asymptotic relative efficiency of GCM against LOCO in an additive model, by numerical integration.
 
     Parameters
@@ -470,7 +482,8 @@ def _single_index_moments(link, b, noise_sd, j, methods=METHODS, scale="native",
     return _checked_quadrature(link, float(b[j]), 1.0, tau2, noise_sd, methods, scale, loco_test)
 
 
-def are_single_index(link, b, noise_sd, feature, *, scale="native", loco_test="split"):
+def are_single_index(link: Callable[[np.ndarray], np.ndarray], b: ArrayLike, noise_sd: float, feature: int, *,
+                     scale: _ScaleChoice = "native", loco_test: _LocoTest = "split") -> float:
     """Asymptotic relative efficiency of GCM against LOCO in a single-index model, by quadrature.
 
     Parameters
@@ -556,7 +569,7 @@ def _moments_of(kind, params, j, methods, scale, loco_test):
     return _single_index_moments(params["link"], params["b"], params["noise_sd"], j, methods, scale, loco_test)
 
 
-def _check_methods(methods):
+def _check_methods(methods) -> tuple[str, ...]:
     if isinstance(methods, str) or not hasattr(methods, "__iter__"):
         raise TypeError(f"methods must be a pair of method names such as ('gcm', 'loco'); got {methods!r}")
     methods = tuple(methods)
@@ -565,7 +578,8 @@ def _check_methods(methods):
     return methods
 
 
-def theoretical_efficiency(dgp, feature, methods=("gcm", "loco"), *, scale="native", loco_test="split"):
+def theoretical_efficiency(dgp: Any, feature: int | str, methods: Sequence[str] = ("gcm", "loco"), *,
+                           scale: _ScaleChoice = "native", loco_test: _LocoTest = "split") -> float:
     """The asymptotic relative efficiency of ``methods[0]`` against ``methods[1]`` for a DGP's feature.
 
     The theory part of :func:`relative_efficiency` alone (no simulation): closed form for linear
@@ -817,7 +831,7 @@ class EfficiencyResult:
     seed: int = 0
     level: float = 0.95
 
-    def conf_int(self, level=0.95):
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
         """Percentile bootstrap interval of the Monte Carlo relative efficiency at ``level``.
 
         Returns
@@ -830,7 +844,7 @@ class EfficiencyResult:
         low, high = np.quantile(finite, [(1 - level) / 2, (1 + level) / 2]) if finite.size else (np.nan, np.nan)
         return pd.DataFrame({"lower": [low], "upper": [high]}, index=["relative_efficiency"])
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Each method's estimand, mean, variance and CV², in theory and over the replicates.
 
         Returns
@@ -846,7 +860,7 @@ class EfficiencyResult:
         }, index=pd.Index(list(self.methods), name="method"))
         return frame
 
-    def summary(self):
+    def summary(self) -> str:
         """A few lines of text: the setting and both relative efficiencies."""
         first, second = self.methods
         return "\n".join([
@@ -859,10 +873,10 @@ class EfficiencyResult:
             f"se {self.monte_carlo_se:.4f})",
         ])
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.summary()
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> Axes:
         """The Monte Carlo relative efficiency with its interval beside the theory (a dashed line).
 
         Returns
@@ -909,8 +923,10 @@ def _check_learner(learner):
     return learner
 
 
-def relative_efficiency(dgp, feature, methods=("gcm", "loco"), n=1000, reps=1000, scale="native",
-                        random_state=None, learner=None, *, loco_test="split"):
+def relative_efficiency(dgp: Any, feature: int | str, methods: Sequence[str] = ("gcm", "loco"), n: int = 1000,
+                        reps: int = 1000, scale: _ScaleChoice = "native", random_state: RandomState = None,
+                        learner: Estimator | None = None, *,
+                        loco_test: _LocoTest = "split") -> EfficiencyResult:
     """Relative efficiency of GCM and LOCO for one feature: theory beside a Monte Carlo with its interval.
 
     Parameters
@@ -1001,7 +1017,7 @@ def relative_efficiency(dgp, feature, methods=("gcm", "loco"), n=1000, reps=1000
     replicate_seqs, bootstrap_seq = seq.spawn(2)
     oracle = _Oracle(dgp, kind, params, j) if learner is None else None
     stats = np.empty((reps, len(_STATS)))
-    caught = {}
+    caught: dict[Any, Any] = {}
     for r, child in enumerate(replicate_seqs.spawn(reps)):
         sample_seq, fit_seq = child.spawn(2)
         X, y = dgp.sample(n, np.random.default_rng(sample_seq))
@@ -1066,12 +1082,12 @@ class EfficiencyCurve:
     """
 
     signal: np.ndarray
-    results: tuple
+    results: tuple[EfficiencyResult, ...]
     theory_signal: np.ndarray
     theory_line: np.ndarray
     signal_label: str = "signal"
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per signal value: theory, Monte Carlo and its 95% interval.
 
         Returns
@@ -1085,7 +1101,7 @@ class EfficiencyCurve:
             "ci_high": [r.ci_high for r in self.results],
         }, index=pd.Index(self.signal, name=self.signal_label))
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> Axes:
         """Theory as a line, Monte Carlo as points with their 95% bootstrap intervals.
 
         Returns
@@ -1109,9 +1125,11 @@ class EfficiencyCurve:
         return ax
 
 
-def efficiency_curve(dgp_factory, signal_grid, feature=0, methods=("gcm", "loco"), n=1000, reps=1000,
-                     scale="native", random_state=None, learner=None, *, loco_test="split",
-                     theory_points=100, signal_label="signal"):
+def efficiency_curve(dgp_factory: Callable[[float], Any], signal_grid: ArrayLike, feature: int | str = 0,
+                     methods: Sequence[str] = ("gcm", "loco"), n: int = 1000, reps: int = 1000,
+                     scale: _ScaleChoice = "native", random_state: RandomState = None,
+                     learner: Estimator | None = None, *, loco_test: _LocoTest = "split",
+                     theory_points: int = 100, signal_label: str = "signal") -> EfficiencyCurve:
     """Relative efficiency against signal strength, in theory and by Monte Carlo.
 
     Parameters

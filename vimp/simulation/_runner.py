@@ -14,6 +14,9 @@ import numbers
 import threading
 import warnings
 import zlib
+from collections.abc import Mapping, Sequence
+from os import PathLike
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,6 +29,7 @@ from .._loco import LOCO
 from .._pap import PermutationImportance
 from .._split import seed_sequence
 from .._threads import thread_policy
+from .._typing import Estimator, RandomState
 from .._warnings import warn
 from ._dgp import check_sample_output, describe
 from ._store import COLUMNS, SimulationStore
@@ -445,7 +449,9 @@ def _rewarn(caught, reps):
 
 
 # ---------------------------------------------------------------------------------------- public API
-def run_replicate(dgp, estimators, n, seed, *, validation="independent", features=None, replicate=0):
+def run_replicate(dgp: Any, estimators: Mapping[str, Estimator], n: int, seed: int, *,
+                  validation: Literal["independent", "holdout", "cv"] = "independent",
+                  features: Sequence[str | int] | None = None, replicate: int = 0) -> pd.DataFrame:
     """Recompute one replicate of :func:`monte_carlo` from its ``seed`` (the table's ``seed`` column).
 
     Parameters
@@ -493,8 +499,11 @@ def _spec(dgp, estimators, n, reps, validation, features):
     return spec
 
 
-def monte_carlo(dgp, estimators, n, reps, *, validation="independent", features=None, random_state=None,
-                n_jobs=None, store=None, resume=False, progress=False, chunk_size=None, scheduler=None):
+def monte_carlo(dgp: Any, estimators: Mapping[str, Estimator], n: int, reps: int, *,
+                validation: Literal["independent", "holdout", "cv"] = "independent",
+                features: Sequence[str | int] | None = None, random_state: RandomState = None,
+                n_jobs: int | None = None, store: str | PathLike[str] | None = None, resume: bool = False,
+                progress: bool = False, chunk_size: int | None = None, scheduler: Any = None) -> pd.DataFrame:
     """Run vimp's estimators on ``reps`` draws of a data-generating process; one tidy table.
 
     Parameters
@@ -655,7 +664,7 @@ def _run(spec, root, n_jobs, db, progress, chunk_size):
     return _order(table, spec["estimators"], spec["features"], spec["dgp"])
 
 
-def monte_carlo_summary(table):
+def monte_carlo_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per estimator and feature: mean importance, its Monte Carlo standard error, truth, spread, mean SE.
 
     Parameters
