@@ -25,7 +25,7 @@ def _method_classes():
 def compare(X, y, estimator, methods=("pap", "loco"), *, X_test=None, y_test=None, cv=None,
             sample_weight=None, sample_weight_test=None, cv_groups=None, groups=None, loss=None, scale="difference", level=0.95,
             p_adjust="holm", n_permutations=1, test=None, random_state=None, n_jobs=None, progress=False,
-            return_results=False):
+            gcm_scale="covariance", return_results=False):
     """Run several importance methods on the same split and the same full model.
 
     PaP and LOCO share the fitted full model(s) and the evaluation rows, so their per-observation terms
@@ -51,6 +51,8 @@ def compare(X, y, estimator, methods=("pap", "loco"), *, X_test=None, y_test=Non
         The test of each method: a dict method → test name (e.g. ``{"loco": "paired"}``), or one name
         for every listed method that offers it (an error if none does). None: each method's default
         (``"auto"`` for PaP and LOCO, ``"wald"`` for GCM).
+    gcm_scale : {"covariance", "correlation", "loco"}, default="covariance"
+        The ``scale`` of GCM (see :class:`~vimp.GCM`).
     return_results : bool, default=False
         Also return the :class:`~vimp.ImportanceResult` of each method, in a dict keyed by method.
 
@@ -106,7 +108,7 @@ def compare(X, y, estimator, methods=("pap", "loco"), *, X_test=None, y_test=Non
         elif m == "loco":
             estimators[m] = classes[m](estimator, **loss_common)
         else:
-            estimators[m] = classes[m](estimator, **common)
+            estimators[m] = classes[m](estimator, scale=gcm_scale, **common)
 
     for m, name in tests.items():
         estimators[m].set_params(test=name)
