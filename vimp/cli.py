@@ -123,8 +123,9 @@ def _parser():
         help="importances of every feature of a data set (default: scikit-learn's diabetes data)",
         description=(
             "Fit a model and report permute-and-predict (PaP), leave-one-covariate-out (LOCO) and GCM "
-            "importances side by side with standard errors, confidence intervals and p-values. Without "
-            "--data it runs on the diabetes data that scikit-learn ships."
+            "importances side by side with standard errors, confidence intervals and p-values, for a "
+            "regression or a classification target. Without --data or --dataset it runs on the "
+            "diabetes data that scikit-learn ships."
         ),
     )
     imp.add_argument("--data", metavar="CSV",
@@ -676,6 +677,14 @@ def _model(name, seed, task="regression"):
     return HistGradientBoostingRegressor(random_state=seed)
 
 
+_LEARNERS = {
+    "regression": {"ols": "least squares", "linear": "least squares", "rf": "random forest",
+                   "gbt": "gradient boosting"},
+    "classification": {"ols": "logistic regression", "linear": "logistic regression",
+                       "rf": "random forest", "gbt": "gradient boosting"},
+}
+
+
 def _gcm_fits_task(args, methods):
     """GCM needs a binary target: left out of the default methods, refused when named, otherwise."""
     if "gcm" not in methods or args.classes is None or len(args.classes) == 2:
@@ -783,7 +792,7 @@ def _json_report(args, methods, description, model, frame, results, groups):
         "cv": args.cv,
         "seed": args.seed,
         "level": args.level,
-        "p_adjust": "holm",
+        "p_adjust": next(iter(results.values())).p_adjust,
         "scale": args.scale,
         "loss": args.loss if loss_methods else None,
         "measure": args.measure if "gcm" in methods else None,
@@ -831,7 +840,8 @@ def _run_importance(args):
         print(json.dumps(report, indent=2, default=float))
     else:
         losses = f"; loss {args.loss}" if {"pap", "loco"} & set(methods) else ""
-        print(f"vimp {__version__}: {description}; {args.task}; model {args.model}{losses}; "
+        print(f"vimp {__version__}: {description}; {args.task}; model {args.model} "
+              f"({_LEARNERS[args.task][args.model]}){losses}; "
               f"{args.cv}-fold cross-fitting; seed {args.seed}")
         print(_format_table(frame, args.level))
         print()
