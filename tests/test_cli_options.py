@@ -361,6 +361,13 @@ def test_groups_json_and_list_forms_give_the_numbers_of_compare(capsys):
                                rtol=1e-12)
 
 
+def test_text_output_says_what_each_group_holds(capsys):
+    assert main(["importance", *FAST, "--methods", "loco", "--groups", "serum=s1,s2,s3"]) == 0
+    out = capsys.readouterr().out
+    assert "group serum: s1, s2, s3" in out.splitlines()
+    assert any(line.startswith("serum ") for line in out.splitlines())
+
+
 def test_a_group_of_a_text_column_takes_its_indicators(tmp_path, capsys):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x1": rng.normal(size=60), "colour": rng.choice(["r", "g", "b"], size=60),

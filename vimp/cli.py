@@ -845,6 +845,8 @@ def _run_importance(args):
               f"{args.cv}-fold cross-fitting; seed {args.seed}")
         print(_format_table(frame, args.level))
         print()
+        for name, cols in (args.groups or {}).items():
+            print(f"group {name}: {', '.join(cols)}")
         for method, result in results.items():
             print(f"{method.upper()}: {result.target}; test: {result.test}")
             print(f"  p-values: {result.question}")
