@@ -34,7 +34,7 @@ def compare(X: MatrixLike, y: ArrayLike, estimator: Estimator,
             groups: GroupSpec | None = None, loss: LossSpec | None = None, scale: Scale = "difference",
             level: float = 0.95, p_adjust: str = "holm", n_permutations: int = 1,
             test: str | dict[str, str] | None = None, random_state: RandomState = None,
-            n_jobs: int | None = None, progress: bool = False,
+            n_jobs: int | None = None, progress: bool = False, gcm_scale: str = "covariance",
             return_results: Literal[False] = False) -> pd.DataFrame: ...
 
 
@@ -46,7 +46,7 @@ def compare(X: MatrixLike, y: ArrayLike, estimator: Estimator,
             groups: GroupSpec | None = None, loss: LossSpec | None = None, scale: Scale = "difference",
             level: float = 0.95, p_adjust: str = "holm", n_permutations: int = 1,
             test: str | dict[str, str] | None = None, random_state: RandomState = None,
-            n_jobs: int | None = None, progress: bool = False,
+            n_jobs: int | None = None, progress: bool = False, gcm_scale: str = "covariance",
             return_results: Literal[True]) -> tuple[pd.DataFrame, dict[str, ImportanceResult]]: ...
 
 
@@ -58,7 +58,7 @@ def compare(X: MatrixLike, y: ArrayLike, estimator: Estimator,
             groups: GroupSpec | None = None, loss: LossSpec | None = None, scale: Scale = "difference",
             level: float = 0.95, p_adjust: str = "holm", n_permutations: int = 1,
             test: str | dict[str, str] | None = None, random_state: RandomState = None,
-            n_jobs: int | None = None, progress: bool = False,
+            n_jobs: int | None = None, progress: bool = False, gcm_scale: str = "covariance",
             return_results: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, dict[str, ImportanceResult]]:
     """Run several importance methods on the same split and the same full model.
 
@@ -85,6 +85,8 @@ def compare(X: MatrixLike, y: ArrayLike, estimator: Estimator,
         The test of each method: a dict method → test name (e.g. ``{"loco": "paired"}``), or one name
         for every listed method that offers it (an error if none does). None: each method's default
         (``"auto"`` for PaP and LOCO, ``"wald"`` for GCM).
+    gcm_scale : {"covariance", "correlation", "loco"}, default="covariance"
+        The ``scale`` of GCM (see :class:`~vimp.GCM`).
     return_results : bool, default=False
         Also return the :class:`~vimp.ImportanceResult` of each method, in a dict keyed by method.
 
@@ -140,7 +142,7 @@ def compare(X: MatrixLike, y: ArrayLike, estimator: Estimator,
         elif m == "loco":
             estimators[m] = classes[m](estimator, **loss_common)
         else:
-            estimators[m] = classes[m](estimator, **common)
+            estimators[m] = classes[m](estimator, scale=gcm_scale, **common)
 
     for m, name in tests.items():
         estimators[m].set_params(test=name)
