@@ -6,6 +6,7 @@ feature and replicate, so that results do not depend on ``n_jobs`` or on the job
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -167,7 +168,7 @@ def _permutation_reserve(n):
     # than lam = n**2 / 2**33 of them (0.003 at n = 5,000). The reserve is 16 + 2 lam + 8 sqrt(lam) words;
     # running out is a Poisson tail below 1e-20 at every n (and then handled, not wrong).
     lam = n * n / 2.0**33
-    return PERMUTATION_RESERVE + int(np.ceil(2.0 * lam + 8.0 * np.sqrt(lam)))
+    return PERMUTATION_RESERVE + math.ceil(2.0 * lam + 8.0 * math.sqrt(lam))
 
 
 #: Bit generators whose raw output is a uniform 64-bit integer (MT19937's is 32-bit).
@@ -192,19 +193,19 @@ DERANGEMENT_WORDS_MARGIN = 3.0
 
 def _derangement_words(n, m):
     """64-bit values to draw for ``m`` derangements of ``n`` rows (two 32-bit words each)."""
-    words = (DERANGEMENT_WORDS_MEAN * m + DERANGEMENT_WORDS_MARGIN * np.sqrt(m) + 1.0) * max(n - 1, 0)
-    return (int(np.ceil(words)) + _permutation_reserve(n) + 1) // 2
+    words = (DERANGEMENT_WORDS_MEAN * m + DERANGEMENT_WORDS_MARGIN * math.sqrt(m) + 1.0) * max(n - 1, 0)
+    return (math.ceil(words) + _permutation_reserve(n) + 1) // 2
 
 #: Choices of ``kind`` in :func:`draw_permutations`.
 PERMUTATION_KINDS = ("derangement", "uniform")
 
 
-def _draw_derangements(rng, n, count):
-    """``count`` uniform derangements of ``range(n)`` (``n >= 2``, or ``n = 0``) from ``rng``; see
-    :func:`draw_permutations`."""
+def _draw_derangements(rng, n, count, out=None):
+    """``count`` uniform derangements of ``range(n)`` (``n >= 2``, or ``n = 0``) from ``rng``, written into
+    ``out`` (shape (count, n), int64) where given; see :func:`draw_permutations`."""
     from ._kernels import derangements_from_stream
 
-    perms = np.empty((count, n), dtype=np.int64)
+    perms = np.empty((count, n), dtype=np.int64) if out is None else out
     done = 0
     while done < count:
         words = _draw_words(rng, 1, _derangement_words(n, count - done))[0]

@@ -391,7 +391,7 @@ def _permutations(rngs, n, R, kind):
         if n < 2:
             raise _Fallback
         for g, rng in enumerate(rngs):
-            out[g] = _draw_derangements(rng, n, R)
+            _draw_derangements(rng, n, R, out[g])
         return out
     width = (max(n - 1, 0) + _permutation_reserve(n) + 1) // 2
     words = np.concatenate([_draw_words(rng, R, width) for rng in rngs])
