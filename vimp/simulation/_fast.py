@@ -58,6 +58,7 @@ from .._linear_fitter import (
     _cholesky_factor,
     _linear_spec,
     _lstsq_cutoff,
+    _qr_factor,
 )
 from .._loco import _KEY_PERTURB, LOCO, perturbation_scale
 from .._pap import PermutationImportance
@@ -292,40 +293,50 @@ def _fit(Xt, yt, intercept, rank_tol):
         y_center = 0.0
     A = Xt - center
     b = yt - y_center
-    # The operations of LinearFitter.fit, in its order (equilibrated Cholesky), so that the fits agree
-    # to the last bits where the design is ill-conditioned.
+    # The operations of LinearFitter.fit, in its order (equilibrated Cholesky, or the pivoted QR of the
+    # equilibrated rows where the Gram matrix is not well conditioned), so that the fits agree to the
+    # last bits where the design is ill-conditioned.
     gram = A.T @ A
     norms = np.sqrt(np.diag(gram))
     if not (np.all(np.isfinite(gram)) and norms.min() > _NORM_RANGE[0] and norms.max() < _NORM_RANGE[1]):
         raise _Fallback
-    R, R_inv, beta_scaled = _factor(gram / np.outer(norms, norms), (A.T @ b) / norms)
-    R_inv = R_inv / norms[:, None]
+    factor = _factor(gram / np.outer(norms, norms), (A.T @ b) / norms)
+    if factor is None:
+        R, R_inv, beta_scaled, piv = _qr_factor(A / norms, b, p)
+    else:
+        (R, R_inv, beta_scaled), piv = factor, None
+    scale_piv = norms if piv is None else norms[piv]
+    R_inv = R_inv / scale_piv[:, None]
     # The fitter's rank check (full rank, or minimum-norm least squares), with room to spare.
     threshold = max(float(rank_tol), _lstsq_cutoff(float(rank_tol), (n, p)), max(n, p) * _EPS)
-    bound = np.linalg.norm(R * norms[None, :]) * np.linalg.norm(R_inv)
+    bound = np.linalg.norm(R * scale_piv[None, :]) * np.linalg.norm(R_inv)
     if not (np.isfinite(bound) and bound * threshold < 0.5):
         raise _Fallback
-    beta = beta_scaled / norms
-    G = R_inv @ R_inv.T
+    beta_piv = beta_scaled / scale_piv
+    G_piv = R_inv @ R_inv.T
+    if piv is None or np.array_equal(piv, np.arange(p)):
+        return center, y_center, beta_piv, G_piv
+    beta = np.zeros(p)
+    G = np.zeros((p, p))
+    beta[piv] = beta_piv
+    G[np.ix_(piv, piv)] = G_piv
     return center, y_center, beta, G
 
 
 def _factor(scaled, atb):
     """``_cholesky_factor(scaled, atb, 0)`` of the fitter (the same LAPACK calls, without the wrappers):
-    ``(R, R^-1, solution)``; :class:`_Fallback` where the fitter would take its QR path."""
+    ``(R, R^-1, solution)``, or None where the fitter takes its QR path."""
     k = scaled.shape[0]
     R, info = _potrf(scaled, lower=0, clean=1)
     if info != 0:
-        raise _Fallback
+        return None  # not positive definite: the fitter's Cholesky fails too
     R_inv, info = _trtrs(R, np.eye(k), lower=0)
     if info != 0:
-        raise _Fallback
+        return None
     condition = np.linalg.norm(R) * np.linalg.norm(R_inv)
     if not (np.isfinite(condition) and condition <= _CHOLESKY_MAX_CONDITION):
         factor = _cholesky_factor(scaled, atb, np.zeros(k))  # the fitter's own decision
-        if factor is None:
-            raise _Fallback
-        return factor[0], factor[1], factor[2]
+        return None if factor is None else factor[:3]
     return R, R_inv, R_inv @ (R_inv.T @ atb)
 
 
