@@ -36,6 +36,8 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
     "sphinx.ext.intersphinx",
+    # The theory page's ``.. doctest::`` block; run it with ``python -m sphinx -b doctest docs /tmp/dt``.
+    "sphinx.ext.doctest",
     "sphinx_gallery.gen_gallery",
     "sphinxcontrib.bibtex",
     # MathJax from the package's own copy (copied to _static/mathjax), not from a CDN.
@@ -76,10 +78,14 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
     "show_memory": False,
     "min_reported_time": 1,
+    # The execution-times pages load jQuery and DataTables from a CDN: not written (the build must render
+    # offline). Each example's page states its running time, and the build log lists them.
+    "write_computation_times": False,
 }
 
 templates_path = []
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb", "auto_examples/*.py"]
+# docs/examples/ holds the gallery's sources; sphinx-gallery turns them into auto_examples/.
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "examples"]
 source_suffix = {".rst": "restructuredtext"}
 master_doc = "index"
 pygments_style = "sphinx"
