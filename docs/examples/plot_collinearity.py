@@ -81,7 +81,7 @@ ax.scatter(est["loco"][ok], est["pap"][ok], color="C0", alpha=0.8, label="estima
 for name in X.columns[ok]:
     ax.annotate(f"{name} (VIF {truth.loc[name, 'vif']:.0f})", (truth.loc[name, "loco"], truth.loc[name, "pap"]),
                 textcoords="offset points", xytext=(4, 4), fontsize=8)
-grid = np.logspace(-1, 3.5, 50)
+grid = np.logspace(0, 3.7, 50)
 ax.plot(grid, 2 * grid, color="0.6", lw=1, ls="--", label="PaP = 2 LOCO (VIF = 1)")
 ax.set_xscale("log")
 ax.set_yscale("log")
