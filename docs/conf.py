@@ -39,6 +39,8 @@ extensions = [
     # The theory page's ``.. doctest::`` block; run it with ``python -m sphinx -b doctest docs /tmp/dt``.
     "sphinx.ext.doctest",
     "sphinx_gallery.gen_gallery",
+    # The reliability page draws its coverage figure from benchmarks/results/*.csv at build time.
+    "matplotlib.sphinxext.plot_directive",
     "sphinxcontrib.bibtex",
     # MathJax from the package's own copy (copied to _static/mathjax), not from a CDN.
     "sphinx-mathjax-offline",
@@ -58,6 +60,10 @@ autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_validation_checks = set()
+
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 110)]
 
 # References: docs/references.bib, cited with :cite:p:`key` / :cite:t:`key`.
 bibtex_bibfiles = ["references.bib"]
