@@ -72,9 +72,11 @@ monte_carlo(design, estimators, **settings, store={store!r}, chunk_size=10)
 """])
 start = time.perf_counter()
 while job.poll() is None and finished(store) < 100:
-    time.sleep(0.2)
+    time.sleep(0.05)
 job.kill()
 job.wait()
+# The page is about a run stopped midway: fail loudly if the job died early or finished first.
+assert 0 < finished(store) < settings["reps"], (job.returncode, finished(store))
 print(f"killed after {time.perf_counter() - start:.1f} s with {finished(store)} of "
       f"{settings['reps']} replicates stored (exit code {job.returncode})")
 
