@@ -83,6 +83,18 @@ zero_one = LOCO(model, cv=5, groups=groups, loss="zero_one", random_state=0).fit
 print(zero_one.to_frame()[["importance", "std_error", "pvalue_adjusted"]].round(4))
 
 # %%
+# Sample weights
+# --------------
+# ``fit(X, y, sample_weight=w)`` passes the weights to the learner's ``fit`` (a pipeline: its last step)
+# and uses them in every loss average and standard error. Here "balanced" weights give the two classes
+# equal total weight, so the importances are about a population with as many malignant as benign tumours.
+from sklearn.utils.class_weight import compute_sample_weight  # noqa: E402
+
+weights = compute_sample_weight("balanced", y)
+weighted = LOCO(model, cv=5, groups=groups, random_state=0).fit(X, y, sample_weight=weights).importance()
+print(weighted.to_frame()[["importance", "std_error", "pvalue_adjusted"]].round(4))
+
+# %%
 # And the AUC?
 # ------------
 # vimp's importances are means of per-row losses, which is what their standard errors are built from.
