@@ -442,10 +442,10 @@ def _pyplot():
     return plt
 
 
-def _panels(summary, plt, sharey="row"):
+def _panels(summary, plt, sharey="row", sharex=True):
     ps, ns = sorted(summary["p"].unique()), sorted(summary["n"].unique())
     fig, axes = plt.subplots(len(ps), len(ns), figsize=(2.6 * len(ns) + 1, 2.2 * len(ps) + 0.8),
-                             sharex=True, sharey=sharey, squeeze=False)
+                             sharex=sharex, sharey=sharey, squeeze=False)
     for i, p in enumerate(ps):
         for k, n in enumerate(ns):
             axes[i, k].set_title(f"p = {p}, n = {n}", fontsize=8)
@@ -542,7 +542,7 @@ def plot_loco_vs_t(replicates, path):
     data = replicates[replicates["model"] == "ols"]
     wide = data[data["estimator"].isin(["loco", "t"])].pivot_table(
         index=["n", "p", "delta", "replicate"], columns="estimator", values="value").reset_index()
-    fig, axes, ps, ns = _panels(wide, plt, sharey=False)
+    fig, axes, ps, ns = _panels(wide, plt, sharey=False, sharex=False)
     for i, p in enumerate(ps):
         for k, n in enumerate(ns):
             part = wide[(wide["p"] == p) & (wide["n"] == n)]
@@ -586,8 +586,8 @@ def plot_forest(summary, comparison, path):
     for ax in axes[:, 0]:
         ax.set_ylabel("importance (sqrt scale)")
     axes[0, 0].legend(fontsize=6)
-    fig.suptitle("Random forest vs the linear theory (mean ± 2 sd; x: the authors' bundled replicates)",
-                 fontsize=10)
+    fig.suptitle("Random forest vs the linear theory\n(mean ± 2 sd; x: the authors' bundled replicates)",
+                 fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
