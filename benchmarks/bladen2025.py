@@ -240,7 +240,8 @@ _C_STREAM = (0xC0EF,)
 def auxiliary(dgp, setting, seeds):
     """The OLS t-statistic of x1 (on the LOCO scale) and the absorbed coefficient c, per replicate.
 
-    ``t sd / sqrt(n - 1)`` with ``t`` the full fit's t-statistic of x1 (OLS with an intercept); ``c`` the mean coefficient of x2..xp after refitting with training column 1 permuted once
+    ``t sd / sqrt(n - 1)`` with ``t`` the full fit's t-statistic of x1 (OLS with an intercept); ``c`` the
+    mean coefficient of x2..xp after refitting with training column 1 permuted once
     (uniformly, from the child ``_C_STREAM`` of the replicate's seed), minus 1 (the authors' ``beta - 1``).
     """
     from scipy.linalg import cho_factor, cho_solve
