@@ -380,3 +380,17 @@ def test_cli_bad_input(capsys, argv, message):
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("vimp: error: ") and message in lines[0]
+
+
+def test_a_feature_that_does_not_enter_y_may_be_none():
+    # Additive allows None for a feature that does not enter y; the efficiency code treats it as the zero
+    # function (it crashed with a TypeError before): the same theory and the same Monte Carlo numbers.
+    import numpy as np
+
+    from vimp.simulation import Additive, relative_efficiency
+
+    with_none = relative_efficiency(Additive([np.sin, lambda x: x, None]), "x0", n=200, reps=20, random_state=0)
+    with_zero = relative_efficiency(Additive([np.sin, lambda x: x, lambda x: 0.0 * x]), "x0", n=200, reps=20,
+                                    random_state=0)
+    assert with_none.theory == with_zero.theory
+    assert with_none.monte_carlo == with_zero.monte_carlo

@@ -776,7 +776,7 @@ class GCM(BaseEstimator):
     13(3), 253-263.
     Shah, R. D. & Peters, J. (2020). The hardness of conditional independence testing and the generalised
     covariance measure. Ann. Statist. 48(3), 1514-1538.
-    Zheng, Z. & Raskutti, G. (2025). Comparing model-agnostic feature selection methods through relative
+    Zheng, C. & Raskutti, G. (2025). Comparing model-agnostic feature selection methods through relative
     efficiency. arXiv:2508.14268.
 
     Examples

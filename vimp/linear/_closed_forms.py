@@ -790,7 +790,7 @@ def theory(beta: ArrayLike, cov: ArrayLike, noise_sd: float | None = None,
     ----------
     .. [1] K. Bladen, D. R. Cutler and A. Wisler, "Mathematical Theory of Collinearity Effects on Machine
        Learning Variable Importance Measures", arXiv:2510.00557, 2025.
-    .. [2] W. Zheng and G. Raskutti, "Comparing Model-agnostic Feature Selection Methods through Relative
+    .. [2] C. Zheng and G. Raskutti, "Comparing Model-agnostic Feature Selection Methods through Relative
        Efficiency", arXiv:2508.14268, 2025.
 
     Examples

@@ -58,7 +58,7 @@ _REFERENCES = """
     ----------
     Bladen, K., Cutler, D. R. & Wisler, A. (2025). Mathematical theory of collinearity effects on machine
     learning variable importance measures. arXiv:2510.00557.
-    Zheng, W. & Raskutti, G. (2025). Comparing model-agnostic feature selection methods through relative
+    Zheng, C. & Raskutti, G. (2025). Comparing model-agnostic feature selection methods through relative
     efficiency. arXiv:2508.14268.
 """
 

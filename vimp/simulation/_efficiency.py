@@ -281,7 +281,7 @@ def are_linear(cov: ArrayLike, beta: ArrayLike, noise_sd: float, feature: int, k
 
     References
     ----------
-    Zheng, Z. & Raskutti, G. (2025). Comparing model-agnostic feature selection methods through relative
+    Zheng, C. & Raskutti, G. (2025). Comparing model-agnostic feature selection methods through relative
     efficiency. arXiv:2508.14268.
 
     Examples
@@ -536,6 +536,10 @@ def _kind(dgp):
     )
 
 
+def _zero_function(x):
+    return np.zeros_like(np.asarray(x, dtype=float))
+
+
 def _dgp_parts(dgp):
     """The model's parameters, validated: ``(kind, params dict, p, names)``."""
     kind = _kind(dgp)
@@ -545,7 +549,8 @@ def _dgp_parts(dgp):
         params = {"cov": _check_cov(dgp.cov, beta.size, "dgp.cov"), "beta": beta}
         p = beta.size
     elif kind == "additive":
-        functions = list(dgp.functions)
+        # a feature that does not enter y (None, as Additive allows) contributes the zero function
+        functions = [_zero_function if f is None else f for f in dgp.functions]
         p = len(functions)
         cov = getattr(dgp, "cov", None)
         params = {"functions": functions, "cov": np.eye(p) if cov is None else _check_cov(cov, p, "dgp.cov")}
@@ -997,7 +1002,7 @@ def relative_efficiency(dgp: Any, feature: int | str, methods: Sequence[str] = (
 
     References
     ----------
-    Zheng, Z. & Raskutti, G. (2025). Comparing model-agnostic feature selection methods through relative
+    Zheng, C. & Raskutti, G. (2025). Comparing model-agnostic feature selection methods through relative
     efficiency. arXiv:2508.14268.
     Shah, R. D. & Peters, J. (2020). The hardness of conditional independence testing and the generalised
     covariance measure. Ann. Statist. 48(3), 1514-1538.
@@ -1155,8 +1160,7 @@ def efficiency_curve(dgp_factory: Callable[[float], Any], signal_grid: ArrayLike
     Examples
     --------
     >>> import numpy as np
-    >>> from vimp.simulation._efficiency_cli import dgp_classes
-    >>> EquicorrelatedLinear = dgp_classes()[0]
+    >>> from vimp.simulation import EquicorrelatedLinear
     >>> curve = efficiency_curve(lambda b: EquicorrelatedLinear(5, 0.5, [b, 1, 1, 1, 1]), [0.5, 1.0],
     ...                          n=200, reps=200, random_state=0, theory_points=0)
     >>> curve.to_frame()["theory"].round(4).tolist()
