@@ -159,6 +159,14 @@ def test_pap_linear_terms_matches_twin_and_generic_sums(n, unit_weights, n_repea
     assert len(out) == len(ref) == 6
     for a, b in zip(out, ref):
         assert_matches_twin(a, b)
+    # Written into a caller's block: the same numbers (bit for bit), as views of the block, and so for
+    # the twin; the block's earlier contents do not matter.
+    for function in (pap_linear_terms, reference.pap_linear_terms):
+        block = np.full((5, n), 7.0)
+        into = function(y, pred, x_cols, coef, perms, weight, full, loss_code, block)
+        for a, b in zip(into, function(y, pred, x_cols, coef, perms, weight, full, loss_code)):
+            np.testing.assert_array_equal(a, b)
+        assert all(np.shares_memory(into[k], block) for k in (0, 2, 3, 4, 5))
     # The first two outputs are those of pap_linear_losses.
     obs_mean, repeat_mean = pap_linear_losses(y, pred, x_cols, coef, perms, loss_code)
     assert_matches_twin(out[0], obs_mean)

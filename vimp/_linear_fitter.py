@@ -1369,8 +1369,13 @@ class LinearFitter(_LinearPredictor):
         full = np.ascontiguousarray(full)
         use_kernel = loss.kernel_code is not None and sample_weight is None
         unit_weight = np.ones(n)  # the kernel path is unweighted
+        # The kernel's per-row outputs for every group in one block (not five arrays per group): a
+        # process whose allocator has not seen large blocks yet (glibc raises its mmap and trim
+        # thresholds when one is freed) otherwise returns these pages to the system after each call
+        # and faults them in again at the next; measured in benchmarks/heap.py.
+        block = np.empty((len(groups), 5, n)) if use_kernel else None
         out = []
-        for columns, group_perms in zip(groups, perms, strict=True):
+        for g, (columns, group_perms) in enumerate(zip(groups, perms, strict=True)):
             cols = _column_positions(columns, Xf.shape[1])
             group_perms = np.atleast_2d(np.asarray(group_perms))
             if group_perms.ndim != 2 or group_perms.shape[1] != n:
@@ -1381,7 +1386,7 @@ class LinearFitter(_LinearPredictor):
                 out.append(PermutationTerms(*pap_linear_terms(
                     yf, pred, np.ascontiguousarray(Xf[:, cols]), np.ascontiguousarray(self.coef_[cols]),
                     np.ascontiguousarray(group_perms, dtype=np.int64), unit_weight, full,
-                    int(loss.kernel_code))))
+                    int(loss.kernel_code), block[g])))
                 continue
             part = Xf[:, cols] @ self.coef_[cols]  # rank one: pred + part[perm] - part
             out.append(permutation_terms_from_losses(

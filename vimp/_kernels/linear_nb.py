@@ -170,7 +170,7 @@ def pap_linear_losses(y, pred, x_cols, coef, perms, loss_code):
 
 
 @njit_kernel
-def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code):
+def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code, out=None):
     """Permute-and-predict losses of a linear model, with the sums their standard error needs.
 
     As :func:`pap_linear_losses`, plus, for each row, its mean squared loss and three averages over the
@@ -185,6 +185,10 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code):
         Observation weights (ones for none); they enter the donor averages only.
     full : ndarray of shape (n,)
         Loss of each row without permutation.
+    out : ndarray of shape (5, n), optional
+        Where to write the five per-row arrays (overwritten): a caller measuring many groups passes the
+        rows of one block allocated for all of them, so that a call allocates one large array instead of
+        five small ones per group. The returned arrays are then views of ``out``.
 
     Returns
     -------
@@ -222,11 +226,9 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code):
         if weight[i] != 1.0:
             unit_weights = False
 
-    obs = np.zeros(n)
-    square = np.zeros(n)
-    donor = np.zeros(n)
-    donor_full = np.zeros(n)
-    donor_weight = np.zeros(n)
+    block = np.empty((5, n)) if out is None else out
+    block[:] = 0.0
+    obs, square, donor, donor_full, donor_weight = block[0], block[1], block[2], block[3], block[4]
     repeat_mean_loss = np.empty(n_repeats)
     for r in range(n_repeats):
         repeat_total = 0.0
@@ -246,16 +248,17 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code):
         else:
             repeat_mean_loss[r] = np.nan
 
-    if n_repeats > 0:
+    if n_repeats > 0:  # means, in place
         scale = 1.0 / n_repeats
-        if unit_weights:
-            donor_weight_mean = np.ones(n)
-        else:
-            donor_weight_mean = donor_weight * scale
-        return obs * scale, repeat_mean_loss, donor * scale, square * scale, donor_full * scale, \
-            donor_weight_mean
-    nothing = np.full(n, np.nan)
-    return nothing, repeat_mean_loss, nothing.copy(), nothing.copy(), nothing.copy(), nothing.copy()
+        for i in range(n):
+            obs[i] *= scale
+            donor[i] *= scale
+            square[i] *= scale
+            donor_full[i] *= scale
+            donor_weight[i] = 1.0 if unit_weights else donor_weight[i] * scale
+    else:
+        block[:] = np.nan
+    return obs, repeat_mean_loss, donor, square, donor_full, donor_weight
 
 
 @njit_kernel

@@ -81,7 +81,7 @@ def pap_linear_losses(y, pred, x_cols, coef, perms, loss_code):
     return losses.mean(axis=0), losses.mean(axis=1)
 
 
-def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code):
+def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code, out=None):
     """Permute-and-predict losses with the sums of their standard error (reference).
 
     Parameters
@@ -98,7 +98,7 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code):
     obs_mean_loss, repeat_mean_loss, donor_mean, square_mean, donor_full_mean, donor_weight_mean : ndarrays
         Per-row mean loss, per-repeat mean loss, per-row ``mean_r weight[i] L[r, i]`` over the rows ``i``
         that received the row as donor, per-row mean squared loss, and the donor averages of
-        ``weight[i] * full[i]`` and ``weight[i]``.
+        ``weight[i] * full[i]`` and ``weight[i]`` (views of ``out`` where it is given, as the kernel's).
     """
     change = (x_cols[perms] - x_cols[np.newaxis, :, :]) @ coef
     losses = pointwise_loss(y[np.newaxis, :], pred[np.newaxis, :] + change, loss_code)  # (R, n)
@@ -110,8 +110,13 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code):
         np.add.at(donor_weight, perms[r], weight)
     with np.errstate(invalid="ignore", divide="ignore"):
         scale = 1.0 / n_repeats if n_repeats else np.nan
-        return (losses.mean(axis=0), losses.mean(axis=1), donor * scale, (losses**2).mean(axis=0),
-                donor_full * scale, donor_weight * scale)
+        rows = (losses.mean(axis=0), donor * scale, (losses**2).mean(axis=0), donor_full * scale,
+                donor_weight * scale)
+    if out is not None:  # the kernel's layout: obs, square, donor, donor_full, donor_weight
+        for k, values in zip((0, 2, 1, 3, 4), rows):
+            out[k] = values
+        rows = (out[0], out[2], out[1], out[3], out[4])
+    return rows[0], losses.mean(axis=1), *rows[1:]
 
 
 def pap_se_sums(full, other, donor, square, donor_full, donor_weight, weight, n_rep, slope, offset):
