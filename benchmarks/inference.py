@@ -30,7 +30,8 @@ Usage::
     python benchmarks/inference.py --full --learners ols      # OLS cells at full size only
     python benchmarks/inference.py --learners rf,hgb --expensive-null 100 --expensive-power 50
 
-Writes ``benchmarks/results/inference.csv`` (``--out`` to change) and a PNG beside it. Reports only.
+Writes ``benchmarks/results/inference.csv`` with ``--full``, ``inference_quick.csv`` otherwise (``--out``
+to change) and a PNG beside it. Reports only.
 """
 
 from __future__ import annotations
@@ -301,11 +302,14 @@ def main(argv=None):
     ap.add_argument("--splits", default="holdout,cv5", help="holdout, cv5 or both")
     ap.add_argument("--trees", type=int, default=None)
     ap.add_argument("--n-jobs", type=int, default=2)
-    ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "inference.csv"))
+    ap.add_argument("--out", default=None,
+                    help="CSV to write (default: benchmarks/results/inference.csv with --full, "
+                         "inference_quick.csv otherwise, which git ignores)")
     ap.add_argument("--combine", nargs="+", metavar="CSV",
                     help="no simulation: read these result files, write one table (--out) and one figure")
     args = ap.parse_args(argv)
     if args.combine:
+        args.out = args.out or os.path.join(ROOT, "benchmarks", "results", "inference.csv")
         frame = pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in args.combine],
                           ignore_index=True)  # "null" is a cell kind here, not a missing value
         if "method" not in frame:
@@ -315,6 +319,8 @@ def main(argv=None):
         plot_defaults(frame, os.path.splitext(args.out)[0] + "_defaults.png")
         return
     full = args.full and not args.quick
+    if args.out is None:
+        args.out = os.path.join(ROOT, "benchmarks", "results", "inference.csv" if full else "inference_quick.csv")
     ols_null = args.ols_null or (1000 if full else 100)
     ols_power = args.ols_power or (200 if full else 40)
     exp_null = args.expensive_null or (1000 if full else 5)
