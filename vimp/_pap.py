@@ -148,7 +148,7 @@ class PermutationImportance(LossImportance):
              importance  std_error
     feature
     x0             2.17       0.14
-    x1             0.52       0.05
+    x1             0.49       0.05
     x2            -0.00       0.00
     """
 

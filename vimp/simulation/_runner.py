@@ -600,7 +600,7 @@ def monte_carlo(dgp: Any, estimators: Mapping[str, Estimator], n: int, reps: int
     >>> monte_carlo_summary(table)[["mean", "mc_se", "truth"]].round(2)  # doctest: +NORMALIZE_WHITESPACE
                        mean  mc_se  truth
     estimator feature
-    pap       x0       3.03   0.08   3.00
+    pap       x0       3.04   0.09   3.00
     loco      x0       0.37   0.01   0.36
     """
     if not isinstance(resume, bool):
