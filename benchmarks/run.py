@@ -239,6 +239,13 @@ def evaluate_ratios(cell, rows, settings=SETTINGS) -> list[dict[str, Any]]:
     out = []
     for ratio in cell.ratios:
         entry = {"name": ratio.name, "target": f"{ratio.op} {ratio.threshold:g}", "measure": ratio.measure}
+        if ratio.measure == "threads":  # the paired default / one-thread ratio of one method
+            row = by_label.get(ratio.numerator) or {}
+            value = row.get("default_over_one") if row.get("status") == "ok" else None
+            met = None if value is None else value <= ratio.threshold
+            entry["default"] = {"value": value, "met": met}
+            out.append(entry)
+            continue
         for setting in (settings if ratio.measure == "time" else ("default",)):
             num = _value(by_label.get(ratio.numerator), ratio, setting)
             if ratio.denominator == "data":
@@ -330,6 +337,12 @@ def run(args, log=print) -> dict[str, Any]:
               "command": "python -m benchmarks " + " ".join(getattr(args, "argv", ["run", f"--{args.mode}"])),
               "rounds": args.rounds, "machine": machine_info(_peer_modules()), "workloads": []}
     report["machine"]["load_average_at_start"] = load
+    for name in report["machine"]:
+        if report["machine"][name] == "installed":  # a peer without __version__ (fippy, vimpy): its distribution's
+            with contextlib.suppress(Exception):
+                from importlib.metadata import version
+
+                report["machine"][name] = version(name)
     settings = SETTINGS if args.threads == "both" else (args.threads,)
     for workload in workloads(args.mode):
         if workload.key not in args.workloads:
@@ -339,8 +352,8 @@ def run(args, log=print) -> dict[str, Any]:
         for cell in workload.cells:
             log(f"  {cell.name}", flush=True)
             rows = measure_cell(cell, args.rounds, settings, log=log)
-            wanted = {r.numerator for r in cell.ratios if r.measure != "time"} | \
-                     {r.denominator for r in cell.ratios if r.measure != "time"}
+            wanted = {label for r in cell.ratios if r.measure in ("peak", "kept")
+                      for label in (r.numerator, r.denominator)}
             for method, row in zip(cell.methods, rows):
                 if row["status"] == "ok" and (args.memory == "all" or (args.memory == "targets" and method.label in wanted)):
                     row["memory"] = memory_in_subprocess(args.mode, workload.key, cell, method)

@@ -84,8 +84,9 @@ def _p(function, **kwargs):
 class Ratio:
     """A target read from the table: ``numerator / denominator`` compared with ``threshold`` by ``op``.
 
-    ``measure`` is ``"time"`` (medians of the same thread setting), ``"peak"`` or ``"kept"`` (memory figures);
-    a denominator of ``"data"`` means the cell's data size.
+    ``measure`` is ``"time"`` (medians of the same thread setting), ``"peak"`` or ``"kept"`` (memory figures;
+    a denominator of ``"data"`` means the cell's data size) or ``"threads"`` (the numerator's paired
+    default / one-thread ratio; no denominator).
     """
 
     name: str
@@ -231,6 +232,8 @@ def _w5_cell(n, p, targets):
                    Ratio("GCM cv=5: peak memory / data", V_GCM, "data", "<=", 3, "peak"),
                    Ratio("LOCO cv=5: kept memory / data", V_LOCO_CV, "data", "<=", 1.5, "kept"),
                    Ratio("GCM cv=5: kept memory / data", V_GCM, "data", "<=", 1.5, "kept")]
+        ratios += [Ratio(f"{label}: default / one thread (at least as fast)", label, "", "<=", 1.0, "threads")
+                   for label in (V_LOCO, V_PAP, V_LOCO_CV, V_GCM)]
     return Cell(f"n={n} p={p}", data, methods, ratios)
 
 

@@ -102,12 +102,15 @@ def test_table_writer_marks_slow_threads_failures_and_targets():
                  one=None)]
     cell = Cell("n=1 p=1", lambda: (), [], [Ratio("slow / fast", "slow", "fast", ">=", 50),
                                             Ratio("fast peak / data", "fast", "data", "<=", 3, "peak"),
-                                            Ratio("gone / fast", "gone", "fast", "<=", 1)])
+                                            Ratio("gone / fast", "gone", "fast", "<=", 1),
+                                            Ratio("slow: threads", "slow", "", "<=", 1.0, "threads")])
     ratios = bench.evaluate_ratios(cell, rows)
     assert ratios[0]["default"] == {"value": pytest.approx(100.0), "met": True}
     assert ratios[0]["one"] == {"value": pytest.approx(50.0), "met": True}
     assert ratios[1]["default"] == {"value": pytest.approx(2.5), "met": True} and "one" not in ratios[1]
     assert ratios[2]["default"] == {"value": None, "met": None}
+    assert ratios[3] == {"name": "slow: threads", "target": "<= 1", "measure": "threads",
+                         "default": {"value": pytest.approx(2.0), "met": False}}
     report = {"mode": "quick", "started": "2026-01-01 00:00:00", "command": "python -m benchmarks run --quick",
               "rounds": 1, "machine": {"cpu_count": 2, "load_average_at_start": [1.0, 1.0, 1.0]},
               "workloads": [{"key": "W9", "title": "a test", "cells": [
@@ -118,6 +121,7 @@ def test_table_writer_marks_slow_threads_failures_and_targets():
     assert "| fast | p | 0.01 | 0.01 | 1 | 12.5 | 1 | ok |" in text
     assert "not installed: ModuleNotFoundError: No module named 'gone'" in text
     assert "| slow / fast | 100 | 50 | >= 50 | yes/yes |" in text
+    assert "| slow: threads | 2 | – | <= 1 | NO |" in text
     assert "- W9 n=1 p=1: slow (2.00)" in text
 
 
