@@ -8,7 +8,8 @@ Usage (from the repository root)::
 
 How a cell is measured:
 
-* every method of the cell runs once per round, in turn (``_common.time_in_rounds``), under each thread
+* every method of the cell runs once per round, in turn (``_common.time_in_rounds``; the order rotated from
+  round to round, so that no method always runs right after the same other one), under each thread
   setting - ``default`` (the pools as the process has them; vimp's own thread policy applies) and ``one``
   (every threadpoolctl pool limited to one thread and ``numba.set_num_threads(1)``: ``_common.thread_limit(1)``)
   - the order of the two settings alternating from round to round; one warm-up call of each method on a few
@@ -128,8 +129,10 @@ def measure_cell(cell, rounds, settings=SETTINGS, log=print) -> list[dict[str, A
         for setting in order:
             if not active:
                 break
+            labels = list(active)  # the order rotates from round to round: no method always follows the same one
+            k = r % len(labels)
             with _setting(setting):
-                runs, _, notes = time_in_rounds(active, data, 1)
+                runs, _, notes = time_in_rounds({label: active[label] for label in labels[k:] + labels[:k]}, data, 1)
             for label, times in runs.items():
                 rows[label]["times"][setting].extend(times)
                 rows[label]["by_round"][setting][r] = times[0]
@@ -281,7 +284,9 @@ def write_markdown(report) -> str:
              "pools (vimp's thread policy applies), *1 thread* limits every threadpoolctl pool and Numba to one. "
              "*default / 1* is the median over rounds of the paired ratio; **bold** marks a cell where default "
              f"threads are more than {SLOWER - 1:.0%} slower. Memory (MB, default threads) is from a fresh process "
-             "per method: peak = VmHWM minus the RSS before the call, kept = RSS after it with the result alive.",
+             "per method: peak = VmHWM minus the RSS before the call, kept = RSS after it with the result alive. "
+             "A floor (numpy lstsq) timed at default threads pays BLAS's own thread overhead: ratios to a floor "
+             "are fairest in the 1-thread column.",
              "", "Machine: " + ", ".join(f"{k} {v}" for k, v in report["machine"].items()
                                          if k not in ("threadpools", "load_average_at_start")), ""]
     for workload in report["workloads"]:
