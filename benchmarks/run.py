@@ -1,0 +1,386 @@
+"""One benchmark command: vimp against every peer on the workloads W1-W5 of issue 12.
+
+Usage (from the repository root)::
+
+    python -m benchmarks run --quick      # small sizes, 2 rounds: results/peers_quick.{md,json} (git-ignored)
+    python -m benchmarks run --full       # the issue's sizes, 5 rounds: results/peers.{md,json}
+    python -m benchmarks run --quick --workloads W1,W4 --memory none
+
+How a cell is measured:
+
+* every method of the cell runs once per round, in turn (``_common.time_in_rounds``; the order rotated from
+  round to round, so that no method always runs right after the same other one), under each thread
+  setting - ``default`` (the pools as the process has them; vimp's own thread policy applies) and ``one``
+  (every threadpoolctl pool limited to one thread and ``numba.set_num_threads(1)``: ``_common.thread_limit(1)``)
+  - the order of the two settings alternating from round to round; one warm-up call of each method on a few
+  rows comes first (imports, Numba's kernels), untimed;
+* reported per method and setting: the median, min and max over rounds, and the median over rounds of the
+  paired ratio default / one, flagged where default threads are more than 10 % slower;
+* memory (default threads) from a fresh process per (cell, method): ``python -m benchmarks memory ...`` makes
+  the data, makes one warm-up call on a few rows, resets the peak (``/proc/self/clear_refs``), reads ``VmRSS``
+  (the baseline), calls the method once and reports ``VmHWM`` minus the baseline (peak) and ``VmRSS`` minus the
+  baseline with the result still alive (kept), from ``/proc/self/status`` (not ``ru_maxrss``, which survives
+  ``exec``);
+* a peer that is not installed, fails to import or raises is a row saying so (the exception's first line).
+
+The script reports; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as _dt
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.peers import PEERS, Method, first_line, peer_status
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parent / "results"
+SETTINGS = ("default", "one")
+SLOWER = 1.10  # default threads more than 10 % slower than one thread: flagged
+MEMORY_TIMEOUT = 1800  # seconds for one memory process
+
+
+# ----------------------------------------------------------------------------- arguments
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks",
+                                     description="vimp against every peer: one benchmark command (issue 12)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the workloads, write results/peers[_quick].{md,json}")
+    mode = run.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--quick", action="store_const", dest="mode", const="quick",
+                      help="small sizes, 2 rounds, memory of the cells with memory targets (a few minutes)")
+    mode.add_argument("--full", action="store_const", dest="mode", const="full",
+                      help="the issue's sizes, 5 rounds, memory of every method")
+    run.add_argument("--workloads", default="W1,W2,W3,W4,W5",
+                     help="comma-separated subset of W1,W2,W3,W4,W5 (default: all)")
+    run.add_argument("--rounds", type=int, default=None, help="rounds (default 2 quick, 5 full; >= 5 with --full)")
+    run.add_argument("--memory", choices=("all", "targets", "none"), default=None,
+                     help="which methods get a memory process: all, those named by a memory target, or none "
+                          "(default: all with --full, targets with --quick)")
+    run.add_argument("--threads", choices=("both", "default", "one"), default="both",
+                     help="thread settings to time (default: both)")
+    run.add_argument("--output", type=Path, default=None, help="folder for the results (default benchmarks/results)")
+    memory = sub.add_parser("memory", help="(internal) peak and kept memory of one method in this fresh process")
+    memory.add_argument("--mode", choices=("quick", "full"), required=True)
+    memory.add_argument("--workload", required=True)
+    memory.add_argument("--cell", required=True)
+    memory.add_argument("--method", required=True)
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        keys = [k.strip().upper() for k in args.workloads.split(",") if k.strip()]
+        unknown = sorted(set(keys) - {"W1", "W2", "W3", "W4", "W5"})
+        if unknown or not keys:
+            parser.error(f"--workloads: expected a comma-separated subset of W1,W2,W3,W4,W5, got {args.workloads!r}")
+        args.workloads = keys
+        if args.rounds is None:
+            args.rounds = 5 if args.mode == "full" else 2
+        if args.rounds < 1 or (args.mode == "full" and args.rounds < 5):
+            parser.error(f"--rounds: expected at least {5 if args.mode == 'full' else 1}, got {args.rounds}")
+        if args.memory is None:
+            args.memory = "all" if args.mode == "full" else "targets"
+    return args
+
+
+# ----------------------------------------------------------------------------- timing
+def _setting(name):
+    from benchmarks._common import thread_limit
+
+    return contextlib.nullcontext() if name == "default" else thread_limit(1)
+
+
+def _summary(times):
+    if not times:
+        return None
+    return {"median": statistics.median(times), "min": min(times), "max": max(times), "rounds": len(times),
+            "times": times}
+
+
+def measure_cell(cell, rounds, settings=SETTINGS, log=print) -> list[dict[str, Any]]:
+    """Time every method of ``cell``: one row per method (status, per-setting summaries, paired ratio)."""
+    from benchmarks._common import time_in_rounds
+
+    rows, active = {}, {}
+    for method in cell.methods:
+        ok, status, _ = peer_status(method.requires)
+        rows[method.label] = {"method": method.label, "peer": method.peer, "status": "ok" if ok else status,
+                              "times": {s: [] for s in settings}, "by_round": {s: {} for s in settings}}
+        if ok:
+            active[method.label] = method.function
+    data = cell.make_data()
+    small = cell.warmup_args(data)
+    for label, function in list(active.items()):  # warm-up: untimed
+        try:
+            function(*small)
+        except Exception as exc:  # noqa: BLE001 - a failing peer is a row, never a crash
+            rows[label]["status"] = f"failed: {first_line(exc)}"
+            del active[label]
+    for r in range(rounds):
+        order = settings if r % 2 == 0 else tuple(reversed(settings))
+        for setting in order:
+            if not active:
+                break
+            labels = list(active)  # the order rotates from round to round: no method always follows the same one
+            k = r % len(labels)
+            with _setting(setting):
+                runs, _, notes = time_in_rounds({label: active[label] for label in labels[k:] + labels[:k]}, data, 1)
+            for label, times in runs.items():
+                rows[label]["times"][setting].extend(times)
+                rows[label]["by_round"][setting][r] = times[0]
+            for label, note in notes.items():
+                rows[label]["status"] = note.splitlines()[0]
+                active.pop(label, None)
+        log(f"    round {r + 1}/{rounds} done", flush=True)
+    out = []
+    for row in rows.values():
+        row["summary"] = {s: _summary(row["times"][s]) for s in settings}
+        paired = [row["by_round"]["default"][r] / row["by_round"]["one"][r]
+                  for r in row["by_round"].get("default", {}) if r in row["by_round"].get("one", {})]
+        row["default_over_one"] = statistics.median(paired) if paired else None
+        row["slower_with_threads"] = bool(paired) and statistics.median(paired) > SLOWER
+        del row["times"], row["by_round"]
+        out.append(row)
+    return out
+
+
+# ----------------------------------------------------------------------------- memory
+def _status_kb():
+    values = {}
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0])
+    return values
+
+
+def _trim_heap():
+    """Give the heap's free pages back to the system (glibc), so that the baseline RSS holds no garbage."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the baseline may then include freed pages
+        pass
+
+
+def memory_of(cell, method) -> dict[str, Any]:
+    """Run in a fresh process: peak and kept memory (MB) of one call of ``method`` on ``cell``'s data."""
+    data = cell.make_data()
+    data_mb = sum(getattr(a, "nbytes", 0) for a in data) / 1e6
+    method.function(*cell.warmup_args(data))  # imports and compiled kernels are not the call's memory
+    gc.collect()
+    _trim_heap()
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
+        reset = True
+    except OSError:
+        reset = False
+    before = _status_kb()
+    start = time.perf_counter()
+    result = method.function(*data)
+    seconds = time.perf_counter() - start
+    after = _status_kb()
+    kept = after["VmRSS"] - before["VmRSS"]
+    del result
+    return {"peak_mb": (after["VmHWM"] - before["VmRSS"]) / 1e3 if reset else None,
+            "kept_mb": kept / 1e3, "baseline_mb": before["VmRSS"] / 1e3, "data_mb": data_mb,
+            "peak_reset": reset, "seconds": seconds}
+
+
+def _find(mode, key, cell_name, label):
+    from benchmarks.workloads import workloads
+
+    for workload in workloads(mode):
+        if workload.key == key:
+            for cell in workload.cells:
+                if cell.name == cell_name:
+                    for method in cell.methods:
+                        if method.label == label:
+                            return cell, method
+    raise ValueError(f"no method {label!r} in cell {cell_name!r} of {key} ({mode})")
+
+
+def memory_in_subprocess(mode, key, cell, method: Method) -> dict[str, Any]:
+    command = [sys.executable, "-m", "benchmarks", "memory", "--mode", mode, "--workload", key,
+               "--cell", cell.name, "--method", method.label]
+    try:
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=MEMORY_TIMEOUT,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {MEMORY_TIMEOUT} s"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit {done.returncode}: {tail[:200]}"}
+    return json.loads(lines[-1])
+
+
+# ----------------------------------------------------------------------------- ratios
+def _value(row, ratio, setting):
+    if row is None or row["status"] != "ok":
+        return None
+    if ratio.measure == "time":
+        summary = row["summary"].get(setting)
+        return summary["median"] if summary else None
+    memory = row.get("memory") or {}
+    return memory.get("peak_mb" if ratio.measure == "peak" else "kept_mb")
+
+
+def evaluate_ratios(cell, rows, settings=SETTINGS) -> list[dict[str, Any]]:
+    by_label = {row["method"]: row for row in rows}
+    out = []
+    for ratio in cell.ratios:
+        entry = {"name": ratio.name, "target": f"{ratio.op} {ratio.threshold:g}", "measure": ratio.measure}
+        if ratio.measure == "threads":  # the paired default / one-thread ratio of one method
+            row = by_label.get(ratio.numerator) or {}
+            value = row.get("default_over_one") if row.get("status") == "ok" else None
+            met = None if value is None else value <= ratio.threshold
+            entry["default"] = {"value": value, "met": met}
+            out.append(entry)
+            continue
+        for setting in (settings if ratio.measure == "time" else ("default",)):
+            num = _value(by_label.get(ratio.numerator), ratio, setting)
+            if ratio.denominator == "data":
+                memory = (by_label.get(ratio.numerator) or {}).get("memory") or {}
+                den = memory.get("data_mb")
+            else:
+                den = _value(by_label.get(ratio.denominator), ratio, setting)
+            value = num / den if num is not None and den else None
+            met = None if value is None else (value <= ratio.threshold if ratio.op == "<=" else value >= ratio.threshold)
+            entry[setting] = {"value": value, "met": met}
+        out.append(entry)
+    return out
+
+
+# ----------------------------------------------------------------------------- output
+def _fmt_s(summary):
+    if not summary:
+        return "–"
+    m = summary["median"]
+    return f"{m:.3g}" if m >= 0.001 else f"{m:.2e}"
+
+
+def _fmt(value, digits=3):
+    return "–" if value is None else f"{value:.{digits}g}"
+
+
+def write_markdown(report) -> str:
+    """The report as Markdown: one table per cell (times, threads, memory), then its target ratios."""
+    lines = [f"# vimp against its peers ({report['mode']} run)", "",
+             f"Started {report['started']} (UTC); command `{report['command']}`; {report['rounds']} rounds; "
+             f"load average at start {report['machine'].get('load_average_at_start')}.", "",
+             "Times are medians over rounds in seconds, model fit included; *default* is the process's own thread "
+             "pools (vimp's thread policy applies), *1 thread* limits every threadpoolctl pool and Numba to one. "
+             "*default / 1* is the median over rounds of the paired ratio; **bold** marks a cell where default "
+             f"threads are more than {SLOWER - 1:.0%} slower. Memory (MB, default threads) is from a fresh process "
+             "per method: peak = VmHWM minus the RSS before the call, kept = RSS after it with the result alive. "
+             "A floor (numpy lstsq) timed at default threads pays BLAS's own thread overhead: ratios to a floor "
+             "are fairest in the 1-thread column.",
+             "", "Machine: " + ", ".join(f"{k} {v}" for k, v in report["machine"].items()
+                                         if k not in ("threadpools", "load_average_at_start")), ""]
+    for workload in report["workloads"]:
+        lines += [f"## {workload['key']}: {workload['title']}", ""]
+        for cell in workload["cells"]:
+            lines += [f"### {cell['name']}", "",
+                      "| method | peer | default (s) | 1 thread (s) | default / 1 | peak MB | kept MB | status |",
+                      "|---|---|---:|---:|---:|---:|---:|---|"]
+            for row in cell["rows"]:
+                ratio = _fmt(row["default_over_one"], 2)
+                if row["slower_with_threads"]:
+                    ratio = f"**{ratio}**"
+                memory = row.get("memory") or {}
+                status = row["status"]
+                if memory.get("error"):
+                    status += f"; memory: {memory['error']}"
+                summary = row["summary"]
+                lines.append(f"| {row['method']} | {row['peer']} | {_fmt_s(summary.get('default'))} | "
+                             f"{_fmt_s(summary.get('one'))} | {ratio} | {_fmt(memory.get('peak_mb'))} | "
+                             f"{_fmt(memory.get('kept_mb'))} | {status.replace('|', '/')} |")
+            if cell["ratios"]:
+                lines += ["", "| target | default | 1 thread | target | met (default / 1 thread) |",
+                          "|---|---:|---:|---|---|"]
+                for entry in cell["ratios"]:
+                    d, o = entry.get("default", {}), entry.get("one", {})
+                    met = "/".join({True: "yes", False: "NO", None: "–"}[x.get("met")] for x in (d, o) if x)
+                    lines.append(f"| {entry['name']} | {_fmt(d.get('value'))} | {_fmt(o.get('value'))} | "
+                                 f"{entry['target']} | {met} |")
+            lines.append("")
+    flagged = [f"{w['key']} {c['name']}: {r['method']} ({r['default_over_one']:.2f})"
+               for w in report["workloads"] for c in w["cells"] for r in c["rows"] if r["slower_with_threads"]]
+    lines += ["## Cells where default threads are more than 10 % slower than one thread", ""]
+    lines += [f"- {item}" for item in flagged] or ["- none"]
+    return "\n".join(lines) + "\n"
+
+
+def _peer_modules():
+    modules = {}
+    for module, name in PEERS.items():
+        if module in ("vimp", "sklearn"):
+            continue
+        ok, _, imported = peer_status(module)
+        modules[name] = imported if ok else None
+    return modules
+
+
+def run(args, log=print) -> dict[str, Any]:
+    from benchmarks._common import machine_info
+    from benchmarks.workloads import workloads
+
+    load = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    report = {"mode": args.mode, "started": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+              "command": "python -m benchmarks " + " ".join(getattr(args, "argv", ["run", f"--{args.mode}"])),
+              "rounds": args.rounds, "machine": machine_info(_peer_modules()), "workloads": []}
+    report["machine"]["load_average_at_start"] = load
+    for name in report["machine"]:
+        if report["machine"][name] == "installed":  # a peer without __version__ (fippy, vimpy): its distribution's
+            with contextlib.suppress(Exception):
+                from importlib.metadata import version
+
+                report["machine"][name] = version(name)
+    settings = SETTINGS if args.threads == "both" else (args.threads,)
+    for workload in workloads(args.mode):
+        if workload.key not in args.workloads:
+            continue
+        log(f"{workload.key}: {workload.title}", flush=True)
+        cells = []
+        for cell in workload.cells:
+            log(f"  {cell.name}", flush=True)
+            rows = measure_cell(cell, args.rounds, settings, log=log)
+            wanted = {label for r in cell.ratios if r.measure in ("peak", "kept")
+                      for label in (r.numerator, r.denominator)}
+            for method, row in zip(cell.methods, rows):
+                if row["status"] == "ok" and (args.memory == "all" or (args.memory == "targets" and method.label in wanted)):
+                    row["memory"] = memory_in_subprocess(args.mode, workload.key, cell, method)
+            cells.append({"name": cell.name, "rows": rows, "ratios": evaluate_ratios(cell, rows, settings)})
+        report["workloads"].append({"key": workload.key, "title": workload.title, "cells": cells})
+    return report
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    if args.command == "memory":
+        cell, method = _find(args.mode, args.workload, args.cell, args.method)
+        print(json.dumps(memory_of(cell, method)), flush=True)
+        return 0
+    started = time.perf_counter()
+    report = run(args)
+    report["seconds"] = time.perf_counter() - started
+    folder = args.output or RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = "peers" if args.mode == "full" else "peers_quick"
+    (folder / f"{stem}.json").write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
+    (folder / f"{stem}.md").write_text(write_markdown(report), encoding="utf-8")
+    print(f"written: {folder / stem}.md and .json ({report['seconds']:.0f} s)")
+    return 0

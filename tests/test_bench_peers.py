@@ -1,0 +1,148 @@
+"""The one benchmark command (``python -m benchmarks run``): arguments, failing peers, the table, one tiny cell.
+
+The benchmarks are not part of the installed package; these tests import them from the checkout.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import run as bench  # noqa: E402
+from benchmarks.peers import Method, sklearn_, vimp_  # noqa: E402
+from benchmarks.workloads import Cell, Ratio, equicorrelated, held_out, ols, sizes, workloads  # noqa: E402
+
+
+# ----------------------------------------------------------------------------- arguments
+def test_arguments_defaults_per_mode():
+    quick = bench.parse_args(["run", "--quick"])
+    assert (quick.mode, quick.rounds, quick.memory, quick.threads) == ("quick", 2, "targets", "both")
+    assert quick.workloads == ["W1", "W2", "W3", "W4", "W5"]
+    full = bench.parse_args(["run", "--full", "--workloads", "w1, W4"])
+    assert (full.mode, full.rounds, full.memory, full.workloads) == ("full", 5, "all", ["W1", "W4"])
+
+
+@pytest.mark.parametrize("argv", [["run"], ["run", "--quick", "--full"], ["run", "--full", "--rounds", "4"],
+                                  ["run", "--quick", "--rounds", "0"], ["run", "--quick", "--workloads", "W9"],
+                                  ["run", "--quick", "--memory", "some"]])
+def test_arguments_refused(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        bench.parse_args(argv)
+    assert info.value.code == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_workloads_have_the_issue_sizes_in_full():
+    keys = [w.key for w in workloads("full")]
+    assert keys == ["W1", "W2", "W3", "W4", "W5"]
+    s = sizes("full")
+    assert s["W1"] == (10_000, 50) and s["W2"] == (2_000, 10, 100) and s["W4"] == 1_000
+    assert max(s["W5_n"]) == 1_000_000 and max(s["W5_p"]) == 1_000
+    labels = {m.label for w in workloads("quick") for c in w.cells for m in c.methods}
+    assert {"hidimstat PFI (10 perms)", "fippy LOCO", "vimpy vim (R^2, per feature)",
+            "dowhy GCM test (in-sample)", "sklearn permutation_importance (10 repeats)"} <= labels
+    with pytest.raises(ValueError, match="mode"):
+        sizes("medium")
+
+
+# ----------------------------------------------------------------------------- failing peers
+def _boom(X, y):
+    raise RuntimeError("boom\nsecond line that the table must not show")
+
+
+def _fails_on_large(X, y):
+    if len(y) > 300:  # the warm-up (256 rows) passes, the timed call fails
+        raise ValueError("too many rows")
+    return np.zeros(X.shape[1])
+
+
+def _fine(X, y):
+    return X.sum(axis=0)
+
+
+def test_failing_adapters_become_rows():
+    cell = Cell("tiny", lambda: equicorrelated(400, 3), [
+        Method("fine", "numpy", _fine),
+        Method("raises", "somepeer", _boom),
+        Method("missing", "nopeer", _fine, requires="no_such_module_for_vimp_tests"),
+        Method("late", "somepeer", _fails_on_large),
+    ])
+    rows = {row["method"]: row for row in bench.measure_cell(cell, 2, log=lambda *a, **k: None)}
+    assert rows["fine"]["status"] == "ok"
+    assert rows["fine"]["summary"]["default"]["rounds"] == 2 and rows["fine"]["summary"]["one"]["rounds"] == 2
+    assert rows["raises"]["status"] == "failed: RuntimeError: boom"
+    assert rows["missing"]["status"].startswith("not installed: ModuleNotFoundError")
+    assert rows["late"]["status"] == "failed: ValueError: too many rows"
+    assert rows["late"]["summary"]["default"] is None
+
+
+# ----------------------------------------------------------------------------- the table
+def _row(method, status="ok", default=0.2, one=0.1, ratio=None, memory=None):
+    ratio = default / one if ratio is None and default and one else ratio
+    summary = {s: (None if t is None else {"median": t, "min": t, "max": t, "rounds": 1, "times": [t]})
+               for s, t in (("default", default), ("one", one))}
+    row = {"method": method, "peer": "p", "status": status, "summary": summary, "default_over_one": ratio,
+           "slower_with_threads": ratio is not None and ratio > bench.SLOWER}
+    if memory is not None:
+        row["memory"] = memory
+    return row
+
+
+def test_table_writer_marks_slow_threads_failures_and_targets():
+    rows = [_row("fast", default=0.01, one=0.01, memory={"peak_mb": 12.5, "kept_mb": 1.0, "data_mb": 5.0}),
+            _row("slow", default=1.0, one=0.5),
+            _row("gone", status="not installed: ModuleNotFoundError: No module named 'gone'", default=None,
+                 one=None)]
+    cell = Cell("n=1 p=1", lambda: (), [], [Ratio("slow / fast", "slow", "fast", ">=", 50),
+                                            Ratio("fast peak / data", "fast", "data", "<=", 3, "peak"),
+                                            Ratio("gone / fast", "gone", "fast", "<=", 1),
+                                            Ratio("slow: threads", "slow", "", "<=", 1.0, "threads")])
+    ratios = bench.evaluate_ratios(cell, rows)
+    assert ratios[0]["default"] == {"value": pytest.approx(100.0), "met": True}
+    assert ratios[0]["one"] == {"value": pytest.approx(50.0), "met": True}
+    assert ratios[1]["default"] == {"value": pytest.approx(2.5), "met": True} and "one" not in ratios[1]
+    assert ratios[2]["default"] == {"value": None, "met": None}
+    assert ratios[3] == {"name": "slow: threads", "target": "<= 1", "measure": "threads",
+                         "default": {"value": pytest.approx(2.0), "met": False}}
+    report = {"mode": "quick", "started": "2026-01-01 00:00:00", "command": "python -m benchmarks run --quick",
+              "rounds": 1, "machine": {"cpu_count": 2, "load_average_at_start": [1.0, 1.0, 1.0]},
+              "workloads": [{"key": "W9", "title": "a test", "cells": [
+                  {"name": cell.name, "rows": rows, "ratios": ratios}]}]}
+    text = bench.write_markdown(report)
+    assert "## W9: a test" in text and "load average at start [1.0, 1.0, 1.0]" in text
+    assert "| slow | p | 1 | 0.5 | **2** |" in text  # default 2x slower than one thread: bold
+    assert "| fast | p | 0.01 | 0.01 | 1 | 12.5 | 1 | ok |" in text
+    assert "not installed: ModuleNotFoundError: No module named 'gone'" in text
+    assert "| slow / fast | 100 | 50 | >= 50 | yes/yes |" in text
+    assert "| slow: threads | 2 | – | <= 1 | NO |" in text
+    assert "- W9 n=1 p=1: slow (2.00)" in text
+
+
+# ----------------------------------------------------------------------------- one tiny workload
+def test_tiny_workload_through_the_sklearn_adapter():
+    X, y = equicorrelated(400, 4, seed=1)  # beta = (1, 1, 0, 0)
+    importances = held_out(lambda *a: sklearn_.permutation_importance(*a, model=ols))(X, y)
+    # OLS PaP with MSE: importance_j ~ 2 beta_j^2 Var(X_j) = 2 for the active features, ~0 for the others;
+    # with 200 test rows its Monte Carlo SE is about 0.3 (sd of the per-row loss difference ~ 4, over
+    # sqrt(200)), so 0.5 is more than 4 SE from either value.
+    assert np.all(importances[:2] > 0.5) and np.all(np.abs(importances[2:]) < 0.5)
+    cell = Cell("tiny", lambda: (X, y), [
+        Method("sklearn", "scikit-learn", held_out(lambda *a: sklearn_.permutation_importance(*a, model=ols))),
+        Method("vimp", "vimp", held_out(lambda *a: vimp_.pap(*a, model=ols)))],
+        [Ratio("sklearn / vimp", "sklearn", "vimp", ">=", 1)])
+    rows = bench.measure_cell(cell, 1, log=lambda *a, **k: None)
+    assert [row["status"] for row in rows] == ["ok", "ok"]
+    assert all(row["summary"][s]["median"] > 0 for row in rows for s in ("default", "one"))
+    ratios = bench.evaluate_ratios(cell, rows)
+    assert ratios[0]["default"]["value"] > 0 and ratios[0]["one"]["value"] > 0
+    memory = bench.memory_of(cell, cell.methods[0])
+    assert memory["kept_mb"] is not None and memory["data_mb"] == pytest.approx((X.nbytes + y.nbytes) / 1e6)
+    if memory["peak_reset"]:
+        assert memory["peak_mb"] >= 0
