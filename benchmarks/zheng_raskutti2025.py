@@ -766,13 +766,23 @@ def main(argv=None):
         if args.reuse_raw:
             raw = pd.read_csv(args.reuse_raw, keep_default_na=True)
             raw["warnings"] = raw["warnings"].fillna("")
-            settings = replace(settings, datasets=int(raw["dataset"].nunique()))
+            per_dataset = raw.groupby("dataset").size()
+            complete = per_dataset.index[per_dataset == len(MODELS) * len(LEARNERS) * len(METHODS) * len(FEATURES)]
+            if len(complete) < per_dataset.size:
+                print(f"--reuse-raw: keeping the {len(complete)} data sets done for every model "
+                      f"(dropped {per_dataset.size - len(complete)} incomplete)")
+            raw = raw[raw["dataset"].isin(complete)].reset_index(drop=True)
+            if len(complete) < 2:
+                raise SystemExit("--reuse-raw: fewer than 2 complete data sets in the file")
+            settings = replace(settings, datasets=len(complete))
         else:
             raw = run_pvalues(settings, args.seed, args.n_jobs, partial=out("pvalues_raw") + ".partial.csv")
         summary = summarise_pvalues(raw)
         calibration = null_calibration(raw)
         ks = gcm_ks_by_learner(raw)
         raw.to_csv(out("pvalues_raw") + ".csv", index=False)
+        if not args.reuse_raw and os.path.exists(out("pvalues_raw") + ".partial.csv"):
+            os.remove(out("pvalues_raw") + ".partial.csv")  # the complete file replaces it
         summary.to_csv(out("pvalues") + ".csv", index=False)
         calibration.to_csv(out("null_rejection") + ".csv", index=False)
         ks.to_csv(out("gcm_ks") + ".csv", index=False)
