@@ -163,7 +163,7 @@ class Settings:
     diabetes_cv: int
 
 
-QUICK = Settings(label="quick", efficiency_reps=400, signal_grid=(0.5, 1.0), datasets=2, n=300,
+QUICK = Settings(label="quick", efficiency_reps=1000, signal_grid=(0.5, 1.0), datasets=2, n=300,
                  cv=3, mlp_iter=100, boosting_iter=20, diabetes_cv=3)
 FULL = Settings(label="full", efficiency_reps=5000, signal_grid=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
                 datasets=100, n=1000, cv=5, mlp_iter=300, boosting_iter=100, diabetes_cv=5)
