@@ -1,0 +1,103 @@
+"""Checks of the Zheng & Raskutti benchmark script's own pieces (benchmarks/zheng_raskutti2025.py)."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.base import clone
+from sklearn.linear_model import LinearRegression
+from sklearn.model_selection import KFold
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+
+import zheng_raskutti2025 as zr  # noqa: E402
+
+
+def test_dropout_noiseless_linear_known_answer():
+    # y = X beta exactly: OLS recovers beta, so setting x_j to the training mean m_j changes the
+    # prediction by beta_j (x_ij - m_j) and d_ij = beta_j^2 (x_ij - m_j)^2 (up to rounding).
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 3)) + [1.0, -2.0, 0.5]
+    beta = np.array([2.0, -0.5, 0.0])
+    y = X @ beta + 1.0
+    folds = list(KFold(4, shuffle=True, random_state=0).split(X))
+    result = zr.dropout_importance(LinearRegression(), X, y, cv=folds)
+    expected = np.empty((200, 3))
+    for train, test in folds:
+        expected[test] = beta**2 * (X[test] - X[train].mean(axis=0)) ** 2
+    np.testing.assert_allclose(result.differences, expected, atol=1e-9)
+    np.testing.assert_allclose(result.importance.to_numpy(), expected.mean(axis=0), atol=1e-9)
+    assert result.pvalue.iloc[0] < 1e-10
+
+
+def test_dropout_unused_feature_has_pvalue_one():
+    # a model that never reads column 2: d = 0 exactly on every row, and the stated rule gives p = 1
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(120, 3))
+    y = X[:, 0] + rng.normal(size=120)
+    model = make_pipeline(ColumnTransformer([("keep", "passthrough", [0, 1])]), LinearRegression())
+    result = zr.dropout_importance(model, X, y, cv=3, random_state=0)
+    assert np.all(result.differences[:, 2] == 0)
+    assert result.pvalue.iloc[2] == 1.0 and result.importance.iloc[2] == 0.0
+    assert result.pvalue.iloc[0] < 1e-6
+
+
+def test_dropout_pvalue_is_the_one_sided_paired_z_test():
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(300, 2))
+    y = 0.3 * X[:, 0] + rng.normal(size=300)
+    result = zr.dropout_importance(LinearRegression(), X, y, cv=3, random_state=5)
+    d = result.differences
+    z = d.mean(axis=0) / (d.std(axis=0, ddof=1) / np.sqrt(300))
+    np.testing.assert_allclose(result.pvalue.to_numpy(), stats.norm.sf(z), rtol=1e-12)
+    again = zr.dropout_importance(LinearRegression(), X, y, cv=3, random_state=5)
+    np.testing.assert_array_equal(again.differences, d)  # seeded folds: reproducible
+
+
+@pytest.mark.parametrize("cv", [1, 2.5, True, [(np.arange(5), np.arange(5, 10))]])
+def test_dropout_rejects_bad_cv(cv):
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    with pytest.raises(ValueError, match="cv"):
+        zr.dropout_importance(LinearRegression(), X, X[:, 0], cv=cv)
+
+
+def test_single_index_regressor_recovers_direction():
+    # Gaussian features: the OLS start is proportional to b (Brillinger, 1983); the estimate's angle
+    # error is O(sigma / sqrt(n)) ~ a few degrees at n = 2000, so cos > 0.995 (about 5.7 degrees) holds
+    # with a wide margin.
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(2000, 4)) * [1.0, 2.0, 0.5, 1.0]
+    b = np.array([0.5, 1.0, 1.0, 0.0])
+    y = np.tanh(X @ b) + 0.2 * rng.normal(size=2000)
+    model = clone(zr.SingleIndexRegressor()).fit(X, y)
+    cosine = abs(model.coef_ @ b) / np.linalg.norm(b)
+    assert cosine > 0.995
+    truth = np.tanh(X @ b)
+    assert 1 - np.mean((model.predict(X) - truth) ** 2) / np.var(truth) > 0.97
+    with pytest.raises(ValueError, match="n_iter"):
+        zr.SingleIndexRegressor(n_iter=-1).fit(X, y)
+
+
+def test_models_null_features_do_not_enter_y():
+    rng = np.random.default_rng(0)
+    for name in zr.MODELS:
+        dgp = zr.make_model(name)
+        X, _ = dgp.sample(50, rng)
+        moved = X.copy()
+        moved[:, 2:] = rng.normal(size=(50, 2))
+        np.testing.assert_array_equal(dgp.regression_function(X), dgp.regression_function(moved))
+
+
+def test_cli_defaults_and_bad_options():
+    args = zr.parse_args([])
+    assert args.full is False and args.part == "all" and args.n_jobs == 1
+    assert zr.parse_args(["--full", "--part", "efficiency"]).full is True
+    for bad in (["--part", "power"], ["--quick", "--full"], ["--n-jobs", "0"], ["--datasets", "1"],
+                ["--seed", "-3"], ["--bogus"]):
+        with pytest.raises(SystemExit):
+            zr.parse_args(bad)
