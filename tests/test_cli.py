@@ -49,25 +49,6 @@ def _write(tmp_path, frame, name="data.csv"):
     return str(path)
 
 
-@pytest.fixture
-def no_work(monkeypatch):
-    """Make loading and fitting fail loudly: a check that passes this fixture ran before the work."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("the check should have refused before this point")
-
-    monkeypatch.setattr(vimp.cli, "_load", refuse)
-    monkeypatch.setattr(vimp._compare, "compare", refuse)
-
-
-@pytest.fixture
-def no_fit(monkeypatch):
-    """Make fitting fail loudly (loading the data is allowed)."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("the check should have refused before fitting")
-
-    monkeypatch.setattr(vimp._compare, "compare", refuse)
-
-
 def _assert_one_line_error(capsys, match):
     captured = capsys.readouterr()
     err = captured.err

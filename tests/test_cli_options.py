@@ -24,25 +24,6 @@ from vimp.cli import main
 FAST = ["--model", "ols", "--no-plot", "--cv", "2"]
 
 
-@pytest.fixture
-def no_work(monkeypatch):
-    """Loading and fitting fail loudly: a check that passes this fixture ran before any work."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("the check should have refused before this point")
-
-    monkeypatch.setattr(vimp.cli, "_load", refuse)
-    monkeypatch.setattr(vimp._compare, "compare", refuse)
-
-
-@pytest.fixture
-def no_fit(monkeypatch):
-    """Fitting fails loudly (loading is allowed)."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("the check should have refused before fitting")
-
-    monkeypatch.setattr(vimp._compare, "compare", refuse)
-
-
 def _one_line_error(capsys, match):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("vimp: error:"), err
