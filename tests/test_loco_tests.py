@@ -11,8 +11,11 @@ from sklearn.tree import DecisionTreeRegressor
 from vimp import LOCO
 from vimp._inference import (
     cauchy_combination,
+    draw_perturbation,
+    mean_and_se,
     multisplit_pvalues,
     perturbed_paired_test,
+    perturbed_test_from_draws,
     quantile_aggregation,
     split_test,
 )
@@ -100,6 +103,88 @@ def test_perturbed_test_is_not_degenerate_at_exactly_zero_differences():
     noise = np.random.default_rng(0).standard_normal((n, 1))
     _, se, _ = perturbed_paired_test(np.zeros((n, 1)), full, noise, 0.5)
     assert se[0] == pytest.approx(0.5 * full.std() * noise.std() / np.sqrt(n), rel=1e-9)
+
+
+def _rotated_draws(diff, noise):
+    """The three draws that ``noise`` amounts to for the differences ``diff`` (one column each)."""
+    n = diff.shape[0]
+    out = []
+    for d, z in zip(diff.T, noise.T):
+        a = z.sum() / math.sqrt(n)
+        centred = d - d.mean()
+        length = np.linalg.norm(centred)
+        b = centred @ z / length if length > 0 else 0.0
+        out.append((a, b, z @ z - a * a - b * b))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("zero_column", [False, True])
+def test_three_draws_give_the_perturbed_test_of_the_noise_they_summarise(zero_column):
+    # For one noise vector z, (a, b, c) = (u'z, v'z, |z|^2 - a^2 - b^2) put into the three-draw formula must
+    # give exactly the n-draw statistic: the algebra of perturbed_test_from_draws, checked to rounding.
+    rng = np.random.default_rng(11)
+    n, k = 257, 4
+    full = rng.exponential(size=n)
+    diff = rng.standard_normal((n, k)) * [0.1, 1.0, 3.0, 0.5] + [0.0, 0.2, -0.1, 0.05]
+    if zero_column:
+        diff[:, 0] = 0.0  # S = 0: b is then any N(0, 1) and b^2 + c the chi^2(n - 1) of the noise
+    noise = rng.standard_normal((n, k))
+    raw, raw_se = mean_and_se(diff)
+    scale = perturbation_scale(n)
+    expected = perturbed_paired_test(diff, full, noise, scale)
+    got = perturbed_test_from_draws(raw, raw_se, full, scale, _rotated_draws(diff, noise))
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-14)
+
+
+def test_three_draws_have_the_distribution_of_the_n_draws():
+    # The draws' law: a, b ~ N(0, 1), c ~ chi^2(n - 2), independent. Compared with the rotated n-draw noise
+    # over 4,000 replicates: two-sample KS of the test statistic and of its standard error at the 0.1%
+    # level (literal seeds, so the outcome is fixed; a wrong law, e.g. chi^2(n - 1) for c or a missing b,
+    # shifts the se by ~1/(2n) relative and fails at this size with n = 30 and rho as large as the spread).
+    n, reps = 30, 4000
+    gen = np.random.default_rng(5)
+    full = gen.exponential(size=n)
+    diff = gen.standard_normal((n, 1)) * 0.3 + 0.05
+    raw, raw_se = mean_and_se(diff)
+    scale = 2.0  # a large perturbation, so that the noise dominates the statistic
+    drawn = np.array([draw_perturbation(np.random.default_rng([1, r]), n) for r in range(reps)])
+    rotated = np.vstack([_rotated_draws(diff, np.random.default_rng([2, r]).standard_normal((n, 1)))
+                         for r in range(reps)])
+    for draws in (drawn, rotated):
+        assert draws.shape == (reps, 3)
+    mine = perturbed_test_from_draws(np.repeat(raw, reps), np.repeat(raw_se, reps), full, scale, drawn)
+    theirs = perturbed_test_from_draws(np.repeat(raw, reps), np.repeat(raw_se, reps), full, scale, rotated)
+    for a, b in zip(mine[:2], theirs[:2]):
+        assert stats.ks_2samp(a, b).pvalue > 1e-3
+    # moments of the draws: mean 0, 0 and n - 2 within 4 Monte Carlo standard errors (1/sqrt(R), 1/sqrt(R),
+    # sqrt(2 (n - 2) / R))
+    assert abs(drawn[:, 0].mean()) < 4 / math.sqrt(reps) and abs(drawn[:, 1].mean()) < 4 / math.sqrt(reps)
+    assert abs(drawn[:, 2].mean() - (n - 2)) < 4 * math.sqrt(2 * (n - 2) / reps)
+
+
+def test_loco_perturbed_test_uses_three_draws_without_weights_and_the_noise_with_them():
+    X, y = null_data(4, n=400)
+    est = LOCO(LinearRegression(), test="perturbed", random_state=3).fit(X[:200], y[:200])
+    res = est.importance(X[200:], y[200:])
+    full = (y[200:] - est.fitters_[0].predict(X[200:])) ** 2
+    diff = res.per_observation
+    raw, raw_se = mean_and_se(diff)
+    from vimp._base import _SEED_TEST, child_rng
+    from vimp._loco import _KEY_PERTURB
+
+    draws = np.array([draw_perturbation(child_rng(est.seed_, _SEED_TEST, _KEY_PERTURB, g), 200)
+                      for g in range(X.shape[1])])
+    p = perturbed_test_from_draws(raw, raw_se, full, perturbation_scale(200), draws)[2]
+    np.testing.assert_allclose(res.pvalue, p, rtol=1e-10)
+    # with weights: the n-draw noise (weights make the sum of squares a weighted chi-square mixture)
+    w = np.random.default_rng(0).uniform(0.5, 2.0, 200)
+    res_w = est.importance(X[200:], y[200:], sample_weight=w)
+    noise = np.column_stack([child_rng(est.seed_, _SEED_TEST, _KEY_PERTURB, g).standard_normal(200)
+                             for g in range(X.shape[1])])
+    size = w.sum() ** 2 / (w * w).sum()
+    p_w = perturbed_paired_test(res_w.per_observation, full, noise, perturbation_scale(size), w)[2]
+    np.testing.assert_allclose(res_w.pvalue, p_w, rtol=1e-10)
 
 
 # --------------------------------------------------------------------------- through LOCO

@@ -323,8 +323,7 @@ def test_chunk_frame_is_the_runners():
 
 
 @pytest.mark.parametrize("price", [np.inf, 0.3])
-@pytest.mark.parametrize("rho", [0.0, 0.7])
-def test_drop_kernel_equals_its_twin_and_its_python_function(price, rho):
+def test_drop_kernel_equals_its_twin_and_its_python_function(price):
     from vimp._kernels.simulation_nb import drop_replicate_stats, drop_replicate_stats_reference
 
     rng = np.random.default_rng(3)
@@ -334,12 +333,11 @@ def test_drop_kernel_equals_its_twin_and_its_python_function(price, rho):
     pred = X @ rng.standard_normal(p)
     G = np.linalg.inv(X.T @ X / n + np.eye(p))
     args = (y, pred, (y - pred) ** 2, np.ascontiguousarray((X - 0.1) @ G), np.array([4, 0, 2], dtype=np.int64),
-            rng.standard_normal(p), 1.0 / np.diag(G), rng.standard_normal((n, 3)), rho, X, np.full(p, 0.1),
-            y - 0.2, price)
+            rng.standard_normal(p), 1.0 / np.diag(G), X, np.full(p, 0.1), y - 0.2, price)
     compiled = drop_replicate_stats(*args)
     python = getattr(drop_replicate_stats, "py_func", drop_replicate_stats)
     for other in (drop_replicate_stats_reference(*args), python(*args)):
-        np.testing.assert_allclose(compiled[0][:10], other[0][:10], rtol=1e-12)
+        np.testing.assert_allclose(compiled[0], other[0], rtol=1e-12)
         np.testing.assert_allclose(compiled[1:], other[1:], rtol=1e-12)
 
 

@@ -6,6 +6,8 @@ the spread over permutation repeats, which is Monte Carlo noise and is reported 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import stats
 
@@ -467,6 +469,61 @@ def perturbed_paired_test(diff, full_loss, noise, scale, weights=None):
     rho = float(scale) * float(sd_full) * np.sqrt(size)
     terms = np.asarray(diff, dtype=float) + rho * np.asarray(noise, dtype=float)
     estimate, se = mean_and_se(terms, weights)
+    return estimate, se, pvalue_greater(estimate, se)
+
+
+#: The draws of one group's perturbation noise in :func:`perturbed_test_from_draws`: two standard normals
+#: and one chi-square with ``n - 2`` degrees of freedom, in this order.
+PERTURBATION_DRAWS = 3
+
+
+def draw_perturbation(rng, n):
+    """One group's draws for :func:`perturbed_test_from_draws`: ``(a, b, c)`` with ``a, b ~ N(0, 1)`` and
+    ``c ~ chi^2(n - 2)``, independent, from ``rng`` in this order."""
+    a, b = rng.standard_normal(2)
+    return a, b, rng.chisquare(n - 2)
+
+
+def perturbed_test_from_draws(raw, raw_se, full_loss, scale, draws):
+    """:func:`perturbed_paired_test` without weights, from three draws per group instead of ``n``.
+
+    Without weights the statistic depends on the noise ``z ~ N(0, I_n)`` only through ``sum(z)``,
+    ``sum((d - mean(d)) z)`` and ``sum((z - mean(z))^2)``. Write ``u = 1 / sqrt(n)`` and ``v`` the unit
+    vector along ``d - mean(d)`` (orthogonal to ``u``): by the rotation invariance of ``z``,
+    ``a = u'z`` and ``b = v'z`` are independent ``N(0, 1)``, and the squared length of the rest of ``z``,
+    ``c``, is an independent ``chi^2(n - 2)``. So, with ``S = sum((d - mean(d))^2)``, the perturbed terms
+    ``t = d + rho z`` have, exactly in distribution,
+
+    ``mean(t) = mean(d) + rho a / sqrt(n)`` and
+    ``sum((t - mean(t))^2) = (sqrt(S) + rho b)^2 + rho^2 c``
+
+    (also where ``S = 0``: ``b^2 + c`` is then the ``chi^2(n - 1)`` of ``sum((z - mean(z))^2)``). The
+    test is the same test as with ``n`` draws per group (same distribution of the p-value given the
+    data); it costs three draws and no ``(n, k)`` array.
+
+    Parameters
+    ----------
+    raw, raw_se : ndarrays of shape (k,)
+        The mean of the differences and its unweighted standard error (:func:`mean_and_se`:
+        ``sd(d) / sqrt(n)`` with the ``1/n`` variance), so that ``S = (n raw_se)^2``.
+    full_loss : ndarray of shape (n,)
+    scale : float
+        The perturbation in units of ``sd(full_loss)``.
+    draws : ndarray of shape (k, 3)
+        :func:`draw_perturbation` of each group.
+
+    Returns
+    -------
+    estimate, se, pvalue : ndarrays of shape (k,)
+    """
+    full_loss = np.asarray(full_loss, dtype=float)
+    n = full_loss.shape[0]
+    rho = float(scale) * float(full_loss.std())
+    draws = np.asarray(draws, dtype=float).reshape(-1, PERTURBATION_DRAWS)
+    a, b, c = draws[:, 0], draws[:, 1], draws[:, 2]
+    root = n * np.asarray(raw_se, dtype=float)
+    estimate = np.asarray(raw, dtype=float) + rho * a / math.sqrt(n)
+    se = np.sqrt((root + rho * b) ** 2 + rho * rho * c) / n
     return estimate, se, pvalue_greater(estimate, se)
 
 

@@ -9,8 +9,10 @@ import numpy as np
 from ._base import LossImportance, _SEED_FIT, _SEED_TEST, child_rng, model_has_intercept, run_tasks
 from ._inference import (
     cauchy_combination,
+    draw_perturbation,
     multisplit_pvalues,
     perturbed_paired_test,
+    perturbed_test_from_draws,
     pvalue_greater,
     quantile_aggregation,
     skew_corrected_pvalue_greater,
@@ -142,7 +144,9 @@ class LOCO(LossImportance):
     - ``"perturbed"``: the paired z test on the differences plus independent ``N(0, rho^2)`` noise (Dai,
       Shen & Pan, 2022; :func:`vimp._inference.perturbed_paired_test`), non-degenerate at the null, with
       ``rho = sd(full loss) * n^(-1/4)`` (:func:`perturbation_scale` states the rule). The noise is
-      drawn per feature from the call's seed.
+      drawn per feature from the call's seed; without sample weights the statistic needs only three
+      draws of it per feature, which give exactly the distribution of ``n``
+      (:func:`vimp._inference.perturbed_test_from_draws`), so the test costs no ``(n, k)`` noise array.
 
     All of these but ``"nadeau-bengio"`` test the fitted models' difference: for a learner whose full and
     reduced fits differ at a null feature (a random forest, with or without ``random_state``), that
@@ -335,9 +339,15 @@ class LOCO(LossImportance):
         if test == "perturbed":
             size = n if w is None else float(np.sum(w)) ** 2 / float(np.sum(w * w))
             scale = perturbation_scale(size)
-            noise = np.column_stack([child_rng(self.seed_, _SEED_TEST, _KEY_PERTURB, g).standard_normal(n)
-                                     for g in range(k)])
-            _, _, pvalue = perturbed_paired_test(diff, full, noise, scale, w)
+            rngs = [child_rng(self.seed_, _SEED_TEST, _KEY_PERTURB, g) for g in range(k)]
+            if w is None:  # three draws per group carry all the noise (perturbed_test_from_draws)
+                draws = np.array([draw_perturbation(rng, n) for rng in rngs])
+                _, _, pvalue = perturbed_test_from_draws(raw, raw_se, full, scale, draws)
+            else:
+                noise = np.empty((k, n))
+                for g, rng in enumerate(rngs):
+                    rng.standard_normal(out=noise[g])
+                _, _, pvalue = perturbed_paired_test(diff, full, noise.T, scale, w)
             self._test_details = {"perturbation_scale": scale}
             return pvalue
         pvalue = np.empty(k)

@@ -271,7 +271,7 @@ def seed_sequence_words_reference(entropy, n_words):
 
 # --------------------------------------------------------------------------------------- LOCO and GCM
 @njit_kernel
-def drop_replicate_stats(y, pred, full, V, cols, shift, inv_diag, noise, rho, x_eval, x_mean, y_base, price):
+def drop_replicate_stats(y, pred, full, V, cols, shift, inv_diag, x_eval, x_mean, y_base, price):
     """LOCO (drop-one refits) and GCM statistics of the features ``cols`` of one replicate (OLS).
 
     Parameters
@@ -283,18 +283,15 @@ def drop_replicate_stats(y, pred, full, V, cols, shift, inv_diag, noise, rho, x_
     cols : int64 ndarray of shape (k,)
     shift, inv_diag : ndarrays of shape (p,)
         ``beta / diag(G)`` and ``1 / diag(G)``.
-    noise : ndarray of shape (n, k)
-        LOCO's perturbation draws (any values when ``rho`` is 0 and the test is the paired one).
-    rho : float
-        Their scale (``perturbation_scale(n) * sd(full)``).
     x_eval : ndarray of shape (n, p)
         Evaluation features; ``x_mean`` (p,) their training means and ``y_base`` (n,) ``y - mean(y_train)``:
         the mean baselines of GCM's nuisance check, with the allowance ``price`` (inf: no check).
 
     Returns
     -------
-    loco_raw, loco_se, test_raw, test_se : ndarrays of shape (k,)
-        Mean of the loss differences and its ``sd / sqrt(n)``; the same of the perturbed differences.
+    loco_raw, loco_se : ndarrays of shape (k,)
+        Mean of the loss differences and its ``sd / sqrt(n)`` (LOCO's perturbed test needs nothing more:
+        :func:`vimp._inference.perturbed_test_from_draws`).
     diff_min, diff_max : ndarrays of shape (k,)
         Extremes of the loss differences; ``other_absmax`` the largest reduced loss.
     gcm_raw, gcm_se : ndarrays of shape (k,)
@@ -306,11 +303,10 @@ def drop_replicate_stats(y, pred, full, V, cols, shift, inv_diag, noise, rho, x_
     """
     n = y.shape[0]
     k = cols.shape[0]
-    out = np.empty((11, k))
+    out = np.empty((8, k))
     other_absmax = 0.0
     nuisance_z = -np.inf
     diff = np.empty(n)
-    pert = np.empty(n)
     prod = np.empty(n)
     l2x = np.empty(n)
     l2y = np.empty(n)
@@ -320,7 +316,6 @@ def drop_replicate_stats(y, pred, full, V, cols, shift, inv_diag, noise, rho, x_
     for g in range(k):
         c = cols[g]
         s_diff = 0.0
-        s_pert = 0.0
         s_prod = 0.0
         low = np.inf
         high = -np.inf
@@ -337,8 +332,6 @@ def drop_replicate_stats(y, pred, full, V, cols, shift, inv_diag, noise, rho, x_
             s_diff += d
             low = min(low, d)
             high = max(high, d)
-            pert[i] = d + rho * noise[i, g]
-            s_pert += pert[i]
             xr = V[i, c] * inv_diag[c]
             yr = V[i, c] * shift[c]
             yr += y[i] - pred[i]
@@ -354,26 +347,21 @@ def drop_replicate_stats(y, pred, full, V, cols, shift, inv_diag, noise, rho, x_
                 l2y[i] = yr * yr
                 b2y[i] = y_base[i] * y_base[i]
         m_diff = s_diff / n
-        m_pert = s_pert / n
         m_prod = s_prod / n
         v_diff = 0.0
-        v_pert = 0.0
         v_prod = 0.0
         for i in range(n):
             v_diff += (diff[i] - m_diff) ** 2
-            v_pert += (pert[i] - m_pert) ** 2
             v_prod += (prod[i] - m_prod) ** 2
         root = math.sqrt(n)
         out[0, g] = m_diff
         out[1, g] = math.sqrt(v_diff / n) / root
-        out[2, g] = m_pert
-        out[3, g] = math.sqrt(v_pert / n) / root
-        out[4, g] = low
-        out[5, g] = high
-        out[6, g] = m_prod
-        out[7, g] = math.sqrt(v_prod / n) / root
-        out[8, g] = x_abs
-        out[9, g] = x_high - x_low
+        out[2, g] = low
+        out[3, g] = high
+        out[4, g] = m_prod
+        out[5, g] = math.sqrt(v_prod / n) / root
+        out[6, g] = x_abs
+        out[7, g] = x_high - x_low
         if check:
             for which in range(2):
                 ll = l2x if which == 0 else l2y
@@ -398,21 +386,19 @@ def drop_replicate_stats(y, pred, full, V, cols, shift, inv_diag, noise, rho, x_
     return out, other_absmax, nuisance_z
 
 
-def drop_replicate_stats_reference(y, pred, full, V, cols, shift, inv_diag, noise, rho, x_eval, x_mean, y_base,
-                                   price):
+def drop_replicate_stats_reference(y, pred, full, V, cols, shift, inv_diag, x_eval, x_mean, y_base, price):
     """:func:`drop_replicate_stats` in NumPy (the twin): the same inputs and outputs."""
     n = y.shape[0]
     Vc = V[:, cols]
     other = (y[:, None] - (pred[:, None] - Vc * shift[cols])) ** 2
     diff = other - full[:, None]
-    pert = diff + rho * noise
     x_res = Vc * inv_diag[cols]
     y_res = Vc * shift[cols] + (y - pred)[:, None]
     prod = x_res * y_res
     root = np.sqrt(n)
-    out = np.vstack([diff.mean(axis=0), diff.std(axis=0) / root, pert.mean(axis=0), pert.std(axis=0) / root,
-                     diff.min(axis=0), diff.max(axis=0), prod.mean(axis=0), prod.std(axis=0) / root,
-                     np.max(np.abs(x_res), axis=0), np.ptp(x_eval[:, cols], axis=0), np.zeros(len(cols))])
+    out = np.vstack([diff.mean(axis=0), diff.std(axis=0) / root, diff.min(axis=0), diff.max(axis=0),
+                     prod.mean(axis=0), prod.std(axis=0) / root, np.max(np.abs(x_res), axis=0),
+                     np.ptp(x_eval[:, cols], axis=0)])
     nuisance_z = -np.inf
     if price < np.inf:
         base_x = x_eval[:, cols] - x_mean[cols]

@@ -43,6 +43,8 @@ from scipy.linalg.lapack import dtrtrs as _trtrs
 from .._base import _SEED_EVAL, _SEED_FIT, _SEED_SPLIT, _SEED_TEST, ROUNDING_TOLERANCE
 from .._gcm import COLLINEAR_TOLERANCE, GCM, NUISANCE_ALPHA, _linear_price
 from .._inference import (
+    draw_perturbation,
+    perturbed_test_from_draws,
     pvalue_greater,
     pvalue_two_sided,
     skew_corrected_limits,
@@ -370,14 +372,14 @@ class _Replicate:
             self._V = (self.Xe - self.center) @ self.G
         return self._V
 
-    def drop_stats(self, cols, noise, rho, price):
+    def drop_stats(self, cols, price):
         """:func:`vimp._kernels.simulation_nb.drop_replicate_stats` of this replicate."""
         if self._means is None:
             self._means = (self.Xt.mean(axis=0), self.ye - self.yt.mean())
         inv_diag = 1.0 / np.diag(self.G)
         return drop_replicate_stats(self.ye, self.pred, self.full, np.ascontiguousarray(self.V),
                                     np.asarray(cols, dtype=np.int64), self.beta / np.diag(self.G), inv_diag,
-                                    np.ascontiguousarray(noise), float(rho), self.Xe, self._means[0],
+                                    self.Xe, self._means[0],
                                     self._means[1], float(price))
 
     def drop_losses(self, cols):
@@ -435,17 +437,16 @@ def _pap(rep, part, entropy, cols, streams):
     return raw, se, skew, dof
 
 
-def _perturbation(rep, part, entropy, cols, streams):
-    """LOCO's perturbation noise (n, k) and its scale ``rho`` (zeros and 0 for the paired test)."""
-    n = len(rep.ye)
+def _perturbed(raw, raw_se, full, part, entropy, k, streams):
+    """LOCO's perturbed test from its three draws per group (:func:`perturbed_test_from_draws`), from the
+    same child Generators as :class:`vimp.LOCO`; the paired test's ``(raw, raw_se)`` as they are."""
     if part["test"] == "paired":
-        return np.zeros((n, len(cols))), 0.0
-    rngs = streams.children(entropy, [(_SEED_TEST, _KEY_PERTURB, g) for g in range(len(cols))])
-    noise = np.empty((n, len(cols)))
-    for g, rng in enumerate(rngs):
-        noise[:, g] = rng.standard_normal(n)
-    sd_full = float(rep.full.std() / math.sqrt(n))
-    return noise, float(perturbation_scale(n)) * sd_full * math.sqrt(n)
+        return raw, raw_se
+    n = len(full)
+    rngs = streams.children(entropy, [(_SEED_TEST, _KEY_PERTURB, g) for g in range(k)])
+    draws = np.array([draw_perturbation(rng, n) for rng in rngs])
+    est, se, _ = perturbed_test_from_draws(raw, raw_se, full, perturbation_scale(n), draws)
+    return est, se
 
 
 def _loco(rep, part, entropy, cols, streams):
@@ -453,13 +454,12 @@ def _loco(rep, part, entropy, cols, streams):
     n = len(rep.ye)
     full = rep.full
     if part["refit"] == "drop":
-        noise, rho = _perturbation(rep, part, entropy, cols, streams)
-        stats_, other_max, _ = rep.drop_stats(cols, noise, rho, np.inf)
-        raw, raw_se, est, se, low, high = stats_[:6]
+        stats_, other_max, _ = rep.drop_stats(cols, np.inf)
+        raw, raw_se, low, high = stats_[:4]
         bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(full)) + other_max + 1e-300)
         if np.any((high <= bound) & (low >= -bound)) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
             raise _Fallback
-        return raw, raw_se, est, se
+        return (raw, raw_se) + _perturbed(raw, raw_se, full, part, entropy, len(cols), streams)
     other = np.empty((n, len(cols)))
     Xt = rep.Xt
     n_train = Xt.shape[0]
@@ -476,11 +476,7 @@ def _loco(rep, part, entropy, cols, streams):
     raw, raw_se = _mean_se(diff)
     if _numerically_zero(diff, full, other) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
         raise _Fallback
-    noise, rho = _perturbation(rep, part, entropy, cols, streams)
-    if part["test"] == "paired":
-        return raw, raw_se, raw, raw_se
-    est, se = _mean_se(diff + rho * noise)
-    return raw, raw_se, est, se
+    return (raw, raw_se) + _perturbed(raw, raw_se, full, part, entropy, len(cols), streams)
 
 
 def _gcm(rep, part, cols):
@@ -488,8 +484,8 @@ def _gcm(rep, part, cols):
     n = len(rep.ye)
     k = len(cols)
     price = float(_linear_price(rep.Xt.shape[1] - 1, rep.Xt.shape[0])) if part["nuisance_check"] else np.inf
-    stats_, _, z = rep.drop_stats(cols, np.zeros((n, k)), 0.0, price)
-    a, se, x_abs, spread = stats_[6], stats_[7], stats_[8], stats_[9]
+    stats_, _, z = rep.drop_stats(cols, price)
+    a, se, x_abs, spread = stats_[4:8]
     if np.any(x_abs <= COLLINEAR_TOLERANCE * spread):
         raise _Fallback  # collinear: the generic path zeroes these residuals
     if not np.all(np.isfinite(se) & (se > 0)):
@@ -587,15 +583,7 @@ def _cv_part(part, X, y, entropy, cols, streams):
         if not np.all(np.isfinite(se) & (se > 0)):
             raise _Fallback
         return raw, se, np.zeros(k), np.full(k, dof)
-    if part["test"] == "paired":
-        return raw, raw_se, raw, raw_se
-    rngs = streams.children(entropy, [(_SEED_TEST, _KEY_PERTURB, g) for g in range(k)])
-    noise = np.empty((n, k))
-    for g, rng in enumerate(rngs):
-        noise[:, g] = rng.standard_normal(n)
-    rho = float(perturbation_scale(n)) * float(full.std() / math.sqrt(n)) * math.sqrt(n)
-    est, se = _mean_se(diff + rho * noise)
-    return raw, raw_se, est, se
+    return (raw, raw_se) + _perturbed(raw, raw_se, full, part, entropy, k, streams)
 
 
 # ----------------------------------------------------------------------------------------------- chunk
