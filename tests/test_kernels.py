@@ -36,8 +36,10 @@ from vimp._kernels import (
     gcm_linear_products,
     group_drop_losses,
     loco_linear_losses,
+    loss_difference_sums,
     pap_linear_losses,
     pap_linear_terms,
+    pap_se_moments,
     pap_se_sums,
     permutations_from_words,
     pointwise_loss,
@@ -208,6 +210,56 @@ def test_pap_se_sums_match_twin_and_the_formula(n):
         noise = weight[0] ** 2 * (square[0] - 2 * shift * other[0] + shift**2) / n_rep[0]
         assert_allclose(pap_se_sums(full, other, donor, square, donor_full, donor_weight, weight, n_rep,
                                     1.7, 0.3), (influence**2, noise), rtol=1e-14)
+
+
+@pytest.mark.parametrize("n", [0, 1, 57])
+def test_pap_se_moments_match_twin_and_the_numpy_definitions(n):
+    from vimp._inference import projection_skewness, variance_df
+
+    rng = np.random.default_rng(19)
+    inputs = _se_inputs(rng, n)
+    for slope, offset in ((1.0, 0.3), (1.7, 0.0)):
+        got = pap_se_moments(*inputs, slope, offset)
+        want = reference.pap_se_moments(*inputs, slope, offset)
+        assert_allclose(got, want, rtol=KERNEL_RTOL, atol=1e-12)
+        assert_allclose(python_function(pap_se_moments)(*inputs, slope, offset), want, rtol=KERNEL_RTOL,
+                        atol=1e-12)
+        assert_allclose(got[:2], pap_se_sums(*inputs, slope, offset), rtol=KERNEL_RTOL)
+        if n > 1:  # the moments give the skewness and the degrees of freedom of their definitions
+            full, other, donor, square, donor_full, donor_weight, weight, n_rep = inputs
+            shift = slope * full + offset
+            h = weight * (other - shift) + donor - slope * donor_full - offset * donor_weight
+            u = h * h - weight**2 * (square - 2.0 * shift * other + shift**2) / n_rep
+            _, _, h2, h3, u_total, u_ss = got
+            assert_allclose(h3 / h2**1.5, projection_skewness(h), rtol=1e-10)
+            assert_allclose(max(2.0 * u_total**2 / (u_ss / (n - 1) * n), 1.0), variance_df(u), rtol=1e-10)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_loss_difference_sums_match_twin_and_mean_and_se(weighted):
+    from vimp._inference import mean_and_se
+
+    rng = np.random.default_rng(29)
+    n, k_folds = 203, 3
+    learner = rng.standard_normal((n, 4))
+    source = rng.standard_normal((n, 5))
+    learner_cols = np.array([3, 0, 1, 1], dtype=np.intp)
+    source_cols = np.array([0, 4, 2, 2], dtype=np.intp)
+    fold = rng.integers(0, k_folds, size=n).astype(np.intp)
+    mu = rng.standard_normal((k_folds, 4))
+    price = rng.uniform(0.0, 0.5, size=(k_folds, 4))
+    w = rng.uniform(0.5, 2.0, size=n) if weighted else np.ones(n)
+    wn = w / w.sum()
+    args = (learner, learner_cols, source, source_cols, fold, mu, price, wn)
+    got = loss_difference_sums(*args)
+    for other in (reference.loss_difference_sums(*args), python_function(loss_difference_sums)(*args)):
+        assert_allclose(np.vstack(got), np.vstack(other), rtol=KERNEL_RTOL)
+    l2 = learner[:, learner_cols] ** 2
+    b2 = (source[:, source_cols] - mu[fold]) ** 2
+    mean, se = mean_and_se(l2 - (1.0 + price[fold]) * b2, w if weighted else None)
+    assert_allclose(got[2], mean, rtol=1e-12)
+    assert_allclose(got[3], se, rtol=1e-12)
+    assert_allclose(got[0], np.average(l2, axis=0, weights=w), rtol=1e-12)
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 300])
@@ -554,6 +606,7 @@ def _all_kernel_calls(rng):
         (permutations_from_words, (rng.integers(0, 2**64, size=(11, 200), dtype=np.uint64), 390)),
         (derangements_from_stream, (rng.integers(0, 2**64, size=4_000, dtype=np.uint64), 390, 11)),
         (pap_se_sums, (*_se_inputs(rng, n), 1.3, 0.2)),
+        (pap_se_moments, (*_se_inputs(rng, n), 1.3, 0.2)),
         (column_r2, (x_resid, y_resid)),
         (constant_columns, (x_resid,)),
     ]

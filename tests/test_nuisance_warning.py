@@ -163,3 +163,40 @@ def test_a_group_of_constant_columns_has_only_its_y_regression_checked():
                                  .fit(X, y).importance())
     check = result.details["nuisance_check"]
     assert list(check["regression"]) == ["y"] and check["n_regressors"].iloc[0] == 3
+
+
+@pytest.mark.parametrize("setting", ["cv", "in-sample", "holdout", "weighted cv", "constant column"])
+def test_compiled_mean_baseline_sums_equal_the_array_path(setting):
+    # The exact OLS learner's check runs through loss_difference_sums (no (n, m) arrays); the general path
+    # (a plain list of residual pairs, as non-stacked residuals arrive) must give the same table.
+    rng = np.random.default_rng(23)
+    X, y = correlated_data(240, rng, p=4)
+    w = rng.uniform(0.5, 2.0, size=240) if setting == "weighted cv" else None
+    if setting == "constant column":
+        X[:, 2] = 1.5
+    cv = None if setting in ("in-sample", "holdout") else 4
+    est = GCM(LinearRegression(), cv=cv, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", vimp.VimpWarning)
+        if setting == "holdout":
+            est.fit(X[:160], y[:160])
+            Xe, ye, we, split = X[160:], y[160:], None, "holdout"
+            residuals = est._evaluate(est.nuisance_models_ if est.nuisance_models_ is not None
+                                      else est._fit_nuisances(est.fitters_[0]), Xe, ye)
+        else:
+            est.fit(X, y, sample_weight=w)
+            Xe, ye, we = est._X, est._y_num, est._w
+            split = "in-sample" if cv is None else f"cv={cv}"
+            residuals = (est._evaluate(est.nuisance_models_, Xe, ye) if cv is None else est.residuals_)
+    assert hasattr(residuals, "stacked")  # the compiled branch is the one taken
+    if setting == "holdout":
+        est.nuisance_models_ = est._fit_nuisances(est.fitters_[0]) if est.nuisance_models_ is None \
+            else est.nuisance_models_
+    compiled = est._nuisance_check(residuals, Xe, ye, we, split)
+    general = est._nuisance_check(list(residuals), Xe, ye, we, split)
+    compiled = compiled[compiled["baseline"] == "mean"].reset_index(drop=True)
+    general = general[general["baseline"] == "mean"].reset_index(drop=True)
+    assert list(compiled.columns) == COLUMNS
+    pd.testing.assert_frame_equal(compiled.drop(columns=["pvalue_adjusted", "flagged"]),
+                                  general.drop(columns=["pvalue_adjusted", "flagged"]), rtol=1e-9)
+    assert (compiled["flagged"] == general["flagged"]).all()

@@ -207,13 +207,20 @@ def _loss_difference_test(learner, baseline, price, w):
     mean, se = mean_and_se(d, w)
     learner_mse = np.average(l2, axis=0, weights=w)
     baseline_mse = np.average(b2, axis=0, weights=w)
+    z, pvalue = _loss_difference_z(learner_mse, baseline_mse, mean, se, ok)
+    return learner_mse, baseline_mse, z, pvalue
+
+
+def _loss_difference_z(learner_mse, baseline_mse, mean, se, ok):
+    """The z statistics and p-values of :func:`_loss_difference_test` from its column summaries (``ok``:
+    the columns whose allowance is finite on every row)."""
     scale = learner_mse + baseline_mse
     degenerate = ~(se > 1e-12 * np.where(scale > 0, scale, 1.0))  # d constant: no evidence either way
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(degenerate, 0.0, mean / np.where(se > 0, se, 1.0))
     z = np.where(ok, z, np.nan)
     pvalue = np.where(ok, stats.norm.sf(z), np.nan)
-    return learner_mse, baseline_mse, z, pvalue
+    return z, pvalue
 
 
 def _check_params(test, scale, level, p_adjust, n_bootstrap, random_state):
@@ -1125,8 +1132,6 @@ class GCM(BaseEstimator):
         all the data given to :meth:`fit` for held-out data) and evaluated on the same rows.
         Returns a DataFrame, one row per (regression, baseline).
         """
-        import pandas as pd
-
         Xe = as_float_array(X)
         Xt, yt, wt = as_float_array(self._X), self._y_num, self._w
         n = len(y_num)
@@ -1153,6 +1158,11 @@ class GCM(BaseEstimator):
         is_x = np.array([kind == "x" for _, kind, _ in regs])
         x_cols = np.array([c for _, kind, c in regs if kind == "x"], dtype=np.intp)
         q = np.array([p_active - int(active[self.group_columns_[g]].sum()) for g in group_of], dtype=float)
+        stacked = getattr(residuals, "stacked", None)
+        if learner_is_ols and stacked is not None and all(len(c) == 1 for c in self.group_columns_):
+            summaries = self._mean_baseline_sums(stacked, pairs, Xt, yt, wt, Xe, y_num, w, group_of, is_x,
+                                                 x_cols, q)
+            return self._nuisance_table(group_of, is_x, regs, q, [("mean",) + summaries])
         learner = np.empty((n, m))
         for k, (g, kind, c) in enumerate(regs):
             rx, ry = residuals[g]
@@ -1180,10 +1190,62 @@ class GCM(BaseEstimator):
         finite = np.all(np.isfinite(price), axis=0)
         allowance = np.where(finite, np.average(np.where(np.isfinite(price), price, 0.0), axis=0,
                                                 weights=w), np.inf)
+        summaries = [(label,) + _loss_difference_test(learner, base, price, w) + (allowance,)
+                     for label, base in parts]
+        return self._nuisance_table(group_of, is_x, regs, q, summaries)
+
+    def _mean_baseline_sums(self, stacked, pairs, Xt, yt, wt, Xe, y_num, w, group_of, is_x, x_cols, q):
+        """The mean baseline's part of :meth:`_nuisance_check` from the stacked single-feature residuals
+        of an exact OLS learner, in one compiled pass (:func:`vimp._kernels.loss_difference_sums`): the
+        same numbers as :func:`_loss_difference_test` up to rounding, without its ``(n, m)`` arrays
+        (learner and baseline residuals, the allowance per row and their squares)."""
+        from ._kernels import loss_difference_sums
+
+        X_all, Y_all = stacked
+        n, m, k_folds = len(y_num), len(group_of), len(pairs)
+        fold = np.zeros(n, dtype=np.intp)
+        price = np.empty((k_folds, m))
+        mu = np.empty((k_folds, m))
+        fold_weight = np.empty(k_folds)
+        wn = np.full(n, 1.0 / n) if w is None else w / np.sum(w)
+        x_pos, y_pos = np.flatnonzero(is_x), np.flatnonzero(~is_x)
+        for f, (train, test) in enumerate(pairs):
+            fold[test] = f
+            fold_weight[f] = np.sum(wn[test])
+            w_train = None if wt is None else wt[train]
+            price[f] = _linear_price(q, len(train) if w_train is None else _effective_size(w_train))
+            # training means as one product with the normalised training weights (no copy of the rows)
+            v = np.zeros(len(yt))
+            v[train] = 1.0 / len(train) if w_train is None else w_train / np.sum(w_train)
+            mu[f, y_pos] = v @ yt
+            if x_cols.size:
+                mu[f, x_pos] = (v @ Xt)[x_cols]
+        ok = np.all(np.isfinite(price), axis=0)
+        safe = np.ascontiguousarray(np.where(np.isfinite(price), price, 0.0))
+        allowance = np.where(ok, fold_weight @ safe, np.inf)
+        out = [np.empty(m) for _ in range(4)]
+        y_column = np.ascontiguousarray(y_num, dtype=np.float64)[:, None]
+        for pos, learner, source, source_cols in (
+                (x_pos, X_all, Xe, x_cols), (y_pos, Y_all, y_column, np.zeros(len(y_pos), dtype=np.intp))):
+            if pos.size:
+                sums = loss_difference_sums(learner, np.ascontiguousarray(group_of[pos]), source,
+                                            np.ascontiguousarray(source_cols, dtype=np.intp), fold,
+                                            np.ascontiguousarray(mu[:, pos]), np.ascontiguousarray(safe[:, pos]),
+                                            wn)
+                for target, values in zip(out, sums):
+                    target[pos] = values
+        learner_mse, base_mse, mean, se = out
+        z, pvalue = _loss_difference_z(learner_mse, base_mse, mean, se, ok)
+        return learner_mse, base_mse, z, pvalue, allowance
+
+    def _nuisance_table(self, group_of, is_x, regs, q, summaries):
+        """The nuisance check's DataFrame from ``(baseline, learner_mse, baseline_mse, z, pvalue,
+        allowance)`` per baseline."""
+        import pandas as pd
+
         names = self._feature_names
         frames = []
-        for label, base in parts:
-            learner_mse, base_mse, z, pvalue = _loss_difference_test(learner, base, price, w)
+        for label, learner_mse, base_mse, z, pvalue, allowance in summaries:
             frames.append(pd.DataFrame({
                 "group": [self.groups_[g] for g in group_of],
                 "regression": ["x" if x else "y" for x in is_x],

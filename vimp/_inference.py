@@ -103,30 +103,37 @@ def permutation_mean_se(full, other, donor, square, donor_full, donor_weight, we
     The two sums come from one pass of the compiled kernel :func:`vimp._kernels.linear_nb.pap_se_sums`
     (its NumPy twin is in :mod:`vimp._kernels.reference`).
     """
-    from ._kernels import pap_se_sums
+    from ._kernels import pap_se_moments, pap_se_sums
 
     n = len(full)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     arrays = [np.ascontiguousarray(a, dtype=np.float64)
               for a in (full, other, donor, square, donor_full, donor_weight, w)]
-    n_rep = np.ascontiguousarray(np.broadcast_to(np.asarray(n_rep, dtype=np.float64), (n,)))
-    projection, correction = pap_se_sums(*arrays, n_rep, float(slope), float(offset))
+    n_rep = np.asarray(n_rep, dtype=np.float64)
+    mean_rep = float(n_rep) if n_rep.ndim == 0 else float(np.mean(n_rep))
+    n_rep = np.full(n, mean_rep) if n_rep.ndim == 0 else np.ascontiguousarray(n_rep)
+    if return_skewness:  # the same sums, and the moments of projection_skewness and variance_df
+        projection, correction, h2, h3, u_total, u_ss = pap_se_moments(*arrays, n_rep, float(slope),
+                                                                        float(offset))
+    else:
+        projection, correction = pap_se_sums(*arrays, n_rep, float(slope), float(offset))
     variance = projection - correction
     if not variance > 0:
         variance = projection
     # Centring at the estimated mean costs 4 - 1/R rows (see Notes): undo that bias.
-    size = float(np.sum(w)) ** 2 / float(np.sum(w * w))
-    lost = 4.0 - 1.0 / float(np.mean(n_rep))
+    total_weight = float(n) if weights is None else float(np.sum(w))
+    size = float(n) if weights is None else total_weight**2 / float(np.sum(w * w))
+    lost = 4.0 - 1.0 / mean_rep
     if size > lost + 1.0:
         variance *= size / (size - lost)
-    se = float(np.sqrt(variance) / np.sum(w))
+    se = float(np.sqrt(variance) / total_weight)
     if not return_skewness:
         return se
-    full_, other_, donor_, square_, donor_full_, donor_weight_, w_ = arrays
-    shift = slope * full_ + offset
-    influence = w_ * (other_ - shift) + donor_ - slope * donor_full_ - offset * donor_weight_
-    noise = w_ * w_ * (square_ - 2.0 * shift * other_ + shift * shift) / n_rep
-    return se, projection_skewness(influence), variance_df(influence * influence - noise)
+    # projection_skewness and variance_df of the influence terms h and the variance terms h^2 - noise
+    skewness = h3 / h2**1.5 if h2 > 0 else 0.0
+    spread = u_ss / (n - 1) * n if n > 1 else 0.0
+    df = max(2.0 * u_total * u_total / spread, 1.0) if (u_total > 0 and spread > 0) else np.inf
+    return se, skewness, df
 
 
 def projection_skewness(influence):

@@ -21,6 +21,8 @@ test suite can be run that way, so that coverage sees the kernel code); with
 JIT enabled, the original Python function of a kernel is ``kernel.py_func``.
 """
 
+import math
+
 import numpy as np
 from numba import prange
 
@@ -35,8 +37,10 @@ __all__ = [
     "gcm_linear_products",
     "group_drop_losses",
     "loco_linear_losses",
+    "loss_difference_sums",
     "pap_linear_losses",
     "pap_linear_terms",
+    "pap_se_moments",
     "pap_se_sums",
     "pointwise_loss",
     "residual_products",
@@ -293,6 +297,115 @@ def pap_se_sums(full, other, donor, square, donor_full, donor_weight, weight, n_
         projection += influence * influence
         correction += w * w * (square[i] - 2.0 * shift * other[i] + shift * shift) / n_rep[i]
     return projection, correction
+
+
+@njit_kernel
+def pap_se_moments(full, other, donor, square, donor_full, donor_weight, weight, n_rep, slope, offset):
+    """:func:`pap_se_sums` plus the moments of the skewness and the degrees of freedom, in two passes.
+
+    With the influence ``h_i`` and the noise ``e_i`` of :func:`pap_se_sums` (``projection = sum h^2``,
+    ``correction = sum e``) and the variance terms ``u_i = h_i^2 - e_i``:
+
+    - ``h2, h3``: ``sum (h - mean(h))^2`` and ``sum (h - mean(h))^3``, for
+      :func:`vimp._inference.projection_skewness`;
+    - ``u_total, u_ss``: ``sum u`` and ``sum (u - mean(u))^2``, for :func:`vimp._inference.variance_df`.
+
+    Parameters
+    ----------
+    As :func:`pap_se_sums`.
+
+    Returns
+    -------
+    projection, correction, h2, h3, u_total, u_ss : float
+    """
+    n = full.shape[0]
+    projection = 0.0
+    correction = 0.0
+    h_total = 0.0
+    u_total = 0.0
+    for i in range(n):
+        shift = slope * full[i] + offset
+        w = weight[i]
+        h = w * (other[i] - shift) + donor[i] - slope * donor_full[i] - offset * donor_weight[i]
+        e = w * w * (square[i] - 2.0 * shift * other[i] + shift * shift) / n_rep[i]
+        projection += h * h
+        correction += e
+        h_total += h
+        u_total += h * h - e
+    h2 = 0.0
+    h3 = 0.0
+    u_ss = 0.0
+    if n > 0:
+        h_mean = h_total / n
+        u_mean = u_total / n
+        for i in range(n):
+            shift = slope * full[i] + offset
+            w = weight[i]
+            h = w * (other[i] - shift) + donor[i] - slope * donor_full[i] - offset * donor_weight[i]
+            e = w * w * (square[i] - 2.0 * shift * other[i] + shift * shift) / n_rep[i]
+            c = h - h_mean
+            h2 += c * c
+            h3 += c * c * c
+            d = h * h - e - u_mean
+            u_ss += d * d
+    return projection, correction, h2, h3, u_total, u_ss
+
+
+@njit_kernel
+def loss_difference_sums(learner, learner_cols, source, source_cols, fold, mu, price, weight):
+    """Column sums of GCM's nuisance check, without any ``(n, m)`` temporary.
+
+    Regression ``k`` has the learner's residual ``l_i = learner[i, learner_cols[k]]`` and the mean
+    baseline's ``b_i = source[i, source_cols[k]] - mu[fold[i], k]`` (the target minus its training mean
+    of the row's fold); with the allowance ``price[fold[i], k]`` (finite) the test's terms are
+    ``d_i = l_i^2 - (1 + price) b_i^2`` (see :func:`vimp._gcm._loss_difference_test`).
+
+    Parameters
+    ----------
+    learner : ndarray of shape (n, a)
+    learner_cols : int ndarray of shape (m,)
+    source : ndarray of shape (n, b)
+    source_cols : int ndarray of shape (m,)
+    fold : int ndarray of shape (n,)
+    mu, price : ndarrays of shape (K, m)
+    weight : ndarray of shape (n,)
+        Normalised weights (summing to one; ``1 / n`` each for none).
+
+    Returns
+    -------
+    learner_mse, baseline_mse, mean, se : ndarrays of shape (m,)
+        ``sum w l^2``, ``sum w b^2``, ``sum w d`` and ``sqrt(sum (w (d - mean))^2)``, the weighted mean
+        and standard error of :func:`vimp._inference.mean_and_se`. Rows run in order in both passes.
+    """
+    n = learner.shape[0]
+    m = learner_cols.shape[0]
+    l_mse = np.zeros(m)
+    b_mse = np.zeros(m)
+    mean = np.zeros(m)
+    ss = np.zeros(m)
+    for i in range(n):
+        f = fold[i]
+        w = weight[i]
+        for k in range(m):
+            lv = learner[i, learner_cols[k]]
+            bv = source[i, source_cols[k]] - mu[f, k]
+            l2 = lv * lv
+            b2 = bv * bv
+            l_mse[k] += w * l2
+            b_mse[k] += w * b2
+            mean[k] += w * (l2 - (1.0 + price[f, k]) * b2)
+    for i in range(n):
+        f = fold[i]
+        w = weight[i]
+        for k in range(m):
+            lv = learner[i, learner_cols[k]]
+            bv = source[i, source_cols[k]] - mu[f, k]
+            e = w * (lv * lv - (1.0 + price[f, k]) * (bv * bv) - mean[k])
+            ss[k] += e * e
+    se = np.empty(m)
+    for k in range(m):
+        se[k] = math.sqrt(ss[k])
+    return l_mse, b_mse, mean, se
 
 
 @njit_parallel

@@ -131,6 +131,34 @@ def pap_se_sums(full, other, donor, square, donor_full, donor_weight, weight, n_
     return projection, correction
 
 
+def pap_se_moments(full, other, donor, square, donor_full, donor_weight, weight, n_rep, slope, offset):
+    """:func:`pap_se_sums` with the skewness and degrees-of-freedom moments (reference).
+
+    Same inputs and outputs as :func:`vimp._kernels.linear_nb.pap_se_moments`.
+    """
+    shift = slope * full + offset
+    h = weight * (other - shift) + donor - slope * donor_full - offset * donor_weight
+    e = weight**2 * (square - 2.0 * shift * other + shift**2) / n_rep
+    u = h * h - e
+    c = h - h.mean() if h.size else h
+    d = u - u.mean() if u.size else u
+    return (float(np.sum(h * h)), float(np.sum(e)), float(np.sum(c * c)), float(np.sum(c**3)),
+            float(np.sum(u)), float(np.sum(d * d)))
+
+
+def loss_difference_sums(learner, learner_cols, source, source_cols, fold, mu, price, weight):
+    """GCM's nuisance-check sums (reference).
+
+    Same inputs and outputs as :func:`vimp._kernels.linear_nb.loss_difference_sums`.
+    """
+    l2 = learner[:, learner_cols] ** 2
+    b2 = (source[:, source_cols] - mu[fold]) ** 2
+    d = l2 - (1.0 + price[fold]) * b2
+    w = weight[:, None]
+    mean = np.sum(w * d, axis=0)
+    return (np.sum(w * l2, axis=0), np.sum(w * b2, axis=0), mean, np.sqrt(np.sum((w * (d - mean)) ** 2, axis=0)))
+
+
 def loco_linear_losses(y, pred, xg, shift, loss_code):
     """Losses of every drop-one OLS refit from a single fit (reference).
 
