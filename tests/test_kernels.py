@@ -36,6 +36,8 @@ from vimp._kernels import (
     gcm_linear_products,
     group_drop_losses,
     loco_linear_losses,
+    loco_linear_losses_into,
+    loss_difference_summary,
     loss_difference_sums,
     pap_linear_losses,
     pap_linear_terms,
@@ -233,6 +235,34 @@ def test_pap_se_moments_match_twin_and_the_numpy_definitions(n):
             _, _, h2, h3, u_total, u_ss = got
             assert_allclose(h3 / h2**1.5, projection_skewness(h), rtol=1e-10)
             assert_allclose(max(2.0 * u_total**2 / (u_ss / (n - 1) * n), 1.0), variance_df(u), rtol=1e-10)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "nonfinite"])
+def test_loss_difference_summary_matches_twin_and_mean_and_se(layout):
+    from vimp._inference import mean_and_se
+
+    rng = np.random.default_rng(31)
+    other = rng.exponential(size=(157, 6))
+    other = np.asfortranarray(other) if layout == "F" else other
+    full = rng.exponential(size=157)
+    if layout == "nonfinite":
+        other[3, 2] = np.inf
+    got = loss_difference_summary(other, full)
+    with np.errstate(invalid="ignore"):  # the twin's summaries of an infinite entry
+        twins = (reference.loss_difference_summary(other, full), python_function(loss_difference_summary)(other, full))
+    for want in twins:
+        assert got[-1] is want[-1] or bool(got[-1]) == bool(want[-1])
+        if layout == "nonfinite":
+            assert not got[-1]
+            continue
+        for a, b in zip(got[:-1], want[:-1]):
+            assert_allclose(a, b, rtol=1e-12)
+    if layout != "nonfinite":
+        assert bool(got[-1])
+        mean, se = mean_and_se(other - full[:, None])
+        assert_allclose(got[1], mean, rtol=1e-12)
+        assert_allclose(got[2], se, rtol=1e-12)
+        assert_bit_identical(got[0], other - full[:, None])  # a difference is one rounding: exact
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -504,6 +534,21 @@ def test_loco_linear_losses_matches_twin(n, p, loss_code):
     losses = loco_linear_losses(*inputs, loss_code)
     assert losses.shape == (n, p)
     assert_matches_twin(losses, reference.loco_linear_losses(*inputs, loss_code))
+
+
+@pytest.mark.parametrize("loss_code", LOSS_CODES)
+def test_loco_linear_losses_into_writes_the_same_losses_into_the_rows(loss_code):
+    rng = np.random.default_rng(22)
+    inputs = make_linear_inputs(rng, 40, 4)
+    rows = rng.permutation(100)[:40].astype(np.intp)
+    out = np.full((100, 4), -1.0)
+    got = loco_linear_losses_into(*inputs, loss_code, out, rows)
+    assert got is out
+    assert_bit_identical(out[rows], loco_linear_losses(*inputs, loss_code))
+    untouched = np.setdiff1d(np.arange(100), rows)
+    assert np.all(out[untouched] == -1.0)
+    twin = reference.loco_linear_losses_into(*inputs, loss_code, np.full((100, 4), -1.0), rows)
+    assert_matches_twin(out, twin)
 
 
 @pytest.mark.parametrize("p", [1, 4])
@@ -813,7 +858,8 @@ def test_every_kernel_has_a_twin_with_the_same_signature():
 
 @pytest.mark.skipif(JIT_DISABLED, reason="flags exist only on compiled dispatchers")
 def test_flag_policy():
-    parallel_kernels = {pap_linear_losses, loco_linear_losses, gcm_linear_products, group_drop_losses}
+    parallel_kernels = {pap_linear_losses, loco_linear_losses, loco_linear_losses_into, gcm_linear_products,
+                        group_drop_losses}
     for kernel in TWINS:
         options = kernel.targetoptions
         # cache=True is not kept in targetoptions; it installs an on-disk FunctionCache.

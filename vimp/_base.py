@@ -131,7 +131,7 @@ def model_has_intercept(estimator):
 ROUNDING_TOLERANCE = 1e-12
 
 
-def numerically_zero(diff, full, other):
+def numerically_zero(diff, full, other, extremes=None):
     """Groups whose every per-observation loss difference is zero up to floating-point rounding.
 
     A refit that reproduces the same model (a tree that never used the feature) can differ from the
@@ -142,9 +142,13 @@ def numerically_zero(diff, full, other):
     """
     out = np.zeros(diff.shape[1], dtype=bool)
     # Only a column whose differences are all tiny can qualify: screen on the extremes first (cheap),
-    # then check row by row where the screen lets a column through.
-    bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(full)) + np.max(np.abs(other)) + 1e-300)
-    candidates = np.flatnonzero((np.max(diff, axis=0) <= bound) & (np.min(diff, axis=0) >= -bound))
+    # then check row by row where the screen lets a column through. ``extremes``: the column minima and
+    # maxima of ``diff`` and ``max |other|``, ``max |full|`` where the caller has them already.
+    if extremes is None:
+        extremes = (np.min(diff, axis=0), np.max(diff, axis=0), np.max(np.abs(other)), np.max(np.abs(full)))
+    low, high, other_absmax, full_absmax = extremes
+    bound = ROUNDING_TOLERANCE * (2.0 * full_absmax + other_absmax + 1e-300)
+    candidates = np.flatnonzero((high <= bound) & (low >= -bound))
     if candidates.size:
         sub_other = other[:, candidates]
         scale = ROUNDING_TOLERANCE * (np.abs(full)[:, None] + np.abs(sub_other) + np.mean(np.abs(full)))
@@ -476,13 +480,23 @@ class LossImportance(BaseEstimator):
 
     def _build_result(self, full, other, w, fold_ids, per_repeat, blocks=None):
         level = float(self.level)
-        if not all(np.isfinite(np.max(a)) and np.isfinite(np.min(a)) for a in (full, other)):
+        if w is None:  # the differences and their summaries in one compiled pass, no temporaries
+            from ._kernels import loss_difference_summary
+
+            diff, raw, raw_se, low, high, other_absmax, full_absmax, finite = loss_difference_summary(
+                other, np.ascontiguousarray(full, dtype=np.float64))
+            extremes = (low, high, other_absmax, full_absmax)
+        else:
+            finite = all(np.isfinite(np.max(a)) and np.isfinite(np.min(a)) for a in (full, other))
+            extremes = None
+        if not finite:
             raise ValueError(
                 f"estimator {estimator_name(self.estimator)}: the {self.loss_.name} losses are not finite "
                 "on some evaluation rows (an overflow: X or y on an extreme scale?); rescale the data"
             )
-        diff = other - full[:, None]
-        raw, raw_se = mean_and_se(diff, w)
+        if w is not None:
+            diff = other - full[:, None]
+            raw, raw_se = mean_and_se(diff, w)
         raw_se = self._dependent_se(full, other, w, blocks, 1.0, raw, raw_se)
         raw_skew, raw_df = self._skew(), self._degrees()
         crossfit = self._crossfit_test()
@@ -490,7 +504,7 @@ class LossImportance(BaseEstimator):
             raw_se, raw_skew, raw_df = self._crossfit_se(fold_means(diff, fold_ids, len(self.folds_), w))
         # Exactly zero by construction: a constant group, or a group whose every per-observation
         # difference is zero up to rounding (the model's losses do not change). No sampling noise at all.
-        known_zero = self.constant_groups_ | numerically_zero(diff, full, other)
+        known_zero = self.constant_groups_ | numerically_zero(diff, full, other, extremes)
         self._known_zero = known_zero
         raw = np.where(known_zero, 0.0, raw)
         raw_se = np.where(known_zero, 0.0, raw_se)

@@ -1416,19 +1416,25 @@ class LinearFitter(_LinearPredictor):
             xg, shift = np.zeros((Xf.shape[0], 0)), np.zeros(0)
         return group_drop_losses(yf, pred, xg, shift, int(loss.kernel_code))
 
-    def drop_one_losses(self, X, y, loss):
+    def drop_one_losses(self, X, y, loss, out=None, rows=None):
         """Losses of every drop-one refit at once, shape (n, n_features).
 
         Column ``j`` holds the per-observation losses of the model refitted without column ``j``
         (one ``n x p x p`` product and the compiled kernel for squared and absolute error; other losses
-        loop over :meth:`drop_losses`).
+        loop over :meth:`drop_losses`). With ``out`` (shape (N, n_features)) and ``rows`` (n positions),
+        the losses are written into ``out[rows]`` instead (one cross-fitting fold of a larger array) and
+        ``out`` is returned.
         """
         Xf = _as_2d_float(X)
         self._check_width(Xf)
         p = Xf.shape[1]
         if loss.kernel_code is None or self._minimum_norm:
-            return np.column_stack([self.drop_losses(Xf, y, [j], loss) for j in range(p)])
-        from ._kernels import loco_linear_losses
+            losses = np.column_stack([self.drop_losses(Xf, y, [j], loss) for j in range(p)])
+            if out is None:
+                return losses
+            out[rows] = losses
+            return out
+        from ._kernels import loco_linear_losses, loco_linear_losses_into
 
         yf = np.ascontiguousarray(y, dtype=np.float64)
         pred = np.ascontiguousarray(Xf @ self.coef_ + self.intercept_)
@@ -1436,4 +1442,7 @@ class LinearFitter(_LinearPredictor):
         diag = np.diag(self.G_)
         shift = np.zeros(p)
         shift[self.active_] = self.beta_[self.active_] / diag[self.active_]
+        if out is not None:
+            return loco_linear_losses_into(yf, pred, xg, shift, int(loss.kernel_code), out,
+                                           np.ascontiguousarray(rows, dtype=np.intp))
         return loco_linear_losses(yf, pred, xg, shift, int(loss.kernel_code))

@@ -309,8 +309,10 @@ class LOCO(LossImportance):
                 return fitter.drop_one_losses(Xf, yf, self.loss_)
         other = np.empty((n, len(self.groups_)))
         for (fitter, rows), (Xf, yf, _) in zip(evaluations, fold_data):
-            losses = fitter.drop_one_losses(Xf, yf, self.loss_)
-            other[rows] = losses if in_order else losses[:, singles]
+            if in_order:  # written straight into the fold's rows
+                fitter.drop_one_losses(Xf, yf, self.loss_, out=other, rows=rows)
+            else:
+                other[rows] = fitter.drop_one_losses(Xf, yf, self.loss_)[:, singles]
         return other
 
     @property

@@ -37,6 +37,8 @@ __all__ = [
     "gcm_linear_products",
     "group_drop_losses",
     "loco_linear_losses",
+    "loco_linear_losses_into",
+    "loss_difference_summary",
     "loss_difference_sums",
     "pap_linear_losses",
     "pap_linear_terms",
@@ -408,6 +410,67 @@ def loss_difference_sums(learner, learner_cols, source, source_cols, fold, mu, p
     return l_mse, b_mse, mean, se
 
 
+@njit_kernel
+def loss_difference_summary(other, full):
+    """The per-observation loss differences ``other - full[:, None]`` and their unweighted column summaries.
+
+    Parameters
+    ----------
+    other : ndarray of shape (n, k)
+        Per-observation losses of the ``k`` perturbed (reduced or permuted) models.
+    full : ndarray of shape (n,)
+        The full model's.
+
+    Returns
+    -------
+    diff : ndarray of shape (n, k)
+    mean, se : ndarrays of shape (k,)
+        Column means of ``diff`` and ``sd / sqrt(n)`` with the ``1/n`` variance (two passes), as
+        :func:`vimp._inference.mean_and_se` without weights.
+    low, high : ndarrays of shape (k,)
+        Column extremes of ``diff``.
+    other_absmax, full_absmax : float
+        ``max |other|`` and ``max |full|``.
+    finite : bool
+        Whether every entry of ``other`` and ``full`` is finite (the summaries are meaningless otherwise).
+    """
+    n, k = other.shape
+    diff = np.empty((n, k))
+    mean = np.zeros(k)
+    low = np.full(k, np.inf)
+    high = np.full(k, -np.inf)
+    other_absmax = 0.0
+    full_absmax = 0.0
+    finite = True
+    for i in range(n):
+        fi = full[i]
+        if not math.isfinite(fi):
+            finite = False
+        full_absmax = max(full_absmax, abs(fi))
+        for j in range(k):
+            o = other[i, j]
+            if not math.isfinite(o):
+                finite = False
+            other_absmax = max(other_absmax, abs(o))
+            d = o - fi
+            diff[i, j] = d
+            mean[j] += d
+            low[j] = min(low[j], d)
+            high[j] = max(high[j], d)
+    se = np.zeros(k)
+    if n == 0:
+        return diff, np.full(k, np.nan), np.full(k, np.nan), low, high, other_absmax, full_absmax, finite
+    for j in range(k):
+        mean[j] /= n
+    for i in range(n):
+        for j in range(k):
+            e = diff[i, j] - mean[j]
+            se[j] += e * e
+    for j in range(k):
+        se[j] = math.sqrt(se[j] / n) / math.sqrt(n)
+    return diff, mean, se, low, high, other_absmax, full_absmax, finite
+
+
 @njit_parallel
 def loco_linear_losses(y, pred, xg, shift, loss_code):
     """Losses of every drop-one OLS refit, from a single fit.
@@ -446,6 +509,22 @@ def loco_linear_losses(y, pred, xg, shift, loss_code):
             reduced = pred[i] - shift[j] * xg[i, j]
             losses[i, j] = pointwise_loss(y[i], reduced, loss_code)
     return losses
+
+
+@njit_parallel
+def loco_linear_losses_into(y, pred, xg, shift, loss_code, out, rows):
+    """:func:`loco_linear_losses` written into the rows ``rows`` of ``out`` (shape (N, p)): row ``i`` of
+    the evaluation block goes to ``out[rows[i]]`` (a cross-fitting fold's rows in the full array; distinct
+    positions, so the rows written in parallel never overlap), so that
+    no block of losses is allocated and copied. Returns ``out``."""
+    n = y.shape[0]
+    p = shift.shape[0]
+    for i in prange(n):
+        r = rows[i]
+        for j in range(p):
+            reduced = pred[i] - shift[j] * xg[i, j]
+            out[r, j] = pointwise_loss(y[i], reduced, loss_code)
+    return out
 
 
 @njit_kernel

@@ -159,6 +159,22 @@ def loss_difference_sums(learner, learner_cols, source, source_cols, fold, mu, p
     return (np.sum(w * l2, axis=0), np.sum(w * b2, axis=0), mean, np.sqrt(np.sum((w * (d - mean)) ** 2, axis=0)))
 
 
+def loss_difference_summary(other, full):
+    """Loss differences and their column summaries (reference).
+
+    Same inputs and outputs as :func:`vimp._kernels.linear_nb.loss_difference_summary`.
+    """
+    diff = other - full[:, None]
+    n = diff.shape[0]
+    finite = bool(np.all(np.isfinite(other)) and np.all(np.isfinite(full)))
+    if n == 0:
+        k = diff.shape[1]
+        return (diff, np.full(k, np.nan), np.full(k, np.nan), np.full(k, np.inf), np.full(k, -np.inf), 0.0, 0.0,
+                finite)
+    return (diff, diff.mean(axis=0), diff.std(axis=0) / np.sqrt(n), diff.min(axis=0), diff.max(axis=0),
+            float(np.max(np.abs(other), initial=0.0)), float(np.max(np.abs(full), initial=0.0)), finite)
+
+
 def loco_linear_losses(y, pred, xg, shift, loss_code):
     """Losses of every drop-one OLS refit from a single fit (reference).
 
@@ -182,6 +198,12 @@ def loco_linear_losses(y, pred, xg, shift, loss_code):
     """
     reduced_pred = pred[:, np.newaxis] - xg * shift[np.newaxis, :]
     return pointwise_loss(y[:, np.newaxis], reduced_pred, loss_code)
+
+
+def loco_linear_losses_into(y, pred, xg, shift, loss_code, out, rows):
+    """:func:`loco_linear_losses` written into ``out[rows]`` (reference)."""
+    out[rows] = loco_linear_losses(y, pred, xg, shift, loss_code)
+    return out
 
 
 def residual_products(x_resid, y_resid):
