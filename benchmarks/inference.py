@@ -125,7 +125,8 @@ def one_dataset(design, learner, n, split, seed, trees, tests, check=False):
         warnings.simplefilter("ignore", VimpWarning)
         loco, data = fit_on_design(LOCO, design, learner, n, split, seed, trees, test="paired")
         result = loco.importance(*data)
-        full, other = result.details["full_loss"], result.details["reduced_loss"]
+        full = result.details["full_loss"]
+        other = result.per_observation + full[:, None]
         w = None
         raw, raw_se = result.raw_importance, result.raw_std_error
         known_zero = loco._known_zero

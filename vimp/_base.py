@@ -42,10 +42,12 @@ from ._validation import (
     check_level,
     check_same_columns,
     check_sample_weight,
+    check_unchanged,
     check_weights_accepted,
     check_X,
     check_y,
     check_y_scale,
+    design_fingerprint,
     feature_names_of,
     non_numeric_columns,
 )
@@ -228,6 +230,7 @@ class LossImportance(BaseEstimator):
         self.cv_, self.folds_ = cv, folds
         if self.cv_ is not None:
             self._X, self._y, self._w = X, y, sample_weight
+            self._X_fingerprint = design_fingerprint(X)
         self.fitters_ = self._fit_full(X, y, sample_weight)
         self.constant_groups_ = self._constant_groups(X)
         self._fit_extra(X, y, sample_weight)
@@ -276,6 +279,7 @@ class LossImportance(BaseEstimator):
         self.constant_groups_ = self._constant_groups(X)
         if self.cv_ is not None:
             self._X, self._y, self._w = X, y, sample_weight
+            self._X_fingerprint = design_fingerprint(X)
         self._fit_extra(X, y, sample_weight)
         return self
 
@@ -374,6 +378,7 @@ class LossImportance(BaseEstimator):
                     "given to fit; call importance() without X, y and sample_weight"
                 )
             X, y, w = self._X, self._y, self._w
+            check_unchanged(X, getattr(self, "_X_fingerprint", None))
             evaluations = [(f, test) for f, (_, test) in zip(self.fitters_, self.folds_)]
         if self._crossfit_test() and self.cv_ is None:
             raise ValueError(
@@ -628,7 +633,9 @@ class LossImportance(BaseEstimator):
         return "paired"
 
     def _details(self, full, other):
-        return {"full_loss": full, "reduced_loss": other}
+        # The perturbed models' losses are not kept: they are ``per_observation + full_loss[:, None]``, and
+        # a second (n, n_groups) array would double the memory a result keeps (issue 12).
+        return {"full_loss": full}
 
     def _test_rule(self):
         """Why ``test="auto"`` chose the test that ran (None when the test was given)."""

@@ -44,10 +44,12 @@ from ._validation import (
     check_level,
     check_same_columns,
     check_sample_weight,
+    check_unchanged,
     check_weights_accepted,
     check_X,
     check_y,
     check_y_scale,
+    design_fingerprint,
     feature_names_of,
 )
 from ._linear_fitter import LinearFitter
@@ -954,6 +956,7 @@ class GCM(BaseEstimator):
             default_x_estimator(self.estimator)
         self.constant_columns_ = constant_columns(X)
         self._X, self._y, self._y_num, self._w = X, y, y_num, w
+        self._X_fingerprint = design_fingerprint(X)
         self.nuisance_models_ = None
         if cv is None:
             everything = np.arange(n)
@@ -1088,6 +1091,7 @@ class GCM(BaseEstimator):
             per tested column, ordered as ``residual_columns``).
         """
         check_is_fitted(self, "fitters_")
+        check_unchanged(self._X, getattr(self, "_X_fingerprint", None))
         if X is None and y is None:
             if sample_weight is not None:
                 raise ValueError("sample_weight applies to held-out data; pass X and y with it")

@@ -80,7 +80,9 @@ class ImportanceResult:
     seed : int or None
         Entropy of the call's SeedSequence (reproduces the call's random draws).
     details : dict
-        Further method-specific arrays (e.g. nuisance R² for GCM, sample-split halves).
+        Further method-specific arrays (e.g. nuisance R² for GCM, sample-split halves). PaP and LOCO keep
+        ``full_loss``, the full model's per-observation loss; the perturbed (permuted or reduced) models'
+        losses are ``per_observation + full_loss[:, None]``.
     skewness, raw_skewness : ndarray or None
         Skewness of the estimate (on the reported and on the natural scale), where the interval and
         test correct for it (PaP: Hall's transform, see ``vimp._inference.skew_corrected_limits``);

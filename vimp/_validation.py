@@ -114,14 +114,38 @@ def check_X(X, name="X"):
     if np.iscomplexobj(arr):
         raise ValueError(f"{name} must be real: Complex data not supported")
     try:
-        arr = arr.astype(float)  # a copy: later in-place changes to the user's array cannot reach us
+        converted = arr.astype(float, copy=False)
     except (TypeError, ValueError):
         raise TypeError(
             f"{name} has non-numeric entries; pass numbers, or a DataFrame with a pipeline that encodes "
             "its non-numeric columns"
         ) from None
-    _check_finite(arr, name, None)
-    return arr, True
+    _check_finite(converted, name, None)
+    if converted is arr or np.shares_memory(converted, arr):
+        # The user's own float64 array, not a copy (a copy would double the memory an estimator keeps):
+        # a read-only view, so that nothing in vimp can write into it. An estimator that keeps X for a
+        # later call notices a change the user makes (design_fingerprint).
+        converted = converted.view()
+        converted.flags.writeable = False
+    return converted, True
+
+
+def design_fingerprint(X):
+    """A cheap summary of ``X`` (column sums; a DataFrame's row hashes summed), to notice that a design
+    kept by an estimator (``cv=K``) was changed in place between ``fit`` and ``importance``."""
+    if isinstance(X, pd.DataFrame):
+        return np.add.reduce(pd.util.hash_pandas_object(X, index=True).to_numpy(dtype=np.uint64))
+    return np.sum(X, axis=0)
+
+
+def check_unchanged(X, fingerprint):
+    """Refuse a kept design whose values changed since ``fit`` (see :func:`design_fingerprint`)."""
+    if fingerprint is not None and not np.array_equal(design_fingerprint(X), fingerprint):
+        raise ValueError(
+            "X was changed in place after fit: the estimator evaluates the data given to fit (with cv=K, "
+            "or GCM's nuisance baselines), and those values are no longer the ones it was fitted on; call "
+            "fit again after changing X, or pass a copy to fit"
+        )
 
 
 def _check_finite(values, name, labels):

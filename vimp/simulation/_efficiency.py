@@ -712,7 +712,7 @@ def _learner_statistics(X, y, learner, j, name, seq):
     loco = LOCO(clone(learner), cv=5, groups=groups, test="split", random_state=np.random.default_rng(loco_seed))
     r = loco.fit(X, y).importance()
     full = np.asarray(r.details["full_loss"], dtype=float).reshape(len(y), -1)[:, 0]
-    reduced = np.asarray(r.details["reduced_loss"], dtype=float).reshape(len(y), -1)[:, 0]
+    reduced = full + np.asarray(r.per_observation, dtype=float).reshape(len(y), -1)[:, 0]
     half_a, half_b = r.details["split_halves"]
     split = float(np.mean(reduced[half_b]) - np.mean(full[half_a]))
     return (float(g.raw_importance[0]), float(g.importance[0]), float(r.raw_importance[0]), split)
