@@ -168,8 +168,8 @@ def test_fast_linear_path_agrees_with_generic_refits():
                      (fast.importance(X[:100], y[:100]), slow.importance(X[:100], y[:100]))):
             np.testing.assert_allclose(a.per_observation, b.per_observation, atol=1e-8)
             np.testing.assert_allclose(a.pvalue, b.pvalue, atol=1e-8)
-        group_fast = GCM(LinearRegression(), groups={"g": [0, 1]}, random_state=0).fit(X, y).importance()
-        group_slow = GCM(vimp.SklearnFitter(LinearRegression()), groups={"g": [0, 1]},
+        group_fast = GCM(LinearRegression(), groups={"g": [0, 1]}, random_state=0, keep_residuals=True).fit(X, y).importance()
+        group_slow = GCM(vimp.SklearnFitter(LinearRegression()), groups={"g": [0, 1]}, keep_residuals=True,
                          random_state=0).fit(X, y).importance()
         np.testing.assert_allclose(group_fast.details["x_residuals"], group_slow.details["x_residuals"],
                                    atol=1e-8)
@@ -211,7 +211,7 @@ def test_group_wald_pvalue_is_the_chi_square_of_the_residual_products():
     rng = np.random.default_rng(13)
     X, y = equicorrelated(600, [0.1, 0.1, 0.0, 1.0], 0.3, rng)
     result = GCM(LinearRegression(), groups={"a": [0, 1], "b": ["x2", "x3"]},
-                 random_state=0).fit(X, y).importance()
+                 random_state=0, keep_residuals=True).fit(X, y).importance()
     for g in range(2):
         cols = slice(2 * g, 2 * g + 2)
         R = result.details["x_residuals"][:, cols] * result.details["y_residuals"][:, cols]
@@ -254,13 +254,13 @@ def test_group_of_two_under_the_null_is_not_rejected_too_often(test):
 def test_from_residuals_reproduces_the_estimator():
     rng = np.random.default_rng(16)
     X, y = equicorrelated(400, [1.0, 0.0, 0.5], 0.4, rng)
-    result = GCM(LinearRegression(), scale="correlation", random_state=0).fit(X, y).importance()
+    result = GCM(LinearRegression(), scale="correlation", random_state=0, keep_residuals=True).fit(X, y).importance()
     again = GCM.from_residuals(result.details["x_residuals"], result.details["y_residuals"],
                                names=result.names, scale="correlation")
     for field in ("importance", "std_error", "pvalue", "pvalue_adjusted", "ci_low", "ci_high"):
         np.testing.assert_allclose(getattr(again, field), getattr(result, field), rtol=1e-12)
     groups = {"a": ["x0", "x1"], "b": ["x2"]}
-    grouped = GCM(LinearRegression(), groups=groups, test="max", random_state=3).fit(X, y).importance()
+    grouped = GCM(LinearRegression(), groups=groups, test="max", random_state=3, keep_residuals=True).fit(X, y).importance()
     again = GCM.from_residuals(grouped.details["x_residuals"], grouped.details["y_residuals"],
                                names=grouped.details["residual_columns"], groups=groups, test="max",
                                random_state=3)
@@ -342,7 +342,8 @@ def test_constant_feature_has_zero_importance_and_pvalue_one():
         assert np.isnan(result.details["r2_x"][2])
     alone = GCM(LinearRegression(), groups={"c": [2]}, test="max", random_state=0).fit(X, y).importance()
     assert alone.importance[0] == 0.0 and alone.pvalue[0] == 1.0
-    mixed = GCM(LinearRegression(), groups={"mixed": [1, 2]}, test="max", random_state=0).fit(X, y)
+    mixed = GCM(LinearRegression(), groups={"mixed": [1, 2]}, test="max", random_state=0,
+                keep_residuals=True).fit(X, y)
     result = mixed.importance()
     assert result.details["df"][0] == 1 and result.pvalue[0] < 0.01  # the constant column drops out
     assert np.all(result.details["x_residuals"][:, 1] == 0.0)
@@ -519,3 +520,19 @@ def test_vectorised_single_feature_inference_equals_the_per_group_path(scale, we
         for key in ("importance", "se", "raw", "raw_se", "pvalue", "statistic", "df", "per_obs",
                     "column_mean", "column_se", "column_importance"):
             np.testing.assert_allclose(fast[j][key], slow[key], rtol=1e-12, atol=1e-15, err_msg=key)
+
+
+def test_residuals_are_kept_only_when_asked_for():
+    rng = np.random.default_rng(41)
+    X, y = equicorrelated(300, [1.0, 0.5, 0.0], 0.3, rng)
+    lean = GCM(LinearRegression(), random_state=0).fit(X, y)
+    assert lean.residuals_ is None  # the exact fitter recomputes them in importance()
+    plain = lean.importance()
+    assert "x_residuals" not in plain.details and "y_residuals" not in plain.details
+    kept = GCM(LinearRegression(), random_state=0, keep_residuals=True).fit(X, y).importance()
+    np.testing.assert_array_equal(kept.importance, plain.importance)
+    np.testing.assert_array_equal(kept.pvalue, plain.pvalue)
+    np.testing.assert_array_equal(kept.per_observation,
+                                  kept.details["x_residuals"] * kept.details["y_residuals"])
+    with pytest.raises(TypeError, match="keep_residuals"):
+        GCM(LinearRegression(), keep_residuals="yes").fit(X, y)

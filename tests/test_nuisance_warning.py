@@ -187,7 +187,8 @@ def test_compiled_mean_baseline_sums_equal_the_array_path(setting):
             est.fit(X, y, sample_weight=w)
             Xe, ye, we = est._X, est._y_num, est._w
             split = "in-sample" if cv is None else f"cv={cv}"
-            residuals = (est._evaluate(est.nuisance_models_, Xe, ye) if cv is None else est.residuals_)
+            residuals = (est._evaluate(est.nuisance_models_, Xe, ye) if cv is None
+                         else est._crossfit_residuals())
     assert hasattr(residuals, "stacked")  # the compiled branch is the one taken
     if setting == "holdout":
         est.nuisance_models_ = est._fit_nuisances(est.fitters_[0]) if est.nuisance_models_ is None \

@@ -158,7 +158,7 @@ def all_methods(X, y):
     loco = vimp.LOCO(LinearRegression(), random_state=7).fit(X[:h], y[:h]).importance(X[h:], y[h:])
     pap = vimp.PermutationImportance(LinearRegression(), n_permutations=5, random_state=7).fit(
         X[:h], y[:h]).importance(X[h:], y[h:])
-    gcm = vimp.GCM(LinearRegression(), cv=5, random_state=7).fit(X, y).importance()
+    gcm = vimp.GCM(LinearRegression(), cv=5, random_state=7, keep_residuals=True).fit(X, y).importance()
     return [numbers(r) for r in (loco, pap, gcm)] + [
         r.per_observation for r in (loco, pap)] + [gcm.details["x_residuals"], gcm.details["y_residuals"]]
 

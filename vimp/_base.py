@@ -422,6 +422,7 @@ class LossImportance(BaseEstimator):
 
         batch = self._batch_group_losses(evaluations, fold_data, fold_full)
         if batch is not None:
+            del fold_data, fold_full  # the folds' rows (copies of X's) are not needed to summarise
             other, repeats, blocks = batch
             for g in np.flatnonzero(self.constant_groups_):
                 other[:, g] = full

@@ -417,7 +417,7 @@ def _infer_singles(rx, ry, w, scale):
 
 
 def _build_result(x_res, y_res, names, column_names, single, w, test, scale, level, p_adjust,
-                  n_bootstrap, seq, split, target, fold_ids, extra_details, stacked=None):
+                  n_bootstrap, seq, split, target, fold_ids, extra_details, stacked=None, keep_residuals=True):
     """An :class:`ImportanceResult` from each group's residuals.
 
     ``x_res[g]`` is (n, m_g) and ``y_res[g]`` (n, m_g); ``column_names[g]`` names the group's columns.
@@ -462,10 +462,10 @@ def _build_result(x_res, y_res, names, column_names, single, w, test, scale, lev
         "statistic": gather("statistic"),
         "df": np.array([p["df"] for p in parts], dtype=int),
         "columns": columns,
-        "x_residuals": stacked[0],
-        "y_residuals": stacked[1],
         "residual_columns": tuple(c for cols in column_names for c in cols),
     }
+    if keep_residuals:
+        details.update(x_residuals=stacked[0], y_residuals=stacked[1])
     details.update(extra_details)
     result = ImportanceResult(
         method="gcm",
@@ -690,6 +690,12 @@ class GCM(BaseEstimator):
         check* in Notes. Its cost is one OLS factorisation per fold (none when the learner is the exact
         OLS fit) and a few passes over the residuals; False skips it (``details["nuisance_check"]`` is
         then None).
+    keep_residuals : bool, default=False
+        Keep the x- and y-residuals in the result (``details["x_residuals"]``, ``details["y_residuals"]``,
+        two arrays of the data's size, e.g. for :meth:`from_residuals`). By default a result keeps the
+        per-observation products (``per_observation``) and the summaries only, so that it holds about one
+        copy of the data's size; the estimator itself keeps no residuals when the exact linear fitter can
+        recompute them (they are computed by :meth:`importance`).
 
     Attributes
     ----------
@@ -814,7 +820,7 @@ class GCM(BaseEstimator):
                  groups: GroupSpec | None = None, test: _GCMTest = "wald", scale: _GCMScale = "covariance",
                  level: float = 0.95, p_adjust: str = "holm", n_bootstrap: int = 499,
                  random_state: RandomState = None, n_jobs: int | None = None, progress: bool = False,
-                 nuisance_check: bool = True) -> None:
+                 nuisance_check: bool = True, keep_residuals: bool = False) -> None:
         self.estimator = estimator
         self.x_estimator = x_estimator
         self.cv = cv
@@ -828,12 +834,15 @@ class GCM(BaseEstimator):
         self.n_jobs = n_jobs
         self.progress = progress
         self.nuisance_check = nuisance_check
+        self.keep_residuals = keep_residuals
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
         check_common_params(self)
         if not isinstance(self.nuisance_check, (bool, np.bool_)):
             raise TypeError(f"nuisance_check must be True or False; got {self.nuisance_check!r}")
+        if not isinstance(self.keep_residuals, (bool, np.bool_)):
+            raise TypeError(f"keep_residuals must be True or False; got {self.keep_residuals!r}")
         seq = _check_params(self.test, self.scale, self.level, self.p_adjust, self.n_bootstrap,
                             self.random_state)
         if self.x_estimator is not None:
@@ -972,7 +981,11 @@ class GCM(BaseEstimator):
             else:
                 self.fitters_ = run_tasks(lambda fold: self._fit_model(X, y, w, fold[0]), self.folds_,
                                           self.n_jobs, False, "gcm fits")
-            self.residuals_ = self._named(self._crossfit_residuals)
+            # Residuals that the exact linear fitter recomputes cheaply are left to importance(), so that
+            # the fitted estimator keeps no (n, p) arrays of its own; the others (fitted nuisance models)
+            # are computed once, here.
+            recomputable = all(self._batchable(f) for f in self.fitters_)
+            self.residuals_ = None if recomputable else self._named(self._crossfit_residuals)
         return self
 
     def _named(self, compute, *args):
@@ -1006,10 +1019,14 @@ class GCM(BaseEstimator):
         return run_tasks(lambda g: self._nuisance(fitter, g), range(len(self.groups_)), self.n_jobs,
                          self.progress, "gcm regressions")
 
+    def _batchable(self, fitter):
+        """Whether :meth:`_batch_residuals` serves ``fitter`` (an exact linear fitter, one column per group)."""
+        return (self._fast(fitter) and hasattr(fitter, "residuals_each")
+                and all(len(c) == 1 for c in self.group_columns_))
+
     def _batch_residuals(self, fitter, X, y_num):
         """Every single-feature group's residuals from one call of an exact linear fitter, or None."""
-        if not (self._fast(fitter) and hasattr(fitter, "residuals_each")
-                and all(len(c) == 1 for c in self.group_columns_)):
+        if not self._batchable(fitter):
             return None
         both = fitter.residuals_each(X, y_num)
         if both is None:
@@ -1028,17 +1045,18 @@ class GCM(BaseEstimator):
 
     def _crossfit_residuals(self):
         X, y_num = self._X, self._y_num
-        batches = []
-        for fitter, (_, test) in zip(self.fitters_, self.folds_):
+        n, k = len(y_num), len(self.groups_)
+        X_all = Y_all = None
+        for fitter, (_, test) in zip(self.fitters_, self.folds_):  # each fold's block written as it comes
             batch = self._batch_residuals(fitter, take_rows(X, test), y_num[test])
             if batch is None:
+                X_all = Y_all = None
                 break
-            batches.append(batch)
-        if len(batches) == len(self.folds_):
-            n, k = len(y_num), len(self.groups_)
-            X_all, Y_all = np.empty((n, k)), np.empty((n, k))
-            for batch, (_, test) in zip(batches, self.folds_):
-                X_all[test], Y_all[test] = batch.stacked
+            if X_all is None:
+                X_all, Y_all = np.empty((n, k)), np.empty((n, k))
+            X_all[test], Y_all[test] = batch.stacked
+            del batch
+        if X_all is not None:
             return _StackedResiduals.of(X_all, Y_all)
         tasks = [(f, g) for g in range(len(self.groups_)) for f in range(len(self.folds_))]
 
@@ -1101,7 +1119,8 @@ class GCM(BaseEstimator):
                 split = "in-sample"
                 fold_ids = np.zeros(len(y_num), dtype=np.intp)
             else:
-                residuals = self.residuals_
+                residuals = (self.residuals_ if self.residuals_ is not None
+                             else self._named(self._crossfit_residuals))
                 split = f"cv={len(self.folds_)}"
                 fold_ids = np.zeros(len(y_num), dtype=np.intp)
                 for f, (_, test) in enumerate(self.folds_):
@@ -1367,7 +1386,8 @@ class GCM(BaseEstimator):
             extra["positive_class"] = self.classes_[1]
         return _build_result(x_res, y_res, self.groups_, column_names, single, w, self.test, self.scale,
                              self.level, self.p_adjust, self.n_bootstrap, self.seed_, split,
-                             f"{_target_text(self.scale)}; from {mode}", fold_ids, extra, stacked)
+                             f"{_target_text(self.scale)}; from {mode}", fold_ids, extra, stacked,
+                             keep_residuals=bool(self.keep_residuals))
 
     # ------------------------------------------------------------------ residuals given
     @classmethod
