@@ -568,6 +568,20 @@ def test_residual_products_matches_twin(n, p):
         assert_matches_twin(sd, ref_sd)
 
 
+def test_residual_products_in_place_give_the_same_numbers():
+    rng = np.random.default_rng(32)
+    x_resid = rng.normal(size=(60, 3))
+    y_resid = rng.normal(size=(60, 3)) + 0.5 * x_resid
+    want = residual_products(x_resid, y_resid)
+    for kernel in (residual_products, reference.residual_products):
+        x_copy = x_resid.copy()
+        got = kernel(x_copy, y_resid, x_copy)
+        assert got[0] is x_copy  # written over the x-residuals
+        assert_bit_identical(got[0], want[0])
+        assert_matches_twin(got[1], want[1])
+        assert_matches_twin(got[2], want[2])
+
+
 def test_residual_products_sd_is_population_sd_and_stable():
     # Products with mean 1e8 and sd about 1e-2: a one-pass E[R^2] - E[R]^2 loses
     # every digit here; the two-pass sd must keep about six.

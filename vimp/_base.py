@@ -408,26 +408,35 @@ class LossImportance(BaseEstimator):
         n = len(y)
         fold_ids = np.zeros(n, dtype=np.intp)
         full = np.empty(n)
-        # Each fold's evaluation rows, taken once (not once per group).
-        fold_data, fold_full = [], []
-        for f, (fitter, rows) in enumerate(evaluations):
+        for f, (_, rows) in enumerate(evaluations):
             fold_ids[rows] = f
+
+        def fold_rows(f):
+            """Fold ``f``'s evaluation rows ``(X, y, w)`` (a copy of X's rows unless they are all of them,
+            in order) and the full model's losses on them, which also go into ``full``."""
+            fitter, rows = evaluations[f]
             if len(rows) == n and np.array_equal(rows, np.arange(n)):
                 data = (X, y, w)
             else:
                 data = (take_rows(X, rows), y[rows], None if w is None else w[rows])
-            fold_data.append(data)
-            fold_full.append(fitter.losses(data[0], data[1], self.loss_))
-            full[rows] = fold_full[-1]
+            loss = fitter.losses(data[0], data[1], self.loss_)
+            full[rows] = loss
+            return data + (loss,)
 
-        batch = self._batch_group_losses(evaluations, fold_data, fold_full)
-        if batch is not None:
-            del fold_data, fold_full  # the folds' rows (copies of X's) are not needed to summarise
-            other, repeats, blocks = batch
+        if self._batch_ready_for([fitter for fitter, _ in evaluations]):
+            # All groups of a fold at once, fold after fold: one fold's rows are copied at a time.
+            other, repeats, blocks = self._batch_group_losses(evaluations, fold_rows)
             for g in np.flatnonzero(self.constant_groups_):
                 other[:, g] = full
             per_repeat = None if repeats is None else self._combine_repeats(repeats, full, w, evaluations)
             return self._build_result(full, other, w, fold_ids, per_repeat, blocks)
+
+        # Each fold's evaluation rows, taken once (not once per group).
+        fold_data, fold_full = [], []
+        for f in range(len(evaluations)):
+            *data, loss = fold_rows(f)
+            fold_data.append(tuple(data))
+            fold_full.append(loss)
 
         def one_group(g):
             other = np.empty(n)
@@ -456,14 +465,19 @@ class LossImportance(BaseEstimator):
     def _group_losses(self, fold, fitter, X, y, w, group, rng, full):  # pragma: no cover - interface
         raise NotImplementedError
 
-    def _batch_group_losses(self, evaluations, fold_data, fold_full):
-        """Every group's losses at once, where the fitters can; else None.
+    def _batch_ready_for(self, fitters):
+        """Whether these fitters answer every group's losses at once (:meth:`_batch_group_losses`)."""
+        return False
 
-        Returns ``(other, repeats, blocks)``: the (n, n_groups) losses, and per group the list of its
-        per-repeat means and of its ``(rows, extra)`` blocks, as the per-group path collects them (both
-        None when the method has neither).
+    def _batch_group_losses(self, evaluations, fold_rows):
+        """Every group's losses at once (where :meth:`_batch_ready_for`), fold after fold.
+
+        ``fold_rows(f)`` gives fold ``f``'s evaluation rows and full losses, ``(X, y, w, full)``; call it
+        once per fold. Returns ``(other, repeats, blocks)``: the (n, n_groups) losses, and per group the list
+        of its per-repeat means and of its ``(rows, extra)`` blocks, as the per-group path collects them
+        (both None when the method has neither).
         """
-        return None
+        raise NotImplementedError  # pragma: no cover - only called where _batch_ready_for
 
     def _combine_repeats(self, repeats, full, w, evaluations):
         """Natural-scale importance of each permutation repeat, pooled over folds (None for LOCO)."""

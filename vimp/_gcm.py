@@ -370,23 +370,26 @@ class _SingleParts(list):
     """The per-feature dicts of :func:`_infer_singles`, with the (n, k) products kept whole."""
 
 
-def _infer_singles(rx, ry, w, scale):
+def _infer_singles(rx, ry, w, scale, overwrite=False):
     """:func:`_infer_group` for many single-column groups under the Wald test, vectorised over columns.
 
     ``rx`` and ``ry`` are (n, k), one column per feature. Returns the list of per-feature dicts that
-    :func:`_infer_group` would return (the same numbers; the tests compare the two paths).
+    :func:`_infer_group` would return (the same numbers; the tests compare the two paths). ``overwrite``:
+    the products may be written into ``rx`` (on the covariance scale, the only one that needs no
+    residual after the products).
     """
     n, k = rx.shape
+    active = np.any(rx != 0, axis=0)
     if w is None and n > 0:  # products, means and 1/n sds in one compiled pass, without temporaries
         from ._kernels import residual_products
 
-        R, a, sd = residual_products(np.ascontiguousarray(rx, dtype=np.float64),
-                                     np.ascontiguousarray(ry, dtype=np.float64))
+        x_c = np.ascontiguousarray(rx, dtype=np.float64)
+        in_place = overwrite and scale == "covariance" and x_c is rx and rx.flags.writeable
+        R, a, sd = residual_products(x_c, np.ascontiguousarray(ry, dtype=np.float64), rx if in_place else None)
         se = sd / np.sqrt(n)
     else:
         R = rx * ry
         a, se = mean_and_se(R, w)
-    active = np.any(rx != 0, axis=0)
     a = np.where(active, a, 0.0)
     se = np.where(active, se, 0.0)
     value = np.zeros(k)
@@ -417,17 +420,19 @@ def _infer_singles(rx, ry, w, scale):
 
 
 def _build_result(x_res, y_res, names, column_names, single, w, test, scale, level, p_adjust,
-                  n_bootstrap, seq, split, target, fold_ids, extra_details, stacked=None, keep_residuals=True):
+                  n_bootstrap, seq, split, target, fold_ids, extra_details, stacked=None, keep_residuals=True,
+                  overwrite=False):
     """An :class:`ImportanceResult` from each group's residuals.
 
     ``x_res[g]`` is (n, m_g) and ``y_res[g]`` (n, m_g); ``column_names[g]`` names the group's columns.
-    ``stacked``: the two lists already stacked column-wise, when the caller has them.
+    ``stacked``: the two lists already stacked column-wise, when the caller has them; ``overwrite``: they
+    are the caller's own and may be overwritten (then ``keep_residuals`` must be False).
     """
     k = len(names)
     if stacked is None:
         stacked = (np.column_stack(x_res), np.column_stack(y_res))
     if test == "wald" and all(single) and all(x.shape[1] == 1 for x in x_res):
-        parts = _infer_singles(stacked[0], stacked[1], w, scale)
+        parts = _infer_singles(stacked[0], stacked[1], w, scale, overwrite=overwrite and not keep_residuals)
     else:
         parts = [
             _infer_group(x_res[g], y_res[g], w, single[g], test, scale, n_bootstrap,
@@ -1141,8 +1146,10 @@ class GCM(BaseEstimator):
             residuals = self._named(self._evaluate, self.nuisance_models_, X, y_num)
             split = "holdout"
             fold_ids = np.zeros(len(y_num), dtype=np.intp)
-        result = self._result(residuals, X, y_num, w, split, fold_ids)
-        check = self._nuisance_check(residuals, X, y_num, w, split) if self.nuisance_check else None
+        # Residuals computed by this call (not kept by the estimator, nor asked for): the products may
+        # overwrite the x-residuals, so that the call holds two arrays of the data's size, not three.
+        private = residuals is not self.residuals_ and not self.keep_residuals
+        result, check = self._result(residuals, X, y_num, w, split, fold_ids, overwrite=private)
         result.details["nuisance_check"] = check
         if check is not None and check["flagged"].any():
             warn(_nuisance_message(check, split), NuisanceQualityWarning)
@@ -1341,7 +1348,9 @@ class GCM(BaseEstimator):
             if noise.any():
                 rx[:, noise] = 0.0
 
-    def _result(self, residuals, X, y_num, w, split, fold_ids):
+    def _result(self, residuals, X, y_num, w, split, fold_ids, overwrite=False):
+        """The result and the nuisance check (None when off) from the residuals; ``overwrite``: the
+        residual arrays are this call's own and may be overwritten once the check has read them."""
         arrays = residuals.stacked if isinstance(residuals, _StackedResiduals) else [
             a for pair in residuals for a in pair]
         # max and min propagate NaN and show inf, without an (n, p) temporary
@@ -1384,10 +1393,12 @@ class GCM(BaseEstimator):
         extra = {"r2_x": np.array(r2_x), "r2_y": np.array(r2_y)}
         if self._classifier:
             extra["positive_class"] = self.classes_[1]
-        return _build_result(x_res, y_res, self.groups_, column_names, single, w, self.test, self.scale,
-                             self.level, self.p_adjust, self.n_bootstrap, self.seed_, split,
-                             f"{_target_text(self.scale)}; from {mode}", fold_ids, extra, stacked,
-                             keep_residuals=bool(self.keep_residuals))
+        check = self._nuisance_check(residuals, X, y_num, w, split) if self.nuisance_check else None
+        result = _build_result(x_res, y_res, self.groups_, column_names, single, w, self.test, self.scale,
+                               self.level, self.p_adjust, self.n_bootstrap, self.seed_, split,
+                               f"{_target_text(self.scale)}; from {mode}", fold_ids, extra, stacked,
+                               keep_residuals=bool(self.keep_residuals), overwrite=overwrite)
+        return result, check
 
     # ------------------------------------------------------------------ residuals given
     @classmethod

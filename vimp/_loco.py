@@ -293,26 +293,29 @@ class LOCO(LossImportance):
         return (self.refit == "drop" and all(len(c) == 1 for c in self.group_columns_)
                 and all(hasattr(f, "drop_one_losses") for f in fitters))
 
-    def _batch_group_losses(self, evaluations, fold_data, fold_full):
-        if not self._batch_ready([fitter for fitter, _ in evaluations]):
-            return None
-        return self._drop_one_batch(evaluations, fold_data), None, None
+    def _batch_ready_for(self, fitters):
+        return self._batch_ready(fitters)
 
-    def _drop_one_batch(self, evaluations, fold_data):
+    def _batch_group_losses(self, evaluations, fold_rows):
+        return self._drop_one_batch(evaluations, fold_rows), None, None
+
+    def _drop_one_batch(self, evaluations, fold_rows):
         n = sum(len(rows) for _, rows in evaluations)
         singles = np.array([c[0] for c in self.group_columns_], dtype=np.intp)
         in_order = np.array_equal(singles, np.arange(self.n_features_in_))
         if len(evaluations) == 1 and in_order:  # one held-out set, one group per column: no copies
             fitter, rows = evaluations[0]
-            Xf, yf, _ = fold_data[0]
             if np.array_equal(rows, np.arange(n)):
+                Xf, yf, _, _ = fold_rows(0)
                 return fitter.drop_one_losses(Xf, yf, self.loss_)
         other = np.empty((n, len(self.groups_)))
-        for (fitter, rows), (Xf, yf, _) in zip(evaluations, fold_data):
+        for f, (fitter, rows) in enumerate(evaluations):
+            Xf, yf, _, _ = fold_rows(f)
             if in_order:  # written straight into the fold's rows
                 fitter.drop_one_losses(Xf, yf, self.loss_, out=other, rows=rows)
             else:
                 other[rows] = fitter.drop_one_losses(Xf, yf, self.loss_)[:, singles]
+            del Xf
         return other
 
     @property

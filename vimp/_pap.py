@@ -218,24 +218,26 @@ class PermutationImportance(LossImportance):
 
     importance.__doc__ = LossImportance.importance.__doc__
 
-    def _batch_group_losses(self, evaluations, fold_data, fold_full):
+    def _batch_ready_for(self, fitters):
         # Fitters that answer every group from one prediction (exact linear fitters) take all groups at
         # once; the permutations are the per-group path's (same child Generators), so are the numbers.
-        if not all(hasattr(fitter, "permutation_terms_groups") for fitter, _ in evaluations):
-            return None
+        return all(hasattr(fitter, "permutation_terms_groups") for fitter in fitters)
+
+    def _batch_group_losses(self, evaluations, fold_rows):
         n = sum(len(rows) for _, rows in evaluations)
         n_groups = len(self.groups_)
         live = [g for g in range(n_groups) if not self.constant_groups_[g]]
         other = np.empty((n_groups, n))  # one row per group (contiguous writes), transposed at the end
         repeats = [[] for _ in range(n_groups)]
         blocks = [[] for _ in range(n_groups)]
-        for f, ((fitter, rows), (Xf, yf, wf)) in enumerate(zip(evaluations, fold_data)):
+        for f, (fitter, rows) in enumerate(evaluations):
+            Xf, yf, wf, full_f = fold_rows(f)
             if self.shared_permutations:
                 perms = itertools.repeat(self._draw(None, f, len(yf)), len(live))
             else:  # drawn lazily, group by group, so each group's permutations are in cache when used
                 perms = (self._draw(g, f, len(yf)) for g in live)
             terms = fitter.permutation_terms_groups(Xf, yf, [self.group_columns_[g] for g in live], perms,
-                                                    self.loss_, sample_weight=wf, full=fold_full[f])
+                                                    self.loss_, sample_weight=wf, full=full_f)
             for g, group_terms in zip(live, terms):
                 other[g, rows] = group_terms.obs_mean
                 repeats[g].append(group_terms.repeat_mean)

@@ -111,6 +111,8 @@ def check_folds(folds, n):
             )
         counts[test] += 1
         checked.append((train, test))
+    if n < 2**31:  # 32-bit positions: the folds an estimator keeps take half the memory
+        checked = [(train.astype(np.int32), test.astype(np.int32)) for train, test in checked]
     if not np.all(counts == 1):
         raise ValueError(
             "cv must produce test folds that cover every row exactly once (a partition, as KFold does); "

@@ -528,7 +528,7 @@ def loco_linear_losses_into(y, pred, xg, shift, loss_code, out, rows):
 
 
 @njit_kernel
-def residual_products(x_resid, y_resid):
+def residual_products(x_resid, y_resid, out=None):
     """Residual products of the generalised covariance measure, with mean and sd.
 
     Parameters
@@ -537,6 +537,8 @@ def residual_products(x_resid, y_resid):
         Residuals of each feature (column) on the other features.
     y_resid : ndarray of shape (n, p)
         Residuals of the response on the features other than the column's own.
+    out : ndarray of shape (n, p), optional
+        Where to write the products; may be ``x_resid`` itself (each entry is read before it is written).
 
     Returns
     -------
@@ -558,7 +560,7 @@ def residual_products(x_resid, y_resid):
     """
     n = x_resid.shape[0]
     p = x_resid.shape[1]
-    products = np.empty((n, p))
+    products = np.empty((n, p)) if out is None else out
     total = np.zeros(p)
     for i in range(n):
         for j in range(p):

@@ -206,7 +206,7 @@ def loco_linear_losses_into(y, pred, xg, shift, loss_code, out, rows):
     return out
 
 
-def residual_products(x_resid, y_resid):
+def residual_products(x_resid, y_resid, out=None):
     """GCM residual products with their column means and 1/n sds (reference).
 
     Parameters
@@ -225,7 +225,7 @@ def residual_products(x_resid, y_resid):
     sd : ndarray of shape (p,)
         Column standard deviations with the ``1/n`` denominator.
     """
-    products = x_resid * y_resid
+    products = np.multiply(x_resid, y_resid, out=out)
     return products, products.mean(axis=0), products.std(axis=0, ddof=0)
 
 
