@@ -1168,12 +1168,15 @@ class GCM(BaseEstimator):
         if split == "holdout":
             pairs = [(np.arange(len(yt)), np.arange(n))]
             fitter = self.nuisance_models_[0].fitter
+            pair_fitters = [fitter]
         elif split == "in-sample":
             pairs = [(np.arange(n), np.arange(n))]
             fitter = self.fitters_[0]
+            pair_fitters = [fitter]
         else:
             pairs = self.folds_
             fitter = self.fitters_[0]
+            pair_fitters = list(self.fitters_)
         # The exact OLS path: the learner is the linear baseline, no need to fit it again.
         learner_is_ols = (self._fast(fitter) and isinstance(fitter, LinearFitter)
                           and fitter.alpha == 0 and bool(fitter.fit_intercept))
@@ -1190,8 +1193,8 @@ class GCM(BaseEstimator):
         q = np.array([p_active - int(active[self.group_columns_[g]].sum()) for g in group_of], dtype=float)
         stacked = getattr(residuals, "stacked", None)
         if learner_is_ols and stacked is not None and all(len(c) == 1 for c in self.group_columns_):
-            summaries = self._mean_baseline_sums(stacked, pairs, Xt, yt, wt, Xe, y_num, w, group_of, is_x,
-                                                 x_cols, q)
+            summaries = self._mean_baseline_sums(stacked, pairs, pair_fitters, wt, Xe, y_num, w, group_of,
+                                                 is_x, x_cols, q)
             return self._nuisance_table(group_of, is_x, regs, q, [("mean",) + summaries])
         learner = np.empty((n, m))
         for k, (g, kind, c) in enumerate(regs):
@@ -1224,11 +1227,13 @@ class GCM(BaseEstimator):
                      for label, base in parts]
         return self._nuisance_table(group_of, is_x, regs, q, summaries)
 
-    def _mean_baseline_sums(self, stacked, pairs, Xt, yt, wt, Xe, y_num, w, group_of, is_x, x_cols, q):
+    def _mean_baseline_sums(self, stacked, pairs, pair_fitters, wt, Xe, y_num, w, group_of, is_x, x_cols, q):
         """The mean baseline's part of :meth:`_nuisance_check` from the stacked single-feature residuals
         of an exact OLS learner, in one compiled pass (:func:`vimp._kernels.loss_difference_sums`): the
         same numbers as :func:`_loss_difference_test` up to rounding, without its ``(n, m)`` arrays
-        (learner and baseline residuals, the allowance per row and their squares)."""
+        (learner and baseline residuals, the allowance per row and their squares). The training means
+        are the fold fitters' own centres (an OLS fit with an intercept centres at the weighted
+        training means), not another pass over the rows."""
         from ._kernels import loss_difference_sums
 
         X_all, Y_all = stacked
@@ -1244,12 +1249,9 @@ class GCM(BaseEstimator):
             fold_weight[f] = np.sum(wn[test])
             w_train = None if wt is None else wt[train]
             price[f] = _linear_price(q, len(train) if w_train is None else _effective_size(w_train))
-            # training means as one product with the normalised training weights (no copy of the rows)
-            v = np.zeros(len(yt))
-            v[train] = 1.0 / len(train) if w_train is None else w_train / np.sum(w_train)
-            mu[f, y_pos] = v @ yt
+            mu[f, y_pos] = pair_fitters[f].y_center_
             if x_cols.size:
-                mu[f, x_pos] = (v @ Xt)[x_cols]
+                mu[f, x_pos] = pair_fitters[f].center_[x_cols]
         ok = np.all(np.isfinite(price), axis=0)
         safe = np.ascontiguousarray(np.where(np.isfinite(price), price, 0.0))
         allowance = np.where(ok, fold_weight @ safe, np.inf)
@@ -1330,15 +1332,17 @@ class GCM(BaseEstimator):
                 return batch
         return run_tasks(lambda m: m.residuals(X, y_num), models, self.n_jobs, False, "gcm residuals")
 
-    def _zero_collinear_residuals(self, residuals, Xf):
+    def _zero_collinear_residuals(self, residuals, Xf, x_extremes=None):
         """Set to zero the x-residuals that are rounding noise (a column that is an exact function of the
         others, e.g. exactly collinear): a feature without variation of its own has no conditional
-        covariance with y, and the scale-free z statistic of its rounding noise would be noise itself."""
+        covariance with y, and the scale-free z statistic of its rounding noise would be noise itself.
+        ``x_extremes``: the stacked x-residuals' column maxima and minima, where the caller has them."""
         spread = np.max(Xf, axis=0) - np.min(Xf, axis=0)  # reductions only: no (n, p) temporaries
         if isinstance(residuals, _StackedResiduals):
             X_all = residuals.stacked[0]
             singles = np.array([c[0] for c in self.group_columns_], dtype=np.intp)
-            largest = np.maximum(np.max(X_all, axis=0), -np.min(X_all, axis=0))
+            high, low = x_extremes if x_extremes is not None else (np.max(X_all, axis=0), np.min(X_all, axis=0))
+            largest = np.maximum(high, -low)
             noise = largest <= COLLINEAR_TOLERANCE * spread[singles]
             if noise.any():
                 X_all[:, noise] = 0.0
@@ -1351,17 +1355,24 @@ class GCM(BaseEstimator):
     def _result(self, residuals, X, y_num, w, split, fold_ids, overwrite=False):
         """The result and the nuisance check (None when off) from the residuals; ``overwrite``: the
         residual arrays are this call's own and may be overwritten once the check has read them."""
-        arrays = residuals.stacked if isinstance(residuals, _StackedResiduals) else [
-            a for pair in residuals for a in pair]
-        # max and min propagate NaN and show inf, without an (n, p) temporary
-        finite = all(np.isfinite(np.max(a)) and np.isfinite(np.min(a)) for a in arrays if a.size)
+        # max and min propagate NaN and show inf, without an (n, p) temporary; the stacked x-residuals'
+        # column extremes serve the collinearity check too
+        x_extremes = None
+        if isinstance(residuals, _StackedResiduals):
+            X_all, Y_all = residuals.stacked
+            x_extremes = (np.max(X_all, axis=0), np.min(X_all, axis=0)) if X_all.size else None
+            finite = ((x_extremes is None or bool(np.all(np.isfinite(x_extremes[0]) & np.isfinite(x_extremes[1]))))
+                      and (not Y_all.size or (np.isfinite(np.max(Y_all)) and np.isfinite(np.min(Y_all)))))
+        else:
+            arrays = [a for pair in residuals for a in pair]
+            finite = all(np.isfinite(np.max(a)) and np.isfinite(np.min(a)) for a in arrays if a.size)
         if not finite:
             raise ValueError(
                 f"estimator {estimator_name(self.estimator)}: the residuals are not finite on some rows "
                 "(an overflow: X or y on an extreme scale?); rescale the data"
             )
         Xf = as_float_array(X)
-        self._zero_collinear_residuals(residuals, Xf)
+        self._zero_collinear_residuals(residuals, Xf, x_extremes)
         x_res = [rx for rx, _ in residuals]
         stacked = None
         if all(len(cols) == 1 for cols in self.group_columns_):
