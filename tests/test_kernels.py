@@ -32,6 +32,7 @@ from vimp._kernels import (
     TWINS,
     column_r2,
     constant_columns,
+    drop_one_residuals_into,
     derangements_from_stream,
     gcm_linear_products,
     group_drop_losses,
@@ -873,7 +874,7 @@ def test_every_kernel_has_a_twin_with_the_same_signature():
 @pytest.mark.skipif(JIT_DISABLED, reason="flags exist only on compiled dispatchers")
 def test_flag_policy():
     parallel_kernels = {pap_linear_losses, loco_linear_losses, loco_linear_losses_into, gcm_linear_products,
-                        group_drop_losses}
+                        group_drop_losses, drop_one_residuals_into}
     for kernel in TWINS:
         options = kernel.targetoptions
         # cache=True is not kept in targetoptions; it installs an on-disk FunctionCache.
@@ -1013,3 +1014,28 @@ def test_draw_permutations_always_gives_permutations(n, n_permutations, seed):
     assert_array_equal(np.sort(perms, axis=1), np.broadcast_to(np.arange(n), (n_permutations, n)))
     # the same Generator state gives the same permutations
     assert_array_equal(perms, draw_permutations(np.random.default_rng(seed), n, n_permutations))
+
+
+def test_drop_one_residuals_into_matches_twin_and_the_fitter():
+    from vimp._linear_fitter import LinearFitter
+
+    rng = np.random.default_rng(34)
+    X = rng.normal(size=(80, 4))
+    y = X @ [1.0, -0.5, 0.0, 2.0] + rng.normal(size=80)
+    fitter = LinearFitter().fit(X[:50], y[:50])
+    rows = rng.permutation(100)[:30].astype(np.intp)
+    outs = [(np.full((100, 4), -1.0), np.full((100, 4), -1.0)) for _ in range(2)]
+    got = fitter.residuals_each(X[50:], y[50:], out=outs[0], rows=rows)
+    assert got is outs[0]
+    x_block, y_block = fitter.residuals_each(X[50:], y[50:])
+    assert_bit_identical(outs[0][0][rows], x_block)  # the same operations, into the rows
+    assert_bit_identical(outs[0][1][rows], y_block)
+    untouched = np.setdiff1d(np.arange(100), rows)
+    assert np.all(outs[0][0][untouched] == -1.0) and np.all(outs[0][1][untouched] == -1.0)
+    diag = np.diag(fitter.G_)
+    V = fitter._centred(X[50:]) @ fitter.G_
+    residual = y[50:] - fitter.predict(X[50:])
+    twin = reference.drop_one_residuals_into(V, residual, fitter.scale_ / diag, fitter.beta_ / diag,
+                                            *outs[1], rows)
+    assert_matches_twin(outs[0][0], twin[0])
+    assert_matches_twin(outs[0][1], twin[1])

@@ -1051,6 +1051,17 @@ class GCM(BaseEstimator):
     def _crossfit_residuals(self):
         X, y_num = self._X, self._y_num
         n, k = len(y_num), len(self.groups_)
+        singles = [c[0] for c in self.group_columns_] if all(len(c) == 1 for c in self.group_columns_) else []
+        if (list(singles) == list(range(self.n_features_in_)) and not self.constant_columns_.any()
+                and all(self._batchable(f) for f in self.fitters_)):
+            # one group per column in order, none constant: each fold's residuals written straight
+            # into their rows of the two arrays
+            X_all, Y_all = np.empty((n, k)), np.empty((n, k))
+            for fitter, (_, test) in zip(self.fitters_, self.folds_):
+                if fitter.residuals_each(take_rows(X, test), y_num[test], out=(X_all, Y_all), rows=test) is None:
+                    break
+            else:
+                return _StackedResiduals.of(X_all, Y_all)
         X_all = Y_all = None
         for fitter, (_, test) in zip(self.fitters_, self.folds_):  # each fold's block written as it comes
             batch = self._batch_residuals(fitter, take_rows(X, test), y_num[test])

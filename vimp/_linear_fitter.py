@@ -1222,8 +1222,15 @@ class LinearFitter(_LinearPredictor):
             return self._sklearn_view(source).regress_columns(cols, source)
         return _LinearColumnModel(self, cols)
 
-    def residuals_each(self, X, y):
+    def residuals_each(self, X, y, out=None, rows=None):
         """:meth:`residuals_without` for every single column at once, from one product ``Z_c G``.
+
+        Parameters
+        ----------
+        X, y : evaluation data
+        out : pair of ndarrays of shape (N, n_features), optional
+            Where to write the residuals: row ``i`` of ``X`` goes to row ``rows[i]`` of each (one
+            cross-fitting fold of the full arrays; ``rows`` distinct positions). ``out`` is returned.
 
         Returns
         -------
@@ -1242,8 +1249,21 @@ class LinearFitter(_LinearPredictor):
             raise ValueError(f"y must be 1-D with one value per row of X ({Xf.shape[0]}); got shape {yf.shape}")
         if self._minimum_norm:  # one refit pair per column
             pairs = [self.residuals_without(Xf, yf, [j]) for j in range(Xf.shape[1])]
-            return (np.column_stack([xr[:, 0] for xr, _ in pairs]), np.column_stack([yr for _, yr in pairs]))
+            x_resid = np.column_stack([xr[:, 0] for xr, _ in pairs])
+            y_resid = np.column_stack([yr for _, yr in pairs])
+            if out is not None:
+                out[0][rows], out[1][rows] = x_resid, y_resid
+                return out
+            return x_resid, y_resid
         residual = yf - (Xf @ self.coef_ + self.intercept_)
+        if self.active_.all() and out is not None:  # straight into the rows of the caller's arrays
+            from ._kernels import drop_one_residuals_into
+
+            diag = np.diag(self.G_)
+            V = self._centred(Xf) @ self.G_
+            drop_one_residuals_into(V, residual, self.scale_ / diag, self.beta_ / diag, out[0], out[1],
+                                    np.ascontiguousarray(rows, dtype=np.intp))
+            return out
         if self.active_.all():  # the common case, in few passes and two (n, p) allocations
             centred = self._centred(Xf)
             V = centred @ self.G_
@@ -1261,6 +1281,9 @@ class LinearFitter(_LinearPredictor):
             diag = np.diag(self.G_)[active]
             x_resid[:, active] = V / diag * self.scale_[active]
             y_resid[:, active] += V * (self.beta_[active] / diag)
+        if out is not None:
+            out[0][rows], out[1][rows] = x_resid, y_resid
+            return out
         return x_resid, y_resid
 
     def residuals_without(self, X, y, columns):

@@ -16,6 +16,7 @@ from .linear_nb import (
     PAP_BLOCK_SIZE,
     column_r2,
     constant_columns,
+    drop_one_residuals_into,
     gcm_linear_products,
     group_drop_losses,
     loco_linear_losses,
@@ -35,6 +36,7 @@ from .random_nb import derangements_from_stream, permutations_from_words
 TWINS = {
     column_r2: reference.column_r2,
     constant_columns: reference.constant_columns,
+    drop_one_residuals_into: reference.drop_one_residuals_into,
     pointwise_loss: reference.pointwise_loss,
     pap_linear_losses: reference.pap_linear_losses,
     pap_linear_terms: reference.pap_linear_terms,
@@ -59,6 +61,7 @@ __all__ = [
     "column_r2",
     "constant_columns",
     "derangements_from_stream",
+    "drop_one_residuals_into",
     "gcm_linear_products",
     "group_drop_losses",
     "loco_linear_losses",

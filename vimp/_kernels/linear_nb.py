@@ -33,6 +33,7 @@ __all__ = [
     "LOSS_SQUARED",
     "PAP_BLOCK_SIZE",
     "column_r2",
+    "drop_one_residuals_into",
     "constant_columns",
     "gcm_linear_products",
     "group_drop_losses",
@@ -545,6 +546,27 @@ def loco_linear_losses_into(y, pred, xg, shift, loss_code, out, rows):
             reduced = pred[i] - shift[j] * xg[i, j]
             out[r, j] = pointwise_loss(y[i], reduced, loss_code)
     return out
+
+
+@njit_parallel
+def drop_one_residuals_into(V, residual, x_factor, y_factor, x_out, y_out, rows):
+    """Every single column's x- and y-residuals of an OLS fit, written into rows ``rows`` of two arrays.
+
+    Row ``i`` of the evaluation block gives ``x_out[rows[i], j] = V[i, j] * x_factor[j]`` and
+    ``y_out[rows[i], j] = V[i, j] * y_factor[j] + residual[i]`` (``V = Z_c G``, ``x_factor = scale /
+    diag(G)``, ``y_factor = beta / diag(G)``; see :meth:`vimp._linear_fitter.LinearFitter.residuals_each`,
+    whose numbers these are, operation for operation). ``rows`` are distinct positions, so the rows
+    written in parallel never overlap.
+    """
+    n, p = V.shape
+    for i in prange(n):
+        r = rows[i]
+        e = residual[i]
+        for j in range(p):
+            v = V[i, j]
+            x_out[r, j] = v * x_factor[j]
+            y_out[r, j] = v * y_factor[j] + e
+    return x_out, y_out
 
 
 @njit_kernel

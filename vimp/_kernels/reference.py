@@ -206,6 +206,15 @@ def loco_linear_losses_into(y, pred, xg, shift, loss_code, out, rows):
     return out
 
 
+def drop_one_residuals_into(V, residual, x_factor, y_factor, x_out, y_out, rows):
+    """Single-column OLS residuals written into rows ``rows`` (reference)."""
+    x_out[rows] = V * x_factor
+    y = V * y_factor
+    y += residual[:, None]
+    y_out[rows] = y
+    return x_out, y_out
+
+
 def residual_products(x_resid, y_resid, out=None):
     """GCM residual products with their column means and 1/n sds (reference).
 
