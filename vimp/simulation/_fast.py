@@ -52,6 +52,7 @@ from .._inference import (
     wald_interval,
 )
 from .._kernels import LOSS_SQUARED, pap_linear_terms, permutations_from_words
+from .._kernels.random_nb import derangements_from_pcg64, pcg64_states, permutations_from_pcg64
 from .._kernels.simulation_nb import drop_replicate_stats, pap_replicate_stats, seed_sequence_words
 from .._linear_fitter import (
     _CHOLESKY_MAX_CONDITION,
@@ -66,6 +67,7 @@ from .._loco import _KEY_PERTURB, LOCO, perturbation_scale
 from .._pap import PermutationImportance
 from .._split import (
     PERMUTATION_KINDS,
+    _derangement_words,
     _draw_derangements,
     _draw_words,
     _permutation_reserve,
@@ -164,6 +166,49 @@ class _Streams:
         if rows is None:
             return np.random.SeedSequence(run, spawn_key=key).generate_state(n_words, np.uint32).tolist()
         return seed_sequence_words(rows, n_words)[0].tolist()
+
+
+def _seed_rows(runs, keys):
+    """Assembled entropy of ``SeedSequence(run, spawn_key=key)`` for every run and key (run-major), as
+    :func:`vimp._kernels.simulation_nb.seed_sequence_words` takes it: the run's two 32-bit words padded
+    to the pool size of 4, then the key's words. Every run is below 2**64 (the runner's seeds are below
+    2**63, the estimators' ``random_state`` below 2**32), every key word below 2**32."""
+    runs = np.asarray(runs, dtype=np.uint64)
+    keys = np.asarray(keys, dtype=np.uint64).reshape(len(keys), -1)
+    rows = np.zeros((len(runs), len(keys), 4 + keys.shape[1]), dtype=np.uint64)
+    rows[:, :, 0] = (runs & np.uint64(0xFFFFFFFF))[:, None]
+    rows[:, :, 1] = (runs >> np.uint64(32))[:, None]
+    rows[:, :, 4:] = keys[None]
+    return rows.reshape(len(runs) * len(keys), -1)
+
+
+def _child_states(runs, keys):
+    """PCG64 states (state high, low, increment high, low) of ``default_rng(SeedSequence(run,
+    spawn_key=key))`` for every run and key, shape (len(runs), len(keys), 4), in two compiled calls."""
+    words = seed_sequence_words(_seed_rows(runs, keys), 8)
+    return pcg64_states(words).reshape(len(runs), len(keys), 4)
+
+
+def _estimator_seeds(seeds, names):
+    """Each estimator's ``random_state`` in each replicate (:func:`_seed_of`), shape (len(seeds), len(names))."""
+    keys = [(1, zlib.crc32(name.encode())) for name in names]
+    words = seed_sequence_words(_seed_rows(seeds, keys), 1)
+    return words.reshape(len(seeds), len(names))
+
+
+class _Pool:
+    """NumPy Generators put on given PCG64 states (reused: a caller uses one before it asks again)."""
+
+    def __init__(self, size=1):
+        self._gens = [np.random.Generator(np.random.PCG64()) for _ in range(size)]
+
+    def on(self, state, slot=0):
+        hi, lo, inc_hi, inc_lo = state
+        gen = self._gens[slot]
+        gen.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": (hi << 64) | lo,
+                                                                       "inc": (inc_hi << 64) | inc_lo},
+                                   "has_uint32": 0, "uinteger": 0}
+        return gen
 
 
 def _ols_spec(learner):
@@ -365,6 +410,8 @@ class _Replicate:
         self.full = np.ascontiguousarray(self.res * self.res)
         self._V = None
         self._means = None
+        self._drops = {}
+        self._cols = {}
 
     @property
     def V(self):
@@ -372,8 +419,28 @@ class _Replicate:
             self._V = (self.Xe - self.center) @ self.G
         return self._V
 
+    def eval_cols(self, cols):
+        """The evaluation columns ``cols`` (contiguous; computed once)."""
+        if "x" not in self._cols:
+            self._cols["x"] = np.ascontiguousarray(self.Xe[:, cols])
+            self._cols["coef"] = np.ascontiguousarray(self.coef[cols])
+        return self._cols["x"]
+
+    def coef_cols(self, cols):
+        self.eval_cols(cols)
+        return self._cols["coef"]
+
     def drop_stats(self, cols, price):
-        """:func:`vimp._kernels.simulation_nb.drop_replicate_stats` of this replicate."""
+        """:func:`vimp._kernels.simulation_nb.drop_replicate_stats` of this replicate (once per price;
+        the LOCO statistics are the same at every price)."""
+        price = float(price)
+        if price in self._drops:
+            return self._drops[price]
+        out = self._drop_stats(cols, price)
+        self._drops[price] = out
+        return out
+
+    def _drop_stats(self, cols, price):
         if self._means is None:
             self._means = (self.Xt.mean(axis=0), self.ye - self.yt.mean())
         inv_diag = 1.0 / np.diag(self.G)
@@ -479,11 +546,10 @@ def _loco(rep, part, entropy, cols, streams):
     return (raw, raw_se) + _perturbed(raw, raw_se, full, part, entropy, len(cols), streams)
 
 
-def _gcm(rep, part, cols):
-    """GCM (Wald, covariance scale) of one replicate: ``(raw, raw_se)`` per feature."""
-    n = len(rep.ye)
+def _gcm(rep, part, cols, price):
+    """GCM (Wald, covariance scale) of one replicate: ``(raw, raw_se)`` per feature; ``price`` the nuisance
+    check's allowance (``_linear_price`` of the training design; inf without the check)."""
     k = len(cols)
-    price = float(_linear_price(rep.Xt.shape[1] - 1, rep.Xt.shape[0])) if part["nuisance_check"] else np.inf
     stats_, _, z = rep.drop_stats(cols, price)
     a, se, x_abs, spread = stats_[4:8]
     if np.any(x_abs <= COLLINEAR_TOLERANCE * spread):
@@ -603,6 +669,174 @@ def _draw_replicate(spec, seed, streams):
     return X[:half], y[:half], X[half:], y[half:]
 
 
+@functools.lru_cache(maxsize=256)
+def _block_table(n, R):
+    """``_derangement_words(n, m)`` for ``m = 0, ..., R`` (the Generator's block sizes)."""
+    return np.array([0] + [_derangement_words(n, m) for m in range(1, R + 1)], dtype=np.int64)
+
+
+def _perturbed_chunk(raw, raw_se, sd_full, n, scale, draws):
+    """:func:`vimp._inference.perturbed_test_from_draws` of every replicate of a chunk at once (its estimate
+    and standard error; the same operations on arrays of shape (replicates, groups), with ``rho`` per
+    replicate; a test compares them with the function, replicate by replicate, bit for bit).
+
+    ``sd_full`` holds ``full_loss.std()`` of each replicate, ``draws`` (replicates, groups, 3).
+    """
+    rho = (float(scale) * sd_full)[:, None]
+    a, b, c = draws[..., 0], draws[..., 1], draws[..., 2]
+    root = n * raw_se
+    estimate = raw + rho * a / math.sqrt(n)
+    se = np.sqrt((root + rho * b) ** 2 + rho * rho * c) / n
+    return estimate, se
+
+
+def _held_out(spec, parts, seeds, cols, store, fast):
+    """The replicates of a chunk with a held-out evaluation set (``"independent"``, ``"holdout"``): fills
+    ``store`` (raw, se and the test's inputs per estimator) and marks in ``fast`` the replicates left to
+    the generic path.
+
+    The random streams are those of the generic path: the Generator states of every child seed of the
+    chunk in a few compiled calls (:func:`_child_states`); PaP's permutations straight from the PCG64
+    states in compiled code (:func:`vimp._kernels.random_nb.derangements_from_pcg64`, the same draws as
+    :func:`vimp._split.draw_permutations` on those Generators); LOCO's perturbation draws and permuted
+    training rows from NumPy Generators put on the states.
+    """
+    dgp, n = spec["dgp"], spec["n"]
+    independent = spec["validation"] == "independent"
+    n_train = n if independent else n // 2
+    n_eval = n if independent else n - n // 2
+    count, k = len(seeds), len(cols)
+    cols64 = np.asarray(cols, dtype=np.int64)
+    entropy = _estimator_seeds(seeds, [part["name"] for part in parts])
+    pool = _Pool()
+    gcm_price = float(_linear_price(dgp.p - 1, n_train))
+    shared_price = np.inf
+    if any(part["method"] == "gcm" and part["nuisance_check"] for part in parts):
+        shared_price = gcm_price  # LOCO's drop statistics do not depend on the price: one kernel call
+    extras = []
+    for j, part in enumerate(parts):
+        run = entropy[:, j]
+        extra = {}
+        if part["method"] == "pap":
+            R = part["permutations"]
+            keys = [(_SEED_EVAL, 0)] if part["shared"] else [(_SEED_EVAL, g, 0) for g in range(k)]
+            extra["states"] = _child_states(run, keys)
+            extra["perms"] = np.empty((len(keys), R, n_eval), dtype=np.int64)
+            if part["shared"]:
+                extra["group_perms"] = np.empty((k, R, n_eval), dtype=np.int64)
+            if part["kind"] == "derangement":
+                extra["table"] = _block_table(n_eval, R)
+            else:
+                extra["width"] = (max(n_eval - 1, 0) + _permutation_reserve(n_eval) + 1) // 2
+        elif part["method"] == "loco":
+            if part["refit"] == "permute":
+                extra["fit_states"] = _child_states(run, [(_SEED_FIT, g, 0) for g in range(k)]).tolist()
+            if part["test"] == "perturbed":
+                states = _child_states(run, [(_SEED_TEST, _KEY_PERTURB, g) for g in range(k)]).tolist()
+                draws = np.empty((count, k, 3))
+                for i in range(count):
+                    for g in range(k):
+                        draws[i, g] = draw_perturbation(pool.on(states[i][g]), n_eval)
+                extra["draws"] = draws
+                extra["sd_full"] = np.full(count, np.nan)
+        extras.append(extra)
+    data_states = _child_states(seeds, [(0,)])[:, 0].tolist()
+    fits = {}
+    for i in range(count):
+        rng = pool.on(data_states[i])
+        X, y = dgp._draw(n, rng)  # a built-in dgp: finite floats of the right shapes, as sample checks
+        if independent:
+            Xt, yt = X, y
+            Xe, ye = dgp._draw(n, rng)
+        else:
+            half = n // 2
+            Xt, yt, Xe, ye = X[:half], y[:half], X[half:], y[half:]
+        fits.clear()
+        try:
+            if _constant(Xt):
+                raise _Fallback
+            for part, out, extra in zip(parts, store, extras):
+                key = (part["intercept"], part["rank_tol"])
+                if key not in fits:
+                    fits[key] = _Replicate(Xt, yt, Xe, ye, *key)
+                rep = fits[key]
+                if part["method"] == "pap":
+                    out["raw"][i], out["se"][i], out["a"][i], out["b"][i] = _pap_held_out(rep, part, extra, i,
+                                                                                       cols)
+                elif part["method"] == "loco":
+                    out["raw"][i], out["se"][i] = _loco_held_out(rep, part, extra, i, cols, cols64, pool,
+                                                                 shared_price)
+                    if "sd_full" in extra:
+                        extra["sd_full"][i] = float(rep.full.std())
+                else:
+                    price = gcm_price if part["nuisance_check"] else np.inf
+                    out["raw"][i], out["se"][i] = _gcm(rep, part, cols64, price)
+        except _Fallback:
+            fast[i] = False
+    for part, out, extra in zip(parts, store, extras):
+        if part["method"] != "loco":
+            continue
+        if part["test"] == "paired":
+            out["a"][:], out["b"][:] = out["raw"], out["se"]
+        else:
+            out["a"][:], out["b"][:] = _perturbed_chunk(out["raw"], out["se"], extra["sd_full"], n_eval,
+                                                        perturbation_scale(n_eval), extra["draws"])
+
+
+def _pap_held_out(rep, part, extra, i, cols):
+    """PaP of replicate ``i`` of a chunk: ``(raw, se, skew, df)`` per group."""
+    n = len(rep.ye)
+    R = part["permutations"]
+    perms = extra["perms"]
+    if part["kind"] == "derangement":
+        if n < 2:
+            raise _Fallback
+        derangements_from_pcg64(extra["states"][i], n, R, extra["table"], perms)
+    elif not permutations_from_pcg64(extra["states"][i], n, R, extra["width"], perms):
+        raise _Fallback  # a row ran out of words (p < 1e-20): the generic path redraws it
+    if part["shared"]:
+        extra["group_perms"][:] = perms[0]
+        perms = extra["group_perms"]
+    raw, raw_se, se, skew, dof, low, high, other_max = pap_replicate_stats(
+        rep.ye, rep.pred, rep.full, rep.eval_cols(cols), rep.coef_cols(cols), perms)
+    bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(rep.full)) + other_max + 1e-300)
+    if np.any((high <= bound) & (low >= -bound)):
+        raise _Fallback  # differences at rounding level: the estimator's exact zero
+    if not (np.all(raw_se > 0) and np.all(np.isfinite(se) & (se > 0))):
+        raise _Fallback
+    return raw, se, skew, dof
+
+
+def _loco_held_out(rep, part, extra, i, cols, cols64, pool, price):
+    """LOCO of replicate ``i`` of a chunk: ``(raw, raw_se)`` per group (the test at the end of the chunk)."""
+    full = rep.full
+    if part["refit"] == "drop":
+        stats_, other_max, _ = rep.drop_stats(cols64, price)
+        raw, raw_se, low, high = stats_[:4]
+        bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(full)) + other_max + 1e-300)
+        if np.any((high <= bound) & (low >= -bound)) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
+            raise _Fallback
+        return raw, raw_se
+    n = len(rep.ye)
+    other = np.empty((n, len(cols)))
+    Xt = rep.Xt
+    n_train = Xt.shape[0]
+    states = extra["fit_states"][i]
+    for g, c in enumerate(cols):
+        perm = pool.on(states[g]).permutation(n_train)
+        Xp = Xt.copy()
+        Xp[:, c] = Xt[perm, c]
+        center, y_center, beta, _ = _fit(Xp, rep.yt, part["intercept"], part["rank_tol"])
+        pred = rep.Xe @ beta + float(y_center - center @ beta)
+        r = rep.ye - pred
+        other[:, g] = r * r
+    diff = other - full[:, None]
+    raw, raw_se = _mean_se(diff)
+    if _numerically_zero(diff, full, other) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
+        raise _Fallback
+    return raw, raw_se
+
+
 def run_chunk(spec, parts, replicates, seeds, generic):
     """Rows (dict of lists, the runner's columns) and warnings of a chunk of replicates.
 
@@ -618,8 +852,9 @@ def run_chunk(spec, parts, replicates, seeds, generic):
     # per estimator: raw estimate, its se, and the test's inputs, (count, k) each
     store = [{key: np.full((count, k), np.nan) for key in ("raw", "se", "a", "b")} for _ in parts]
     fast = np.ones(count, dtype=bool)
-    fits = {}
     streams = _Streams()
+    if spec["validation"] != "cv":
+        _held_out(spec, parts, seeds, cols, store, fast)
     for i, seed in enumerate(seeds):
         if spec["validation"] == "cv":
             rng = streams.children(seed, [(0,)])[0]
@@ -635,28 +870,6 @@ def run_chunk(spec, parts, replicates, seeds, generic):
             except _Fallback:
                 fast[i] = False
             continue
-        Xt, yt, Xe, ye = _draw_replicate(spec, seed, streams)
-        fits.clear()
-        try:
-            if _constant(Xt):
-                raise _Fallback
-            for part, out in zip(parts, store):
-                key = (part["intercept"], part["rank_tol"])
-                if key not in fits:
-                    fits[key] = _Replicate(Xt, yt, Xe, ye, *key)
-                rep = fits[key]
-                entropy = _seed_of(seed, part["name"], streams)
-                if part["method"] == "pap":
-                    raw, se, skew, dof = _pap(rep, part, entropy, cols, streams)
-                    out["raw"][i], out["se"][i], out["a"][i], out["b"][i] = raw, se, skew, dof
-                elif part["method"] == "loco":
-                    raw, se, test_est, test_se = _loco(rep, part, entropy, cols, streams)
-                    out["raw"][i], out["se"][i], out["a"][i], out["b"][i] = raw, se, test_est, test_se
-                else:
-                    raw, se = _gcm(rep, part, cols)
-                    out["raw"][i], out["se"][i] = raw, se
-        except _Fallback:
-            fast[i] = False
     # inference for the whole chunk at once, through vimp's own functions
     columns = {}
     for part, out in zip(parts, store):
