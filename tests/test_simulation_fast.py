@@ -106,8 +106,11 @@ def test_run_replicate_and_chunking_give_the_same_rows():
 
 
 def test_a_replicate_the_fast_path_refuses_is_computed_by_the_generic_path(monkeypatch):
-    # Force the fallback on every other replicate: the table must still be the generic one.
+    # The compiled fit of the chunk hands every replicate to the per-replicate path (as it does where
+    # the design is not well conditioned), which refuses every other one: the table must still be the
+    # generic one.
     original = fast._Replicate.__init__
+    real_fit_chunk = fast._fit_chunk
     calls = {"n": 0}
 
     def sometimes_refuse(self, *args, **kwargs):
@@ -116,11 +119,42 @@ def test_a_replicate_the_fast_path_refuses_is_computed_by_the_generic_path(monke
             raise fast._Fallback
         original(self, *args, **kwargs)
 
+    def nothing_compiled(*args):
+        out = real_fit_chunk(*args)
+        return (np.zeros_like(out[0]),) + out[1:]
+
     kwargs = dict(dgp=BladenDesign(3, 0.5), estimators=_all_estimators(), n=30, reps=6, random_state=8)
     generic = _generic(monkeypatch, **kwargs)
     monkeypatch.setattr(fast._Replicate, "__init__", sometimes_refuse)
+    monkeypatch.setattr(fast, "_fit_chunk", nothing_compiled)
     _assert_same(monte_carlo(**kwargs), generic)
     assert calls["n"] >= 6
+
+
+@pytest.mark.parametrize("check", ["_zero_at_rounding", "_nuisance_limit"])
+def test_a_replicate_the_compiled_checks_refuse_is_computed_by_the_generic_path(monkeypatch, check):
+    # Every other replicate of the compiled chunk flagged (differences at rounding level; a nuisance
+    # check close to flagging): those replicates come from the generic path, the others do not.
+    estimators = _all_estimators()
+    kwargs = dict(dgp=EquicorrelatedLinear(3, 0.5, 1.0), estimators=estimators, n=40, reps=6, random_state=2)
+    generic = _generic(monkeypatch, **kwargs)
+    handed_over = []
+    real_generic = runner._generic_replicate
+
+    def counting_generic(spec, replicate, seed):
+        handed_over.append(replicate)
+        return real_generic(spec, replicate, seed)
+
+    if check == "_zero_at_rounding":
+        def flag(low, high, full, other_max):
+            return np.arange(len(low)) % 2 == 1
+    else:
+        def flag(tests):
+            return -np.inf
+    monkeypatch.setattr(fast, check, flag)
+    monkeypatch.setattr(runner, "_generic_replicate", counting_generic)
+    _assert_same(monte_carlo(**kwargs), generic)
+    assert sorted(handed_over) == ([1, 3, 5] if check == "_zero_at_rounding" else list(range(6)))
 
 
 def test_a_nuisance_check_near_its_level_hands_the_replicate_to_the_generic_path(monkeypatch):

@@ -14,8 +14,10 @@ import math
 import numpy as np
 
 from ._config import njit_kernel
+from .random_nb import derangements_from_pcg64, permutations_from_pcg64
 
-__all__ = ["drop_replicate_stats", "drop_replicate_stats_reference", "pap_replicate_stats",
+__all__ = ["drop_chunk", "drop_chunk_reference", "ols_chunk", "ols_chunk_reference", "pap_chunk",
+           "pap_chunk_reference", "drop_replicate_stats", "drop_replicate_stats_reference", "pap_replicate_stats",
            "pap_replicate_stats_reference", "seed_sequence_words", "seed_sequence_words_reference"]
 
 
@@ -410,3 +412,334 @@ def drop_replicate_stats_reference(y, pred, full, V, cols, shift, inv_diag, x_ev
             z = np.where(se > 1e-12 * scale, d.mean(axis=0) / np.where(se > 0, se, 1.0), 0.0)
             nuisance_z = max(nuisance_z, float(np.max(z)))
     return out, float(np.max(other)) if other.size else 0.0, nuisance_z
+
+
+# ------------------------------------------------------------------------------------------ whole chunks
+@njit_kernel
+def ols_chunk(Xt, yt, Xe, ye, intercept, threshold, max_condition, norm_low, norm_high):
+    """OLS fits of the replicates of a chunk and what the estimators share, in one call.
+
+    Each replicate's fit is :class:`vimp._linear_fitter.LinearFitter`'s one-factorisation path: centre
+    (with an intercept), equilibrate the Gram matrix by the column norms, Cholesky-factor it (``R^T R``),
+    invert ``R`` and solve; the inverse Gram matrix is ``G = D^-1 R^-1 R^-T D^-1``. Where the fitter might
+    decide otherwise, or this factorisation is not accurate to far below the fast path's tolerance, the
+    replicate is flagged (``ok`` False) and the caller fits it as the fitter does: a Gram matrix that
+    is not finite, column norms outside ``(norm_low, norm_high)``, a failed factorisation,
+    ``||R||_F ||R^-1||_F`` above ``max_condition`` (at most the fitter's Cholesky limit) or the rank
+    check ``||R D||_F ||D^-1 R^-1||_F threshold < 0.5`` failing.
+
+    Parameters
+    ----------
+    Xt : ndarray of shape (m, n_train, p)
+    yt : ndarray of shape (m, n_train)
+    Xe : ndarray of shape (m, n_eval, p)
+    ye : ndarray of shape (m, n_eval)
+    intercept : bool
+    threshold, max_condition, norm_low, norm_high : float
+
+    Returns
+    -------
+    ok : bool ndarray of shape (m,)
+    beta : ndarray of shape (m, p)
+    G : ndarray of shape (m, p, p)
+    pred, full : ndarrays of shape (m, n_eval)
+        Predictions and squared errors on the evaluation rows.
+    V : ndarray of shape (m, n_eval, p)
+        ``(X_eval - center) G``.
+    x_mean : ndarray of shape (m, p)
+        Training column means (GCM's nuisance baseline), and ``y_base`` (m, n_eval) ``y_eval - mean(y_train)``.
+    """
+    m, n, p = Xt.shape
+    n_eval = Xe.shape[1]
+    ok = np.zeros(m, dtype=np.bool_)
+    beta_out = np.zeros((m, p))
+    G_out = np.zeros((m, p, p))
+    pred_out = np.zeros((m, n_eval))
+    full_out = np.zeros((m, n_eval))
+    V_out = np.zeros((m, n_eval, p))
+    x_mean = np.zeros((m, p))
+    y_base = np.zeros((m, n_eval))
+    A = np.empty((n, p))
+    b = np.empty(n)
+    center = np.empty(p)
+    gram = np.empty((p, p))
+    atb = np.empty(p)
+    norms = np.empty(p)
+    R = np.empty((p, p))
+    R_inv = np.empty((p, p))
+    work = np.empty(p)
+    beta = np.empty(p)
+    for r in range(m):
+        for j in range(p):
+            s = 0.0
+            for i in range(n):
+                s += Xt[r, i, j]
+            x_mean[r, j] = s / n
+        s = 0.0
+        for i in range(n):
+            s += yt[r, i]
+        y_mean = s / n
+        for i in range(n_eval):
+            y_base[r, i] = ye[r, i] - y_mean
+        y_center = y_mean if intercept else 0.0
+        for j in range(p):
+            center[j] = x_mean[r, j] if intercept else 0.0
+        for i in range(n):
+            for j in range(p):
+                A[i, j] = Xt[r, i, j] - center[j]
+            b[i] = yt[r, i] - y_center
+        finite = True
+        for j in range(p):
+            for l in range(j, p):
+                s = 0.0
+                for i in range(n):
+                    s += A[i, j] * A[i, l]
+                gram[j, l] = s
+                gram[l, j] = s
+                if not np.isfinite(s):
+                    finite = False
+            s = 0.0
+            for i in range(n):
+                s += A[i, j] * b[i]
+            atb[j] = s
+        if not finite:
+            continue
+        good = True
+        for j in range(p):
+            norms[j] = math.sqrt(gram[j, j])
+            if not (norms[j] > norm_low and norms[j] < norm_high):
+                good = False
+        if not good:
+            continue
+        # Cholesky of the equilibrated Gram matrix (upper: R^T R)
+        for j in range(p):
+            for l in range(p):
+                R[j, l] = 0.0
+        for j in range(p):
+            s = gram[j, j] / (norms[j] * norms[j])
+            for q in range(j):
+                s -= R[q, j] * R[q, j]
+            if not s > 0.0:
+                good = False
+                break
+            R[j, j] = math.sqrt(s)
+            for l in range(j + 1, p):
+                s = gram[j, l] / (norms[j] * norms[l])
+                for q in range(j):
+                    s -= R[q, j] * R[q, l]
+                R[j, l] = s / R[j, j]
+        if not good:
+            continue
+        # R^-1 (upper triangular) by back substitution
+        for j in range(p):
+            for l in range(p):
+                R_inv[j, l] = 0.0
+        for c in range(p):
+            R_inv[c, c] = 1.0 / R[c, c]
+            for j in range(c - 1, -1, -1):
+                s = 0.0
+                for q in range(j + 1, c + 1):
+                    s += R[j, q] * R_inv[q, c]
+                R_inv[j, c] = -s / R[j, j]
+        norm_r = 0.0
+        norm_inv = 0.0
+        norm_rd = 0.0
+        norm_inv_d = 0.0
+        for j in range(p):
+            for l in range(p):
+                norm_r += R[j, l] * R[j, l]
+                norm_inv += R_inv[j, l] * R_inv[j, l]
+                rd = R[j, l] * norms[l]
+                norm_rd += rd * rd
+                inv_d = R_inv[j, l] / norms[j]
+                norm_inv_d += inv_d * inv_d
+        condition = math.sqrt(norm_r) * math.sqrt(norm_inv)
+        if not (np.isfinite(condition) and condition <= max_condition):
+            continue
+        bound = math.sqrt(norm_rd) * math.sqrt(norm_inv_d)
+        if not (np.isfinite(bound) and bound * threshold < 0.5):
+            continue
+        # solution of the equilibrated system, then the original scale
+        for j in range(p):
+            s = 0.0
+            for q in range(j + 1):
+                s += R_inv[q, j] * (atb[q] / norms[q])
+            work[j] = s
+        for j in range(p):
+            s = 0.0
+            for q in range(j, p):
+                s += R_inv[j, q] * work[q]
+            beta[j] = s / norms[j]
+            beta_out[r, j] = beta[j]
+        for j in range(p):
+            for l in range(p):
+                s = 0.0
+                for q in range(max(j, l), p):
+                    s += R_inv[j, q] * R_inv[l, q]
+                G_out[r, j, l] = s / (norms[j] * norms[l])
+        offset = y_center
+        for j in range(p):
+            offset -= center[j] * beta[j]
+        for i in range(n_eval):
+            s = 0.0
+            for j in range(p):
+                s += Xe[r, i, j] * beta[j]
+            pred_out[r, i] = s + offset
+            e = ye[r, i] - pred_out[r, i]
+            full_out[r, i] = e * e
+            for l in range(p):
+                s = 0.0
+                for j in range(p):
+                    s += (Xe[r, i, j] - center[j]) * G_out[r, j, l]
+                V_out[r, i, l] = s
+        ok[r] = True
+    return ok, beta_out, G_out, pred_out, full_out, V_out, x_mean, y_base
+
+
+def ols_chunk_reference(Xt, yt, Xe, ye, intercept, threshold, max_condition, norm_low, norm_high):
+    """:func:`ols_chunk` in NumPy (the twin): ``numpy.linalg.cholesky`` and ``inv`` per replicate, the
+    same checks; the same outputs (zeros where ``ok`` is False)."""
+    m, n, p = Xt.shape
+    n_eval = Xe.shape[1]
+    ok = np.zeros(m, dtype=bool)
+    beta_out, G_out = np.zeros((m, p)), np.zeros((m, p, p))
+    pred_out, full_out, V_out = np.zeros((m, n_eval)), np.zeros((m, n_eval)), np.zeros((m, n_eval, p))
+    x_mean = Xt.mean(axis=1)
+    y_base = ye - yt.mean(axis=1)[:, None]
+    for r in range(m):
+        center = x_mean[r] if intercept else np.zeros(p)
+        y_center = float(yt[r].mean()) if intercept else 0.0
+        A, b = Xt[r] - center, yt[r] - y_center
+        gram = A.T @ A
+        if not np.all(np.isfinite(gram)):
+            continue
+        norms = np.sqrt(np.diag(gram))
+        if not (norms.min() > norm_low and norms.max() < norm_high):
+            continue
+        try:
+            R = np.linalg.cholesky(gram / np.outer(norms, norms)).T
+        except np.linalg.LinAlgError:
+            continue
+        R_inv = np.linalg.inv(R)
+        condition = np.linalg.norm(R) * np.linalg.norm(R_inv)
+        bound = np.linalg.norm(R * norms[None, :]) * np.linalg.norm(R_inv / norms[:, None])
+        if not (np.isfinite(condition) and condition <= max_condition and np.isfinite(bound)
+                and bound * threshold < 0.5):
+            continue
+        beta = (R_inv @ (R_inv.T @ ((A.T @ b) / norms))) / norms
+        G = (R_inv @ R_inv.T) / np.outer(norms, norms)
+        ok[r] = True
+        beta_out[r], G_out[r] = beta, G
+        pred_out[r] = Xe[r] @ beta + (y_center - center @ beta)
+        full_out[r] = (ye[r] - pred_out[r]) ** 2
+        V_out[r] = (Xe[r] - center) @ G
+    return ok, beta_out, G_out, pred_out, full_out, V_out, x_mean, y_base
+
+
+@njit_kernel
+def drop_chunk(ye, pred, full, V, cols, beta, G, Xe, x_mean, y_base, price, ok):
+    """:func:`drop_replicate_stats` of every replicate of a chunk with ``ok`` (``shift = beta / diag(G)``,
+    ``inv_diag = 1 / diag(G)``): ``stats`` (m, 8, k), ``other_absmax`` (m,), ``nuisance_z`` (m,)."""
+    m, n_eval, p = V.shape
+    k = cols.shape[0]
+    stats = np.full((m, 8, k), np.nan)
+    other_absmax = np.full(m, np.nan)
+    nuisance_z = np.full(m, np.nan)
+    shift = np.empty(p)
+    inv_diag = np.empty(p)
+    for r in range(m):
+        if not ok[r]:
+            continue
+        for j in range(p):
+            inv_diag[j] = 1.0 / G[r, j, j]
+            shift[j] = beta[r, j] / G[r, j, j]
+        out, other_absmax[r], nuisance_z[r] = drop_replicate_stats(ye[r], pred[r], full[r], V[r], cols, shift,
+                                                                   inv_diag, Xe[r], x_mean[r], y_base[r], price)
+        stats[r] = out
+    return stats, other_absmax, nuisance_z
+
+
+def drop_chunk_reference(ye, pred, full, V, cols, beta, G, Xe, x_mean, y_base, price, ok):
+    """:func:`drop_chunk` through :func:`drop_replicate_stats_reference` (the twin)."""
+    m = V.shape[0]
+    k = cols.shape[0]
+    stats = np.full((m, 8, k), np.nan)
+    other_absmax, nuisance_z = np.full(m, np.nan), np.full(m, np.nan)
+    for r in range(m):
+        if ok[r]:
+            diag = np.diag(G[r])
+            stats[r], other_absmax[r], nuisance_z[r] = drop_replicate_stats_reference(
+                ye[r], pred[r], full[r], V[r], cols, beta[r] / diag, 1.0 / diag, Xe[r], x_mean[r], y_base[r], price)
+    return stats, other_absmax, nuisance_z
+
+
+@njit_kernel
+def pap_chunk(ye, pred, full, x_cols, coef, states, n_permutations, derangement, shared, width, table, ok):
+    """PaP of every replicate of a chunk with ``ok``: the permutations from each replicate's PCG64 states
+    (:func:`vimp._kernels.random_nb.derangements_from_pcg64` or ``permutations_from_pcg64``), then
+    :func:`pap_replicate_stats`.
+
+    ``x_cols`` (m, n, k) and ``coef`` (m, k): the evaluation columns and coefficients of the features;
+    ``states`` (m, keys, 4): one state per feature, or one shared by all (``shared``).
+
+    Returns ``stats`` (m, 7, k): raw, raw_se, se, skew, dof, diff_min, diff_max; ``other_absmax`` (m,);
+    ``drawn`` (m,) False where a uniform permutation ran out of words (the caller's fallback).
+    """
+    m, n, k = x_cols.shape
+    R = n_permutations
+    keys = states.shape[1]
+    perms = np.empty((keys, R, n), dtype=np.int64)
+    group_perms = np.empty((k, R, n), dtype=np.int64)
+    stats = np.full((m, 7, k), np.nan)
+    other_absmax = np.full(m, np.nan)
+    drawn = np.ones(m, dtype=np.bool_)
+    for r in range(m):
+        if not ok[r]:
+            continue
+        if derangement:
+            derangements_from_pcg64(states[r], n, R, table, perms)
+        elif not permutations_from_pcg64(states[r], n, R, width, perms):
+            drawn[r] = False
+            continue
+        if shared:
+            for g in range(k):
+                group_perms[g] = perms[0]
+        else:
+            group_perms[:] = perms
+        raw, raw_se, se, skew, dof, low, high, other_absmax[r] = pap_replicate_stats(
+            ye[r], pred[r], full[r], x_cols[r], coef[r], group_perms)
+        stats[r, 0] = raw
+        stats[r, 1] = raw_se
+        stats[r, 2] = se
+        stats[r, 3] = skew
+        stats[r, 4] = dof
+        stats[r, 5] = low
+        stats[r, 6] = high
+    return stats, other_absmax, drawn
+
+
+def pap_chunk_reference(ye, pred, full, x_cols, coef, states, n_permutations, derangement, shared, width, table,
+                        ok):
+    """:func:`pap_chunk` through NumPy's PCG64 (:mod:`vimp._kernels.reference`) and
+    :func:`pap_replicate_stats_reference` (the twin)."""
+    from . import reference
+
+    m, n, k = x_cols.shape
+    R = n_permutations
+    stats = np.full((m, 7, k), np.nan)
+    other_absmax = np.full(m, np.nan)
+    drawn = np.ones(m, dtype=bool)
+    for r in range(m):
+        if not ok[r]:
+            continue
+        perms = np.empty((states.shape[1], R, n), dtype=np.int64)
+        if derangement:
+            reference.derangements_from_pcg64(states[r], n, R, table, perms)
+        elif not reference.permutations_from_pcg64(states[r], n, R, width, perms):
+            drawn[r] = False
+            continue
+        group_perms = np.repeat(perms[:1], k, axis=0) if shared else perms
+        out = pap_replicate_stats_reference(ye[r], pred[r], full[r], x_cols[r], coef[r], group_perms)
+        stats[r] = np.vstack(out[:7])
+        other_absmax[r] = out[7]
+    return stats, other_absmax, drawn

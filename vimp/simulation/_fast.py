@@ -53,7 +53,14 @@ from .._inference import (
 )
 from .._kernels import LOSS_SQUARED, pap_linear_terms, permutations_from_words
 from .._kernels.random_nb import derangements_from_pcg64, pcg64_states, permutations_from_pcg64
-from .._kernels.simulation_nb import drop_replicate_stats, pap_replicate_stats, seed_sequence_words
+from .._kernels.simulation_nb import (
+    drop_chunk,
+    drop_replicate_stats,
+    ols_chunk,
+    pap_chunk,
+    pap_replicate_stats,
+    seed_sequence_words,
+)
 from .._linear_fitter import (
     _CHOLESKY_MAX_CONDITION,
     _EPS,
@@ -690,6 +697,37 @@ def _perturbed_chunk(raw, raw_se, sd_full, n, scale, draws):
     return estimate, se
 
 
+_NO_TABLE = np.zeros(1, dtype=np.int64)
+#: Largest ``||R||_F ||R^-1||_F`` of the equilibrated Cholesky factor for which the compiled fit of a
+#: chunk (:func:`vimp._kernels.simulation_nb.ols_chunk`) is used; above it (and up to the fitter's own
+#: Cholesky limit, beyond which the fitter takes its QR path) the replicate is fitted with the fitter's
+#: LAPACK calls (:func:`_fit`). The two Cholesky factorisations differ at rounding level, by at most
+#: about ``condition^2 * eps`` relative (1e-12 here), far below the fast path's tolerance of 1e-10.
+_COMPILED_MAX_CONDITION = 100.0
+
+
+class _Arrays:
+    """One replicate's arrays, as :func:`_loco_held_out` reads them from a :class:`_Replicate`."""
+
+    def __init__(self, Xt, yt, Xe, ye, full):
+        self.Xt, self.yt, self.Xe, self.ye, self.full = Xt, yt, Xe, ye, full
+
+
+def _fit_chunk(Xt, yt, Xe, ye, intercept, rank_tol):
+    """:func:`vimp._kernels.simulation_nb.ols_chunk` of a chunk with the fitter's rank threshold."""
+    n, p = Xt.shape[1:]
+    threshold = max(float(rank_tol), _lstsq_cutoff(float(rank_tol), (n, p)), max(n, p) * _EPS)
+    return ols_chunk(Xt, yt, Xe, ye, bool(intercept), threshold, min(_COMPILED_MAX_CONDITION, _CHOLESKY_MAX_CONDITION),
+                     *_NORM_RANGE)
+
+
+def _zero_at_rounding(low, high, full, other_max):
+    """Replicates (rows) where some feature's differences all lie at rounding level (the estimators'
+    exact zero), from the extremes ``low``, ``high`` (m, k) of the differences."""
+    bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(full), axis=1) + other_max + 1e-300)
+    return np.any((high <= bound[:, None]) & (low >= -bound[:, None]), axis=1)
+
+
 def _held_out(spec, parts, seeds, cols, store, fast):
     """The replicates of a chunk with a held-out evaluation set (``"independent"``, ``"holdout"``): fills
     ``store`` (raw, se and the test's inputs per estimator) and marks in ``fast`` the replicates left to
@@ -741,25 +779,80 @@ def _held_out(spec, parts, seeds, cols, store, fast):
                 extra["sd_full"] = np.full(count, np.nan)
         extras.append(extra)
     data_states = _child_states(seeds, [(0,)])[:, 0].tolist()
-    fits = {}
+    p = dgp.p
+    Xt_all, yt_all = np.empty((count, n_train, p)), np.empty((count, n_train))
+    Xe_all, ye_all = np.empty((count, n_eval, p)), np.empty((count, n_eval))
     for i in range(count):
         rng = pool.on(data_states[i])
         X, y = dgp._draw(n, rng)  # a built-in dgp: finite floats of the right shapes, as sample checks
         if independent:
-            Xt, yt = X, y
-            Xe, ye = dgp._draw(n, rng)
+            Xt_all[i], yt_all[i] = X, y
+            Xe_all[i], ye_all[i] = dgp._draw(n, rng)
         else:
             half = n // 2
-            Xt, yt, Xe, ye = X[:half], y[:half], X[half:], y[half:]
-        fits.clear()
+            Xt_all[i], yt_all[i], Xe_all[i], ye_all[i] = X[:half], y[:half], X[half:], y[half:]
+    fast &= ~np.any(Xt_all.max(axis=1) == Xt_all.min(axis=1), axis=1)  # a constant training column
+    # the replicates' fits in one compiled call per model; where it flags one, the fitter's own path
+    fits = {}
+    compiled = fast.copy()
+    for part in parts:
+        key = (part["intercept"], part["rank_tol"])
+        if key not in fits:
+            fits[key] = _fit_chunk(Xt_all, yt_all, Xe_all, ye_all, *key)
+            compiled &= fits[key][0]
+    drops = {}
+    for part, out, extra in zip(parts, store, extras):
+        key = (part["intercept"], part["rank_tol"])
+        ok, beta, G, pred, full, V, x_mean, y_base = fits[key]
+        if part["method"] == "pap":
+            x_cols = np.ascontiguousarray(Xe_all[:, :, cols])
+            stats_, other_max, drawn = pap_chunk(ye_all, pred, full, x_cols, np.ascontiguousarray(beta[:, cols]),
+                                                 extra["states"], part["permutations"],
+                                                 part["kind"] == "derangement", part["shared"],
+                                                 extra.get("width", 0), extra.get("table", _NO_TABLE), compiled)
+            raw, raw_se, se, skew, dof, low, high = (stats_[:, j] for j in range(7))
+            bad = _zero_at_rounding(low, high, full, other_max) | ~drawn
+            bad |= ~(np.all(raw_se > 0, axis=1) & np.all(np.isfinite(se) & (se > 0), axis=1))
+            out["raw"][compiled], out["se"][compiled] = raw[compiled], se[compiled]
+            out["a"][compiled], out["b"][compiled] = skew[compiled], dof[compiled]
+        elif part["method"] == "gcm" or part["refit"] == "drop":
+            if key not in drops:
+                drops[key] = drop_chunk(ye_all, pred, full, V, cols64, beta, G, Xe_all, x_mean, y_base,
+                                        shared_price, compiled)
+            stats_, other_max, z = drops[key]
+            if part["method"] == "loco":
+                raw, raw_se, low, high = (stats_[:, j] for j in range(4))
+                bad = _zero_at_rounding(low, high, full, other_max)
+                bad |= ~np.all(np.isfinite(raw_se) & (raw_se > 0), axis=1)
+                out["raw"][compiled], out["se"][compiled] = raw[compiled], raw_se[compiled]
+            else:
+                a, se, x_abs, spread = (stats_[:, j] for j in range(4, 8))
+                bad = np.any(x_abs <= COLLINEAR_TOLERANCE * spread, axis=1)  # the generic path zeroes these
+                bad |= ~np.all(np.isfinite(se) & (se > 0), axis=1)
+                if part["nuisance_check"] and np.isfinite(gcm_price):
+                    bad |= z >= _nuisance_limit(2 * k)
+                out["raw"][compiled], out["se"][compiled] = a[compiled], se[compiled]
+        else:  # LOCO with permute-and-refit: the refits replicate by replicate
+            bad = np.zeros(count, dtype=bool)
+            for i in np.flatnonzero(compiled):
+                rep = _Arrays(Xt_all[i], yt_all[i], Xe_all[i], ye_all[i], full[i])
+                try:
+                    out["raw"][i], out["se"][i] = _loco_held_out(rep, part, extra, i, cols, cols64, pool,
+                                                                 shared_price)
+                except _Fallback:
+                    bad[i] = True
+        if "sd_full" in extra:
+            extra["sd_full"][compiled] = full[compiled].std(axis=1)
+        fast &= ~(compiled & bad)
+    for i in np.flatnonzero(fast & ~compiled):
+        Xt, yt, Xe, ye = Xt_all[i], yt_all[i], Xe_all[i], ye_all[i]
+        by_key = {}
         try:
-            if _constant(Xt):
-                raise _Fallback
             for part, out, extra in zip(parts, store, extras):
                 key = (part["intercept"], part["rank_tol"])
-                if key not in fits:
-                    fits[key] = _Replicate(Xt, yt, Xe, ye, *key)
-                rep = fits[key]
+                if key not in by_key:
+                    by_key[key] = _Replicate(Xt, yt, Xe, ye, *key)
+                rep = by_key[key]
                 if part["method"] == "pap":
                     out["raw"][i], out["se"][i], out["a"][i], out["b"][i] = _pap_held_out(rep, part, extra, i,
                                                                                        cols)
