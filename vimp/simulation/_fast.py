@@ -218,6 +218,21 @@ class _Pool:
         return gen
 
 
+def replicate_seeds_compiled(root, replicates):
+    """:func:`vimp.simulation._runner.replicate_seeds` in one compiled call (the hash of each child
+    ``SeedSequence(root.entropy, spawn_key=root.spawn_key + (r,))``); None where the root does not fit the
+    layout of :func:`_entropy_rows` (the caller then spawns them one by one)."""
+    entropy = root.entropy
+    if not isinstance(entropy, numbers.Integral) or root.pool_size != 4 or len(replicates) == 0:
+        return None
+    base = tuple(int(k) for k in root.spawn_key)
+    rows = _entropy_rows(int(entropy), [base + (int(r),) for r in replicates])
+    if rows is None:
+        return None
+    words = seed_sequence_words(rows, 2)
+    return ((words[:, 0] | (words[:, 1] << np.uint64(32))) >> np.uint64(1)).astype(np.int64).tolist()
+
+
 def _ols_spec(learner):
     spec = _linear_spec(learner)
     if spec is None or spec["alpha"] != 0.0 or spec["standardize"]:
@@ -1026,7 +1041,14 @@ def frame(rows):
 
     from ._store import COLUMNS
 
-    return pd.DataFrame({c: pd.Series(rows[c], dtype=dtype, copy=False) for c, dtype in COLUMNS.items()})
+    columns = {}
+    for c, dtype in COLUMNS.items():
+        values = np.asarray(rows[c])
+        if dtype == "object":
+            columns[c] = pd.Series(values, dtype=object, copy=False)  # labels stay objects, not strings
+        else:
+            columns[c] = values if values.dtype == np.dtype(dtype) else values.astype(dtype)
+    return pd.DataFrame(columns, copy=False)
 
 
 def _on_scale(scale, raw, se):
