@@ -14,9 +14,10 @@ import math
 import numpy as np
 
 from ._config import njit_kernel
-from .random_nb import derangements_from_pcg64, permutations_from_pcg64
+from .random_nb import _pcg_output, _pcg_step, derangements_from_pcg64, permutations_from_pcg64
 
-__all__ = ["drop_chunk", "drop_chunk_reference", "ols_chunk", "ols_chunk_reference", "pap_chunk",
+__all__ = ["drop_chunk", "drop_chunk_reference", "generator_permutation", "loco_permute_chunk",
+           "loco_permute_chunk_reference", "ols_chunk", "ols_chunk_reference", "pap_chunk",
            "pap_chunk_reference", "drop_replicate_stats", "drop_replicate_stats_reference", "pap_replicate_stats",
            "pap_replicate_stats_reference", "seed_sequence_words", "seed_sequence_words_reference"]
 
@@ -416,6 +417,114 @@ def drop_replicate_stats_reference(y, pred, full, V, cols, shift, inv_diag, x_ev
 
 # ------------------------------------------------------------------------------------------ whole chunks
 @njit_kernel
+def _ols_fit(X, y, intercept, threshold, max_condition, norm_low, norm_high, A, b, center, work, beta, G, want_G):
+    """One OLS fit of :func:`ols_chunk` (see there): writes ``center``, ``beta`` and, with ``want_G``, ``G``;
+    returns ``(good, y_center)``. ``A`` (n, p), ``b`` (n,) and ``work`` (3 p + 3, p) are scratch space."""
+    n, p = X.shape
+    gram = work[0:p]
+    R = work[p:2 * p]
+    R_inv = work[2 * p:3 * p]
+    atb = work[3 * p]
+    norms = work[3 * p + 1]
+    solution = work[3 * p + 2]
+    y_center = 0.0
+    if intercept:
+        for i in range(n):
+            y_center += y[i]
+        y_center /= n
+    for j in range(p):
+        c = 0.0
+        if intercept:
+            for i in range(n):
+                c += X[i, j]
+            c /= n
+        center[j] = c
+    for i in range(n):
+        for j in range(p):
+            A[i, j] = X[i, j] - center[j]
+        b[i] = y[i] - y_center
+    for j in range(p):
+        for l in range(j, p):
+            s = 0.0
+            for i in range(n):
+                s += A[i, j] * A[i, l]
+            if not np.isfinite(s):
+                return False, y_center
+            gram[j, l] = s
+            gram[l, j] = s
+        s = 0.0
+        for i in range(n):
+            s += A[i, j] * b[i]
+        atb[j] = s
+    for j in range(p):
+        norms[j] = math.sqrt(gram[j, j])
+        if not (norms[j] > norm_low and norms[j] < norm_high):
+            return False, y_center
+    # Cholesky of the equilibrated Gram matrix (upper: R^T R)
+    for j in range(p):
+        for l in range(p):
+            R[j, l] = 0.0
+            R_inv[j, l] = 0.0
+    for j in range(p):
+        s = gram[j, j] / (norms[j] * norms[j])
+        for q in range(j):
+            s -= R[q, j] * R[q, j]
+        if not s > 0.0:
+            return False, y_center
+        R[j, j] = math.sqrt(s)
+        for l in range(j + 1, p):
+            s = gram[j, l] / (norms[j] * norms[l])
+            for q in range(j):
+                s -= R[q, j] * R[q, l]
+            R[j, l] = s / R[j, j]
+    # R^-1 (upper triangular) by back substitution
+    for c in range(p):
+        R_inv[c, c] = 1.0 / R[c, c]
+        for j in range(c - 1, -1, -1):
+            s = 0.0
+            for q in range(j + 1, c + 1):
+                s += R[j, q] * R_inv[q, c]
+            R_inv[j, c] = -s / R[j, j]
+    norm_r = 0.0
+    norm_inv = 0.0
+    norm_rd = 0.0
+    norm_inv_d = 0.0
+    for j in range(p):
+        for l in range(p):
+            norm_r += R[j, l] * R[j, l]
+            norm_inv += R_inv[j, l] * R_inv[j, l]
+            rd = R[j, l] * norms[l]
+            norm_rd += rd * rd
+            inv_d = R_inv[j, l] / norms[j]
+            norm_inv_d += inv_d * inv_d
+    condition = math.sqrt(norm_r) * math.sqrt(norm_inv)
+    if not (np.isfinite(condition) and condition <= max_condition):
+        return False, y_center
+    bound = math.sqrt(norm_rd) * math.sqrt(norm_inv_d)
+    if not (np.isfinite(bound) and bound * threshold < 0.5):
+        return False, y_center
+    # solution of the equilibrated system, then the original scale
+    for j in range(p):
+        s = 0.0
+        for q in range(j + 1):
+            s += R_inv[q, j] * (atb[q] / norms[q])
+        solution[j] = s
+    for j in range(p):
+        s = 0.0
+        for q in range(j, p):
+            s += R_inv[j, q] * solution[q]
+        beta[j] = s / norms[j]
+    if want_G:
+        for j in range(p):
+            for l in range(p):
+                s = 0.0
+                for q in range(max(j, l), p):
+                    s += R_inv[j, q] * R_inv[l, q]
+                G[j, l] = s / (norms[j] * norms[l])
+    return True, y_center
+
+
+@njit_kernel
 def ols_chunk(Xt, yt, Xe, ye, intercept, threshold, max_condition, norm_low, norm_high):
     """OLS fits of the replicates of a chunk and what the estimators share, in one call.
 
@@ -462,12 +571,7 @@ def ols_chunk(Xt, yt, Xe, ye, intercept, threshold, max_condition, norm_low, nor
     A = np.empty((n, p))
     b = np.empty(n)
     center = np.empty(p)
-    gram = np.empty((p, p))
-    atb = np.empty(p)
-    norms = np.empty(p)
-    R = np.empty((p, p))
-    R_inv = np.empty((p, p))
-    work = np.empty(p)
+    work = np.empty((3 * p + 3, p))
     beta = np.empty(p)
     for r in range(m):
         for j in range(p):
@@ -478,105 +582,14 @@ def ols_chunk(Xt, yt, Xe, ye, intercept, threshold, max_condition, norm_low, nor
         s = 0.0
         for i in range(n):
             s += yt[r, i]
-        y_mean = s / n
         for i in range(n_eval):
-            y_base[r, i] = ye[r, i] - y_mean
-        y_center = y_mean if intercept else 0.0
-        for j in range(p):
-            center[j] = x_mean[r, j] if intercept else 0.0
-        for i in range(n):
-            for j in range(p):
-                A[i, j] = Xt[r, i, j] - center[j]
-            b[i] = yt[r, i] - y_center
-        finite = True
-        for j in range(p):
-            for l in range(j, p):
-                s = 0.0
-                for i in range(n):
-                    s += A[i, j] * A[i, l]
-                gram[j, l] = s
-                gram[l, j] = s
-                if not np.isfinite(s):
-                    finite = False
-            s = 0.0
-            for i in range(n):
-                s += A[i, j] * b[i]
-            atb[j] = s
-        if not finite:
-            continue
-        good = True
-        for j in range(p):
-            norms[j] = math.sqrt(gram[j, j])
-            if not (norms[j] > norm_low and norms[j] < norm_high):
-                good = False
+            y_base[r, i] = ye[r, i] - s / n
+        good, y_center = _ols_fit(Xt[r], yt[r], intercept, threshold, max_condition, norm_low, norm_high, A, b,
+                                  center, work, beta, G_out[r], True)
         if not good:
             continue
-        # Cholesky of the equilibrated Gram matrix (upper: R^T R)
         for j in range(p):
-            for l in range(p):
-                R[j, l] = 0.0
-        for j in range(p):
-            s = gram[j, j] / (norms[j] * norms[j])
-            for q in range(j):
-                s -= R[q, j] * R[q, j]
-            if not s > 0.0:
-                good = False
-                break
-            R[j, j] = math.sqrt(s)
-            for l in range(j + 1, p):
-                s = gram[j, l] / (norms[j] * norms[l])
-                for q in range(j):
-                    s -= R[q, j] * R[q, l]
-                R[j, l] = s / R[j, j]
-        if not good:
-            continue
-        # R^-1 (upper triangular) by back substitution
-        for j in range(p):
-            for l in range(p):
-                R_inv[j, l] = 0.0
-        for c in range(p):
-            R_inv[c, c] = 1.0 / R[c, c]
-            for j in range(c - 1, -1, -1):
-                s = 0.0
-                for q in range(j + 1, c + 1):
-                    s += R[j, q] * R_inv[q, c]
-                R_inv[j, c] = -s / R[j, j]
-        norm_r = 0.0
-        norm_inv = 0.0
-        norm_rd = 0.0
-        norm_inv_d = 0.0
-        for j in range(p):
-            for l in range(p):
-                norm_r += R[j, l] * R[j, l]
-                norm_inv += R_inv[j, l] * R_inv[j, l]
-                rd = R[j, l] * norms[l]
-                norm_rd += rd * rd
-                inv_d = R_inv[j, l] / norms[j]
-                norm_inv_d += inv_d * inv_d
-        condition = math.sqrt(norm_r) * math.sqrt(norm_inv)
-        if not (np.isfinite(condition) and condition <= max_condition):
-            continue
-        bound = math.sqrt(norm_rd) * math.sqrt(norm_inv_d)
-        if not (np.isfinite(bound) and bound * threshold < 0.5):
-            continue
-        # solution of the equilibrated system, then the original scale
-        for j in range(p):
-            s = 0.0
-            for q in range(j + 1):
-                s += R_inv[q, j] * (atb[q] / norms[q])
-            work[j] = s
-        for j in range(p):
-            s = 0.0
-            for q in range(j, p):
-                s += R_inv[j, q] * work[q]
-            beta[j] = s / norms[j]
             beta_out[r, j] = beta[j]
-        for j in range(p):
-            for l in range(p):
-                s = 0.0
-                for q in range(max(j, l), p):
-                    s += R_inv[j, q] * R_inv[l, q]
-                G_out[r, j, l] = s / (norms[j] * norms[l])
         offset = y_center
         for j in range(p):
             offset -= center[j] * beta[j]
@@ -743,3 +756,152 @@ def pap_chunk_reference(ye, pred, full, x_cols, coef, states, n_permutations, de
         stats[r] = np.vstack(out[:7])
         other_absmax[r] = out[7]
     return stats, other_absmax, drawn
+
+
+@njit_kernel(inline="always")
+def _interval(hi, lo, inc_hi, inc_lo, has_half, half, bound):
+    """NumPy's ``random_interval(bitgen, bound)`` on a PCG64 state (``bound < 2**32``): the smallest bit
+    mask covering ``bound``, then masked 32-bit words (``next_uint32``: the low half of a raw output, its
+    high half kept for the next call) until one is at most ``bound``. Returns the value and the state."""
+    mask = np.uint64(bound)
+    mask |= mask >> np.uint64(1)
+    mask |= mask >> np.uint64(2)
+    mask |= mask >> np.uint64(4)
+    mask |= mask >> np.uint64(8)
+    mask |= mask >> np.uint64(16)
+    while True:
+        if has_half:
+            x = half
+            has_half = False
+        else:
+            hi, lo = _pcg_step(hi, lo, inc_hi, inc_lo)
+            value = _pcg_output(hi, lo)
+            x = value & np.uint64(0xFFFFFFFF)
+            half = value >> np.uint64(32)
+            has_half = True
+        x &= mask
+        if x <= np.uint64(bound):
+            return np.int64(x), hi, lo, has_half, half
+
+
+@njit_kernel
+def generator_permutation(state, n, out):
+    """``Generator.permutation(n)`` of a Generator on a fresh PCG64 state, into ``out`` (n,): NumPy's
+    Fisher--Yates (``for i = n-1, ..., 1: swap i and random_interval(i)``) from the identity."""
+    hi, lo, inc_hi, inc_lo = state[0], state[1], state[2], state[3]
+    has_half = False
+    half = np.uint64(0)
+    for i in range(n):
+        out[i] = i
+    for i in range(n - 1, 0, -1):
+        j, hi, lo, has_half, half = _interval(hi, lo, inc_hi, inc_lo, has_half, half, i)
+        tmp = out[i]
+        out[i] = out[j]
+        out[j] = tmp
+    return out
+
+
+@njit_kernel
+def loco_permute_chunk(Xt, yt, Xe, ye, full, cols, states, intercept, threshold, max_condition, norm_low,
+                       norm_high, ok):
+    """LOCO with permute-and-refit of every replicate of a chunk with ``ok``: for each feature ``c`` of
+    ``cols``, the training column permuted by ``Generator.permutation(n_train)`` of its PCG64 state
+    (``states`` (m, k, 4); :func:`generator_permutation`), the OLS refit (:func:`_ols_fit`) and the
+    squared errors on the evaluation rows.
+
+    Returns ``stats`` (m, 4, k): mean loss difference, its ``sd / sqrt(n)``, the differences' extremes;
+    ``other_absmax`` (m,): the largest reduced loss; ``refit`` (m,): False where a refit was flagged
+    (the caller fits that replicate as the fitter does).
+    """
+    m, n, p = Xt.shape
+    n_eval = Xe.shape[1]
+    k = cols.shape[0]
+    stats = np.full((m, 4, k), np.nan)
+    other_absmax = np.full(m, np.nan)
+    refit = np.ones(m, dtype=np.bool_)
+    Xp = np.empty((n, p))
+    A = np.empty((n, p))
+    b = np.empty(n)
+    center = np.empty(p)
+    work = np.empty((3 * p + 3, p))
+    beta = np.empty(p)
+    G = np.empty((p, p))
+    perm = np.empty(n, dtype=np.int64)
+    diff = np.empty(n_eval)
+    for r in range(m):
+        if not ok[r]:
+            continue
+        largest = 0.0
+        for g in range(k):
+            c = cols[g]
+            generator_permutation(states[r, g], n, perm)
+            for i in range(n):
+                for j in range(p):
+                    Xp[i, j] = Xt[r, i, j]
+                Xp[i, c] = Xt[r, perm[i], c]
+            good, y_center = _ols_fit(Xp, yt[r], intercept, threshold, max_condition, norm_low, norm_high, A, b,
+                                      center, work, beta, G, False)
+            if not good:
+                refit[r] = False
+                break
+            offset = y_center
+            for j in range(p):
+                offset -= center[j] * beta[j]
+            total = 0.0
+            low = np.inf
+            high = -np.inf
+            for i in range(n_eval):
+                s = 0.0
+                for j in range(p):
+                    s += Xe[r, i, j] * beta[j]
+                e = ye[r, i] - (s + offset)
+                other = e * e
+                largest = max(largest, other)
+                d = other - full[r, i]
+                diff[i] = d
+                total += d
+                low = min(low, d)
+                high = max(high, d)
+            mean = total / n_eval
+            spread = 0.0
+            for i in range(n_eval):
+                spread += (diff[i] - mean) ** 2
+            stats[r, 0, g] = mean
+            stats[r, 1, g] = math.sqrt(spread / n_eval) / math.sqrt(n_eval)
+            stats[r, 2, g] = low
+            stats[r, 3, g] = high
+        other_absmax[r] = largest
+    return stats, other_absmax, refit
+
+
+def loco_permute_chunk_reference(Xt, yt, Xe, ye, full, cols, states, intercept, threshold, max_condition,
+                                 norm_low, norm_high, ok):
+    """:func:`loco_permute_chunk` in NumPy (the twin): ``Generator.permutation`` of NumPy's PCG64 on each
+    state and the refits by :func:`ols_chunk_reference`."""
+    from . import reference
+
+    m, n, p = Xt.shape
+    k = cols.shape[0]
+    stats = np.full((m, 4, k), np.nan)
+    other_absmax = np.full(m, np.nan)
+    refit = np.ones(m, dtype=bool)
+    for r in range(m):
+        if not ok[r]:
+            continue
+        others = []
+        for g, c in enumerate(cols):
+            perm = reference._generator(states[r, g]).permutation(n)
+            Xp = Xt[r].copy()
+            Xp[:, c] = Xt[r, perm, c]
+            fit = ols_chunk_reference(Xp[None], yt[r][None], Xe[r][None], ye[r][None], intercept, threshold,
+                                      max_condition, norm_low, norm_high)
+            if not fit[0][0]:
+                refit[r] = False
+                break
+            other = fit[4][0]
+            d = other - full[r]
+            stats[r, :, g] = d.mean(), d.std() / np.sqrt(len(d)), d.min(), d.max()
+            others.append(other)
+        if refit[r]:
+            other_absmax[r] = float(np.max(others))
+    return stats, other_absmax, refit

@@ -56,6 +56,7 @@ from .._kernels.random_nb import derangements_from_pcg64, pcg64_states, permutat
 from .._kernels.simulation_nb import (
     drop_chunk,
     drop_replicate_stats,
+    loco_permute_chunk,
     ols_chunk,
     pap_chunk,
     pap_replicate_stats,
@@ -728,12 +729,16 @@ class _Arrays:
         self.Xt, self.yt, self.Xe, self.ye, self.full = Xt, yt, Xe, ye, full
 
 
+def _fit_limits(n, p, rank_tol):
+    """The compiled fit's ``(threshold, max_condition, norm_low, norm_high)`` (the fitter's rank threshold)."""
+    threshold = max(float(rank_tol), _lstsq_cutoff(float(rank_tol), (n, p)), max(n, p) * _EPS)
+    return threshold, min(_COMPILED_MAX_CONDITION, _CHOLESKY_MAX_CONDITION), _NORM_RANGE[0], _NORM_RANGE[1]
+
+
 def _fit_chunk(Xt, yt, Xe, ye, intercept, rank_tol):
     """:func:`vimp._kernels.simulation_nb.ols_chunk` of a chunk with the fitter's rank threshold."""
     n, p = Xt.shape[1:]
-    threshold = max(float(rank_tol), _lstsq_cutoff(float(rank_tol), (n, p)), max(n, p) * _EPS)
-    return ols_chunk(Xt, yt, Xe, ye, bool(intercept), threshold, min(_COMPILED_MAX_CONDITION, _CHOLESKY_MAX_CONDITION),
-                     *_NORM_RANGE)
+    return ols_chunk(Xt, yt, Xe, ye, bool(intercept), *_fit_limits(n, p, rank_tol))
 
 
 def _zero_at_rounding(low, high, full, other_max):
@@ -783,7 +788,8 @@ def _held_out(spec, parts, seeds, cols, store, fast):
                 extra["width"] = (max(n_eval - 1, 0) + _permutation_reserve(n_eval) + 1) // 2
         elif part["method"] == "loco":
             if part["refit"] == "permute":
-                extra["fit_states"] = _child_states(run, [(_SEED_FIT, g, 0) for g in range(k)]).tolist()
+                extra["fit_array"] = _child_states(run, [(_SEED_FIT, g, 0) for g in range(k)])
+                extra["fit_states"] = extra["fit_array"].tolist()
             if part["test"] == "perturbed":
                 states = _child_states(run, [(_SEED_TEST, _KEY_PERTURB, g) for g in range(k)]).tolist()
                 draws = np.empty((count, k, 3))
@@ -847,9 +853,16 @@ def _held_out(spec, parts, seeds, cols, store, fast):
                 if part["nuisance_check"] and np.isfinite(gcm_price):
                     bad |= z >= _nuisance_limit(2 * k)
                 out["raw"][compiled], out["se"][compiled] = a[compiled], se[compiled]
-        else:  # LOCO with permute-and-refit: the refits replicate by replicate
-            bad = np.zeros(count, dtype=bool)
-            for i in np.flatnonzero(compiled):
+        else:  # LOCO with permute-and-refit: the refits compiled; a flagged refit as the fitter does it
+            stats_, other_max, refit = loco_permute_chunk(Xt_all, yt_all, Xe_all, ye_all, full, cols64,
+                                                          extra["fit_array"], bool(part["intercept"]),
+                                                          *_fit_limits(n_train, p, part["rank_tol"]), compiled)
+            raw, raw_se, low, high = (stats_[:, j] for j in range(4))
+            bad = _zero_at_rounding(low, high, full, other_max)
+            bad |= ~np.all(np.isfinite(raw_se) & (raw_se > 0), axis=1)
+            bad &= refit
+            out["raw"][compiled], out["se"][compiled] = raw[compiled], raw_se[compiled]
+            for i in np.flatnonzero(compiled & ~refit):
                 rep = _Arrays(Xt_all[i], yt_all[i], Xe_all[i], ye_all[i], full[i])
                 try:
                     out["raw"][i], out["se"][i] = _loco_held_out(rep, part, extra, i, cols, cols64, pool,
