@@ -334,15 +334,19 @@ def _truths(dgp, estimators, groups, features):
     """name -> {feature: population value} on each estimator's scale (NaN where unknown)."""
     out = {}
     names = list(dgp.feature_names)
+    known = {}  # (method, scale) -> values: estimators of one method and scale share their truth
     for name, est in estimators.items():
         method = _method(est)
         values = {}
         squared = getattr(est, "loss", None) in (None, "squared_error") or method == "gcm"
         if squared and hasattr(dgp, "truth"):
-            try:
-                values = dict(zip(names, np.asarray(dgp.truth(method, scale=est.scale), dtype=float)))
-            except (NotImplementedError, ValueError):
-                values = {}
+            key = (method, est.scale) if isinstance(est.scale, str) else (method, id(est))
+            if key not in known:
+                try:
+                    known[key] = dict(zip(names, np.asarray(dgp.truth(method, scale=est.scale), dtype=float)))
+                except (NotImplementedError, ValueError):
+                    known[key] = {}
+            values = known[key]
         if groups is None and est.groups is not None:
             values = {}  # the estimator's own groups: no per-feature truth applies
         out[name] = {f: float(v) for f, v in values.items() if features is None or f in features}
