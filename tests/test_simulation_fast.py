@@ -106,26 +106,27 @@ def test_run_replicate_and_chunking_give_the_same_rows():
 
 
 def test_a_replicate_the_fast_path_refuses_is_computed_by_the_generic_path(monkeypatch):
-    # The compiled fit of the chunk hands every replicate to the per-replicate path (as it does where
-    # the design is not well conditioned), which refuses every other one: the table must still be the
-    # generic one.
-    original = fast._Replicate.__init__
+    # The compiled fit of the chunk hands every replicate to the fitter's own LAPACK path (as it does
+    # where the design is not well conditioned), which refuses every other one: the table must still be
+    # the generic one.
+    original = fast._fit
     real_fit_chunk = fast._fit_chunk
     calls = {"n": 0}
 
-    def sometimes_refuse(self, *args, **kwargs):
+    def sometimes_refuse(*args):
         calls["n"] += 1
         if calls["n"] % 2 == 0:
             raise fast._Fallback
-        original(self, *args, **kwargs)
+        return original(*args)
 
     def nothing_compiled(*args):
         out = real_fit_chunk(*args)
-        return (np.zeros_like(out[0]),) + out[1:]
+        out[0][:] = False
+        return out
 
     kwargs = dict(dgp=BladenDesign(3, 0.5), estimators=_all_estimators(), n=30, reps=6, random_state=8)
     generic = _generic(monkeypatch, **kwargs)
-    monkeypatch.setattr(fast._Replicate, "__init__", sometimes_refuse)
+    monkeypatch.setattr(fast, "_fit", sometimes_refuse)
     monkeypatch.setattr(fast, "_fit_chunk", nothing_compiled)
     _assert_same(monte_carlo(**kwargs), generic)
     assert calls["n"] >= 6

@@ -743,6 +743,19 @@ def _fit_chunk(Xt, yt, Xe, ye, intercept, rank_tol):
     return ols_chunk(Xt, yt, Xe, ye, bool(intercept), *_fit_limits(n, p, rank_tol))
 
 
+def _fitter_fit(fit, i, Xt, yt, Xe, ye, intercept, rank_tol):
+    """Replicate ``i`` of a chunk's :func:`_fit_chunk` outputs ``fit``, refitted with the fitter's own
+    LAPACK calls (:func:`_fit`: where the compiled fit flagged it); raises :class:`_Fallback` where the
+    fitter's path is not covered."""
+    center, y_center, beta, G = _fit(Xt, yt, intercept, rank_tol)
+    ok, beta_out, G_out, pred_out, full_out, V_out = fit[:6]
+    pred = Xe @ beta + float(y_center - center @ beta)
+    res = ye - pred
+    beta_out[i], G_out[i], pred_out[i], full_out[i] = beta, G, pred, res * res
+    V_out[i] = (Xe - center) @ G
+    ok[i] = True
+
+
 def _zero_at_rounding(low, high, full, other_max):
     """Replicates (rows) where some feature's differences all lie at rounding level (the estimators'
     exact zero), from the extremes ``low``, ``high`` (m, k) of the differences."""
@@ -817,12 +830,16 @@ def _held_out(spec, parts, seeds, cols, store, fast):
     fast &= ~np.any(Xt_all.max(axis=1) == Xt_all.min(axis=1), axis=1)  # a constant training column
     # the replicates' fits in one compiled call per model; where it flags one, the fitter's own path
     fits = {}
-    compiled = fast.copy()
     for part in parts:
         key = (part["intercept"], part["rank_tol"])
         if key not in fits:
-            fits[key] = _fit_chunk(Xt_all, yt_all, Xe_all, ye_all, *key)
-            compiled &= fits[key][0]
+            fits[key] = fit = _fit_chunk(Xt_all, yt_all, Xe_all, ye_all, *key)
+            for i in np.flatnonzero(fast & ~fit[0]):
+                try:
+                    _fitter_fit(fit, i, Xt_all[i], yt_all[i], Xe_all[i], ye_all[i], *key)
+                except _Fallback:
+                    fast[i] = False
+    compiled = fast.copy()
     drops = {}
     for part, out, extra in zip(parts, store, extras):
         key = (part["intercept"], part["rank_tol"])
@@ -874,28 +891,6 @@ def _held_out(spec, parts, seeds, cols, store, fast):
         if "sd_full" in extra:
             extra["sd_full"][compiled] = full[compiled].std(axis=1)
         fast &= ~(compiled & bad)
-    for i in np.flatnonzero(fast & ~compiled):
-        Xt, yt, Xe, ye = Xt_all[i], yt_all[i], Xe_all[i], ye_all[i]
-        by_key = {}
-        try:
-            for part, out, extra in zip(parts, store, extras):
-                key = (part["intercept"], part["rank_tol"])
-                if key not in by_key:
-                    by_key[key] = _Replicate(Xt, yt, Xe, ye, *key)
-                rep = by_key[key]
-                if part["method"] == "pap":
-                    out["raw"][i], out["se"][i], out["a"][i], out["b"][i] = _pap_held_out(rep, part, extra, i,
-                                                                                       cols)
-                elif part["method"] == "loco":
-                    out["raw"][i], out["se"][i] = _loco_held_out(rep, part, extra, i, cols, cols64, pool,
-                                                                 shared_price)
-                    if "sd_full" in extra:
-                        extra["sd_full"][i] = float(rep.full.std())
-                else:
-                    price = gcm_price if part["nuisance_check"] else np.inf
-                    out["raw"][i], out["se"][i] = _gcm(rep, part, cols64, price)
-        except _Fallback:
-            fast[i] = False
     for part, out, extra in zip(parts, store, extras):
         if part["method"] != "loco":
             continue
