@@ -61,6 +61,7 @@ from .._kernels.simulation_nb import (
     pap_chunk,
     pap_replicate_stats,
     seed_sequence_words,
+    spectral_condition,
 )
 from .._linear_fitter import (
     _CHOLESKY_MAX_CONDITION,
@@ -393,6 +394,13 @@ def _fit(Xt, yt, intercept, rank_tol):
     return center, y_center, beta, G
 
 
+#: ``_spectral_condition``'s default number of power iterations, and the relative margin by which the
+#: compiled estimate must exceed the fitter's Cholesky limit to decide for it (the two estimates differ by
+#: rounding, about 1e-14 relative).
+_SPECTRAL_ITERATIONS = 30
+_SPECTRAL_MARGIN = 1e-8
+
+
 def _factor(scaled, atb):
     """``_cholesky_factor(scaled, atb, 0)`` of the fitter (the same LAPACK calls, without the wrappers):
     ``(R, R^-1, solution)``, or None where the fitter takes its QR path."""
@@ -405,7 +413,12 @@ def _factor(scaled, atb):
         return None
     condition = np.linalg.norm(R) * np.linalg.norm(R_inv)
     if not (np.isfinite(condition) and condition <= _CHOLESKY_MAX_CONDITION):
-        factor = _cholesky_factor(scaled, atb, np.zeros(k))  # the fitter's own decision
+        # the fitter's own decision (its spectral estimate against the limit); where the compiled estimate
+        # is clearly above the limit (beyond any rounding difference of the two), the fitter's QR path
+        if np.isfinite(condition) and spectral_condition(R, R_inv, _SPECTRAL_ITERATIONS) > \
+                _CHOLESKY_MAX_CONDITION * (1.0 + _SPECTRAL_MARGIN):
+            return None
+        factor = _cholesky_factor(scaled, atb, np.zeros(k))
         return None if factor is None else factor[:3]
     return R, R_inv, R_inv @ (R_inv.T @ atb)
 
