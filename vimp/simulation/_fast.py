@@ -193,7 +193,8 @@ def _seed_rows(runs, keys):
 
 def _child_states(runs, keys):
     """PCG64 states (state high, low, increment high, low) of ``default_rng(SeedSequence(run,
-    spawn_key=key))`` for every run and key, shape (len(runs), len(keys), 4), in two compiled calls."""
+    spawn_key=key))`` for every run and key (keys of one length), shape (len(runs), len(keys), 4), in two
+    compiled calls."""
     words = seed_sequence_words(_seed_rows(runs, keys), 8)
     return pcg64_states(words).reshape(len(runs), len(keys), 4)
 
