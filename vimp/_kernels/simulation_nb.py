@@ -65,22 +65,28 @@ def pap_replicate_stats(y, pred, full, x_cols, coef, perms):
     influence = np.empty(n)
     u = np.empty(n)
     scale = 1.0 / n_rep
+    cx = np.empty(n)
+    donors = np.empty((n, 2))  # the two scattered sums side by side (one cache line per donor)
     for g in range(k):
+        c = coef[g]
         for i in range(n):
             other[i] = 0.0
             square[i] = 0.0
-            donor[i] = 0.0
-            donor_full[i] = 0.0
-        c = coef[g]
+            donors[i, 0] = 0.0
+            donors[i, 1] = 0.0
+            cx[i] = c * x_cols[i, g]  # contiguous: the same products as c * x_cols[d, g] read in the loop
         for r in range(n_rep):
             for i in range(n):
                 d = perms[g, r, i]
-                difference = y[i] - (pred[i] + (c * x_cols[d, g] - c * x_cols[i, g]))
+                difference = y[i] - (pred[i] + (cx[d] - cx[i]))
                 loss = difference * difference
                 other[i] += loss
                 square[i] += loss * loss
-                donor[d] += loss
-                donor_full[d] += full[i]
+                donors[d, 0] += loss
+                donors[d, 1] += full[i]
+        for i in range(n):
+            donor[i] = donors[i, 0]
+            donor_full[i] = donors[i, 1]
         total = 0.0
         low = np.inf
         high = -np.inf
