@@ -550,6 +550,12 @@ def test_chunk_kernels_equal_their_twins_and_the_per_replicate_path(intercept):
     m, n, p = Xt.shape
     Xt[2, :, 1] = Xt[2, :, 0]  # a singular design: flagged
     limits = fast._fit_limits(n, p, 1e-12)
+    Xt[4, :, 3] = 1.5  # a constant column: reported
+    fit = ols_chunk(Xt, yt, Xe, ye, intercept, *limits)
+    twin = ols_chunk_reference(Xt, yt, Xe, ye, intercept, *limits)
+    np.testing.assert_array_equal(fit[8], twin[8])
+    assert fit[8].tolist() == [False, False, False, False, True, False]
+    Xt[4, :, 3] = _chunk_data()[0][4, :, 3]
     fit = ols_chunk(Xt, yt, Xe, ye, intercept, *limits)
     twin = ols_chunk_reference(Xt, yt, Xe, ye, intercept, *limits)
     np.testing.assert_array_equal(fit[0], twin[0])
@@ -562,7 +568,8 @@ def test_chunk_kernels_equal_their_twins_and_the_per_replicate_path(intercept):
         np.testing.assert_allclose(fit[1][i], rep.beta, rtol=1e-12)
         np.testing.assert_allclose(fit[3][i], rep.pred, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(fit[5][i], rep.V, rtol=1e-11, atol=1e-14)
-    _, beta, G, pred, full, V, x_mean, y_base = fit
+    _, beta, G, pred, full, V, x_mean, y_base, constant = fit
+    assert not constant.any()
     cols = np.array([0, 2, 3], dtype=np.int64)
     for price in (np.inf, 0.05):
         a = drop_chunk(ye, pred, full, V, cols, beta, G, Xe, x_mean, y_base, price, ok)
@@ -570,11 +577,10 @@ def test_chunk_kernels_equal_their_twins_and_the_per_replicate_path(intercept):
         for x, y in zip(a, b):
             np.testing.assert_allclose(x, y, rtol=1e-11, atol=1e-300)
     states = _states(m * 3).reshape(m, 3, 4)
-    x_cols, coef = np.ascontiguousarray(Xe[:, :, cols]), np.ascontiguousarray(beta[:, cols])
     for derangement, shared in ((True, False), (False, False), (True, True)):
         st = states[:, :1] if shared else states
-        a = pap_chunk(ye, pred, full, x_cols, coef, st, 4, derangement, shared, 20, fast._block_table(n, 4), ok)
-        b = pap_chunk_reference(ye, pred, full, x_cols, coef, st, 4, derangement, shared, 20,
+        a = pap_chunk(ye, pred, full, Xe, beta, cols, st, 4, derangement, shared, 20, fast._block_table(n, 4), ok)
+        b = pap_chunk_reference(ye, pred, full, Xe, beta, cols, st, 4, derangement, shared, 20,
                                 fast._block_table(n, 4), ok)
         for x, y in zip(a, b):
             np.testing.assert_allclose(x, y, rtol=1e-11, atol=1e-300)

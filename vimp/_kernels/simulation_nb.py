@@ -565,6 +565,8 @@ def ols_chunk(Xt, yt, Xe, ye, intercept, threshold, max_condition, norm_low, nor
         ``(X_eval - center) G``.
     x_mean : ndarray of shape (m, p)
         Training column means (GCM's nuisance baseline), and ``y_base`` (m, n_eval) ``y_eval - mean(y_train)``.
+    constant : bool ndarray of shape (m,)
+        Whether some training column is constant (the caller hands the replicate to the generic path).
     """
     m, n, p = Xt.shape
     n_eval = Xe.shape[1]
@@ -581,12 +583,20 @@ def ols_chunk(Xt, yt, Xe, ye, intercept, threshold, max_condition, norm_low, nor
     center = np.empty(p)
     work = np.empty((3 * p + 3, p))
     beta = np.empty(p)
+    constant = np.zeros(m, dtype=np.bool_)
     for r in range(m):
         for j in range(p):
             s = 0.0
+            low = np.inf
+            high = -np.inf
             for i in range(n):
-                s += Xt[r, i, j]
+                x = Xt[r, i, j]
+                s += x
+                low = min(low, x)
+                high = max(high, x)
             x_mean[r, j] = s / n
+            if low == high:
+                constant[r] = True
         s = 0.0
         for i in range(n):
             s += yt[r, i]
@@ -617,7 +627,7 @@ def ols_chunk(Xt, yt, Xe, ye, intercept, threshold, max_condition, norm_low, nor
                 for l in range(p):
                     V_i[l] += x * G_r[j, l]
         ok[r] = True
-    return ok, beta_out, G_out, pred_out, full_out, V_out, x_mean, y_base
+    return ok, beta_out, G_out, pred_out, full_out, V_out, x_mean, y_base, constant
 
 
 def ols_chunk_reference(Xt, yt, Xe, ye, intercept, threshold, max_condition, norm_low, norm_high):
@@ -657,7 +667,8 @@ def ols_chunk_reference(Xt, yt, Xe, ye, intercept, threshold, max_condition, nor
         pred_out[r] = Xe[r] @ beta + (y_center - center @ beta)
         full_out[r] = (ye[r] - pred_out[r]) ** 2
         V_out[r] = (Xe[r] - center) @ G
-    return ok, beta_out, G_out, pred_out, full_out, V_out, x_mean, y_base
+    constant = np.any(Xt.max(axis=1) == Xt.min(axis=1), axis=1)
+    return ok, beta_out, G_out, pred_out, full_out, V_out, x_mean, y_base, constant
 
 
 @njit_kernel
@@ -698,20 +709,24 @@ def drop_chunk_reference(ye, pred, full, V, cols, beta, G, Xe, x_mean, y_base, p
 
 
 @njit_kernel
-def pap_chunk(ye, pred, full, x_cols, coef, states, n_permutations, derangement, shared, width, table, ok):
+def pap_chunk(ye, pred, full, Xe, beta, cols, states, n_permutations, derangement, shared, width, table, ok):
     """PaP of every replicate of a chunk with ``ok``: the permutations from each replicate's PCG64 states
     (:func:`vimp._kernels.random_nb.derangements_from_pcg64` or ``permutations_from_pcg64``), then
     :func:`pap_replicate_stats`.
 
-    ``x_cols`` (m, n, k) and ``coef`` (m, k): the evaluation columns and coefficients of the features;
-    ``states`` (m, keys, 4): one state per feature, or one shared by all (``shared``).
+    ``Xe`` (m, n, p) and ``beta`` (m, p): the evaluation features and coefficients, of which the columns
+    ``cols`` (k,) are measured; ``states`` (m, keys, 4): one state per feature, or one shared by all
+    (``shared``).
 
     Returns ``stats`` (m, 7, k): raw, raw_se, se, skew, dof, diff_min, diff_max; ``other_absmax`` (m,);
     ``drawn`` (m,) False where a uniform permutation ran out of words (the caller's fallback).
     """
-    m, n, k = x_cols.shape
+    m, n, p = Xe.shape
+    k = cols.shape[0]
     R = n_permutations
     keys = states.shape[1]
+    x_cols = np.empty((n, k))
+    coef = np.empty(k)
     perms = np.empty((keys, R, n), dtype=np.int64)
     group_perms = np.empty((k, R, n), dtype=np.int64)
     stats = np.full((m, 7, k), np.nan)
@@ -730,8 +745,12 @@ def pap_chunk(ye, pred, full, x_cols, coef, states, n_permutations, derangement,
                 group_perms[g] = perms[0]
         else:
             group_perms[:] = perms
+        for g in range(k):
+            coef[g] = beta[r, cols[g]]
+            for i in range(n):
+                x_cols[i, g] = Xe[r, i, cols[g]]
         raw, raw_se, se, skew, dof, low, high, other_absmax[r] = pap_replicate_stats(
-            ye[r], pred[r], full[r], x_cols[r], coef[r], group_perms)
+            ye[r], pred[r], full[r], x_cols, coef, group_perms)
         stats[r, 0] = raw
         stats[r, 1] = raw_se
         stats[r, 2] = se
@@ -742,12 +761,13 @@ def pap_chunk(ye, pred, full, x_cols, coef, states, n_permutations, derangement,
     return stats, other_absmax, drawn
 
 
-def pap_chunk_reference(ye, pred, full, x_cols, coef, states, n_permutations, derangement, shared, width, table,
+def pap_chunk_reference(ye, pred, full, Xe, beta, cols, states, n_permutations, derangement, shared, width, table,
                         ok):
     """:func:`pap_chunk` through NumPy's PCG64 (:mod:`vimp._kernels.reference`) and
     :func:`pap_replicate_stats_reference` (the twin)."""
     from . import reference
 
+    x_cols, coef = Xe[:, :, cols], beta[:, cols]
     m, n, k = x_cols.shape
     R = n_permutations
     stats = np.full((m, 7, k), np.nan)

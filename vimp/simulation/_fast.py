@@ -841,13 +841,13 @@ def _held_out(spec, parts, seeds, cols, store, fast):
         else:
             half = n // 2
             Xt_all[i], yt_all[i], Xe_all[i], ye_all[i] = X[:half], y[:half], X[half:], y[half:]
-    fast &= ~np.any(Xt_all.max(axis=1) == Xt_all.min(axis=1), axis=1)  # a constant training column
     # the replicates' fits in one compiled call per model; where it flags one, the fitter's own path
     fits = {}
     for part in parts:
         key = (part["intercept"], part["rank_tol"])
         if key not in fits:
             fits[key] = fit = _fit_chunk(Xt_all, yt_all, Xe_all, ye_all, *key)
+            fast &= ~fit[8]  # a constant training column: the generic path
             for i in np.flatnonzero(fast & ~fit[0]):
                 try:
                     _fitter_fit(fit, i, Xt_all[i], yt_all[i], Xe_all[i], ye_all[i], *key)
@@ -857,10 +857,9 @@ def _held_out(spec, parts, seeds, cols, store, fast):
     drops = {}
     for part, out, extra in zip(parts, store, extras):
         key = (part["intercept"], part["rank_tol"])
-        ok, beta, G, pred, full, V, x_mean, y_base = fits[key]
+        ok, beta, G, pred, full, V, x_mean, y_base, _ = fits[key]
         if part["method"] == "pap":
-            x_cols = np.ascontiguousarray(Xe_all[:, :, cols])
-            stats_, other_max, drawn = pap_chunk(ye_all, pred, full, x_cols, np.ascontiguousarray(beta[:, cols]),
+            stats_, other_max, drawn = pap_chunk(ye_all, pred, full, Xe_all, beta, cols64,
                                                  extra["states"], part["permutations"],
                                                  part["kind"] == "derangement", part["shared"],
                                                  extra.get("width", 0), extra.get("table", _NO_TABLE), compiled)
