@@ -9,23 +9,34 @@ validating and fitting each estimator per replicate.
 The numbers are those of the generic path (a test compares every column to 1e-10), because
 
 * the random numbers are drawn exactly as there: the data from the child ``(0,)`` of the replicate's
-  seed, through the dgp's own ``sample``; each estimator's seed from the child ``(1, crc32(name))``; the
+  seed, through the dgp's own draw; each estimator's seed from the child ``(1, crc32(name))``; the
   folds with :func:`vimp._split.make_folds` from the estimator's split child; PaP's
-  permutations with :func:`vimp._split.draw_permutations` from the same child Generators as
-  :meth:`PermutationImportance._draw`; LOCO's permuted training rows and its perturbation noise from the
+  permutations as :func:`vimp._split.draw_permutations` draws them from the same child Generators as
+  :meth:`PermutationImportance._draw`; LOCO's permuted training rows and its perturbation draws from the
   same children as :class:`vimp.LOCO`;
 * the per-observation terms are those of :class:`vimp._linear_fitter.LinearFitter` (one factorisation of
   the training design: the drop-one refits, the GCM residuals ``Z G / diag(G)`` and the rank-one permuted
-  predictions), with PaP's terms from the same compiled kernel
-  (:func:`vimp._kernels.pap_linear_terms`);
+  predictions), with PaP's terms from the same formulas as :func:`vimp._kernels.pap_linear_terms`;
 * the inference is the estimators' own formulas, and the last step (quantiles, tail probabilities,
   Hall's transform, intervals) calls vimp's own functions of :mod:`vimp._inference`, once per chunk on
   arrays of shape (replicates, features) instead of once per replicate.
 
-A replicate where anything unusual happens (an ill-conditioned training design, a constant column, a
-zero or non-finite standard error, differences at rounding level, a collinear GCM residual, a GCM
-nuisance regression close to being flagged) is recomputed by the generic path, so that its numbers and
-warnings are exactly the generic path's.
+With a held-out evaluation set (``"independent"``, ``"holdout"``), a chunk runs in a few compiled calls
+(:mod:`vimp._kernels.simulation_nb`, each with its NumPy twin): the hash of every child ``SeedSequence``
+of the chunk and its PCG64 state; the OLS fits of all replicates (:func:`ols_chunk`); the drop-one LOCO and
+GCM statistics (:func:`drop_chunk`); PaP, with its permutations produced from the PCG64 states in compiled
+code, bit for bit NumPy's ``random_raw`` (:func:`pap_chunk`); LOCO's permute-and-refit, with NumPy's
+``Generator.permutation`` (:func:`loco_permute_chunk`). What stays in Python per replicate is the data
+(the dgp's own NumPy draw, on a Generator put on the child's state) and LOCO's three perturbation draws
+per feature. The compiled fit covers well-conditioned designs (:data:`_COMPILED_MAX_CONDITION`); the other
+replicates are refitted with the fitter's own LAPACK calls (:func:`_fit`, bit for bit the fitter's),
+and the compiled statistics take them from there. Cross-fitting (``"cv"``) goes replicate by replicate
+(:func:`_cv_part`).
+
+A replicate where anything unusual happens (an ill-conditioned training design the fitter would solve
+otherwise, a constant column, a zero or non-finite standard error, differences at rounding level, a
+collinear GCM residual, a GCM nuisance regression close to being flagged, a permutation whose words ran
+out) is recomputed by the generic path, so that its numbers and warnings are exactly the generic path's.
 """
 
 from __future__ import annotations
@@ -52,14 +63,12 @@ from .._inference import (
     wald_interval,
 )
 from .._kernels import LOSS_SQUARED, pap_linear_terms, permutations_from_words
-from .._kernels.random_nb import derangements_from_pcg64, pcg64_states, permutations_from_pcg64
+from .._kernels.random_nb import pcg64_states
 from .._kernels.simulation_nb import (
     drop_chunk,
-    drop_replicate_stats,
     loco_permute_chunk,
     ols_chunk,
     pap_chunk,
-    pap_replicate_stats,
     seed_sequence_words,
     spectral_condition,
 )
@@ -446,45 +455,12 @@ class _Replicate:
         self.res = ye - self.pred
         self.full = np.ascontiguousarray(self.res * self.res)
         self._V = None
-        self._means = None
-        self._drops = {}
-        self._cols = {}
 
     @property
     def V(self):
         if self._V is None:
             self._V = (self.Xe - self.center) @ self.G
         return self._V
-
-    def eval_cols(self, cols):
-        """The evaluation columns ``cols`` (contiguous; computed once)."""
-        if "x" not in self._cols:
-            self._cols["x"] = np.ascontiguousarray(self.Xe[:, cols])
-            self._cols["coef"] = np.ascontiguousarray(self.coef[cols])
-        return self._cols["x"]
-
-    def coef_cols(self, cols):
-        self.eval_cols(cols)
-        return self._cols["coef"]
-
-    def drop_stats(self, cols, price):
-        """:func:`vimp._kernels.simulation_nb.drop_replicate_stats` of this replicate (once per price;
-        the LOCO statistics are the same at every price)."""
-        price = float(price)
-        if price in self._drops:
-            return self._drops[price]
-        out = self._drop_stats(cols, price)
-        self._drops[price] = out
-        return out
-
-    def _drop_stats(self, cols, price):
-        if self._means is None:
-            self._means = (self.Xt.mean(axis=0), self.ye - self.yt.mean())
-        inv_diag = 1.0 / np.diag(self.G)
-        return drop_replicate_stats(self.ye, self.pred, self.full, np.ascontiguousarray(self.V),
-                                    np.asarray(cols, dtype=np.int64), self.beta / np.diag(self.G), inv_diag,
-                                    self.Xe, self._means[0],
-                                    self._means[1], float(price))
 
     def drop_losses(self, cols):
         """Squared errors of the drop-one refits (as ``loco_linear_losses`` computes them)."""
@@ -520,27 +496,6 @@ def _permutations(rngs, n, R, kind):
     return out
 
 
-def _pap(rep, part, entropy, cols, streams):
-    """PaP of one replicate: ``(raw, raw_se, skew, df)`` per group."""
-    n = len(rep.ye)
-    R = part["permutations"]
-    if part["shared"]:
-        perms = np.empty((len(cols), R, n), dtype=np.int64)
-        perms[:] = _permutations(streams.children(entropy, [(_SEED_EVAL, 0)]), n, R, part["kind"])[0]
-    else:
-        rngs = streams.children(entropy, [(_SEED_EVAL, g, 0) for g in range(len(cols))])
-        perms = _permutations(rngs, n, R, part["kind"])
-    raw, raw_se, se, skew, dof, low, high, other_max = pap_replicate_stats(
-        rep.ye, rep.pred, rep.full, np.ascontiguousarray(rep.Xe[:, cols]), np.ascontiguousarray(rep.coef[cols]),
-        perms)
-    bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(rep.full)) + other_max + 1e-300)
-    if np.any((high <= bound) & (low >= -bound)):
-        raise _Fallback  # differences at rounding level: the estimator's exact zero
-    if not (np.all(raw_se > 0) and np.all(np.isfinite(se) & (se > 0))):
-        raise _Fallback
-    return raw, se, skew, dof
-
-
 def _perturbed(raw, raw_se, full, part, entropy, k, streams):
     """LOCO's perturbed test from its three draws per group (:func:`perturbed_test_from_draws`), from the
     same child Generators as :class:`vimp.LOCO`; the paired test's ``(raw, raw_se)`` as they are."""
@@ -551,52 +506,6 @@ def _perturbed(raw, raw_se, full, part, entropy, k, streams):
     draws = np.array([draw_perturbation(rng, n) for rng in rngs])
     est, se, _ = perturbed_test_from_draws(raw, raw_se, full, perturbation_scale(n), draws)
     return est, se
-
-
-def _loco(rep, part, entropy, cols, streams):
-    """LOCO of one replicate: ``(raw, raw_se, test_estimate, test_se)`` per group."""
-    n = len(rep.ye)
-    full = rep.full
-    if part["refit"] == "drop":
-        stats_, other_max, _ = rep.drop_stats(cols, np.inf)
-        raw, raw_se, low, high = stats_[:4]
-        bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(full)) + other_max + 1e-300)
-        if np.any((high <= bound) & (low >= -bound)) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
-            raise _Fallback
-        return (raw, raw_se) + _perturbed(raw, raw_se, full, part, entropy, len(cols), streams)
-    other = np.empty((n, len(cols)))
-    Xt = rep.Xt
-    n_train = Xt.shape[0]
-    rngs = streams.children(entropy, [(_SEED_FIT, g, 0) for g in range(len(cols))])
-    for g, c in enumerate(cols):
-        perm = rngs[g].permutation(n_train)
-        Xp = Xt.copy()
-        Xp[:, c] = Xt[perm, c]
-        center, y_center, beta, _ = _fit(Xp, rep.yt, part["intercept"], part["rank_tol"])
-        pred = rep.Xe @ beta + float(y_center - center @ beta)
-        r = rep.ye - pred
-        other[:, g] = r * r
-    diff = other - full[:, None]
-    raw, raw_se = _mean_se(diff)
-    if _numerically_zero(diff, full, other) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
-        raise _Fallback
-    return (raw, raw_se) + _perturbed(raw, raw_se, full, part, entropy, len(cols), streams)
-
-
-def _gcm(rep, part, cols, price):
-    """GCM (Wald, covariance scale) of one replicate: ``(raw, raw_se)`` per feature; ``price`` the nuisance
-    check's allowance (``_linear_price`` of the training design; inf without the check)."""
-    k = len(cols)
-    stats_, _, z = rep.drop_stats(cols, price)
-    a, se, x_abs, spread = stats_[4:8]
-    if np.any(x_abs <= COLLINEAR_TOLERANCE * spread):
-        raise _Fallback  # collinear: the generic path zeroes these residuals
-    if not np.all(np.isfinite(se) & (se > 0)):
-        raise _Fallback
-    # Holm flags something iff the smallest p-value times the number of tests is below the level.
-    if part["nuisance_check"] and np.isfinite(price) and z >= _nuisance_limit(2 * k):
-        raise _Fallback
-    return a, se
 
 
 @functools.lru_cache(maxsize=64)
@@ -690,22 +599,6 @@ def _cv_part(part, X, y, entropy, cols, streams):
 
 
 # ----------------------------------------------------------------------------------------------- chunk
-def _sample(dgp, n, rng):
-    return dgp.sample(n, rng)
-
-
-def _draw_replicate(spec, seed, streams):
-    dgp, n = spec["dgp"], spec["n"]
-    _draw = _sample  # a built-in dgp's sample checks its own output
-    rng = streams.children(seed, [(0,)])[0]
-    X, y = _draw(dgp, n, rng)
-    if spec["validation"] == "independent":
-        Xe, ye = _draw(dgp, n, rng)
-        return X, y, Xe, ye
-    half = n // 2
-    return X[:half], y[:half], X[half:], y[half:]
-
-
 @functools.lru_cache(maxsize=256)
 def _block_table(n, R):
     """``_derangement_words(n, m)`` for ``m = 0, ..., R`` (the Generator's block sizes)."""
@@ -739,7 +632,7 @@ _COMPILED_MAX_CONDITION = 50.0
 
 
 class _Arrays:
-    """One replicate's arrays, as :func:`_loco_held_out` reads them from a :class:`_Replicate`."""
+    """One replicate's arrays, as :func:`_loco_permute_refit` reads them from a :class:`_Replicate`."""
 
     def __init__(self, Xt, yt, Xe, ye, full):
         self.Xt, self.yt, self.Xe, self.ye, self.full = Xt, yt, Xe, ye, full
@@ -897,8 +790,7 @@ def _held_out(spec, parts, seeds, cols, store, fast):
             for i in np.flatnonzero(compiled & ~refit):
                 rep = _Arrays(Xt_all[i], yt_all[i], Xe_all[i], ye_all[i], full[i])
                 try:
-                    out["raw"][i], out["se"][i] = _loco_held_out(rep, part, extra, i, cols, cols64, pool,
-                                                                 shared_price)
+                    out["raw"][i], out["se"][i] = _loco_permute_refit(rep, part, extra, i, cols, pool)
                 except _Fallback:
                     bad[i] = True
         if "sd_full" in extra:
@@ -914,40 +806,10 @@ def _held_out(spec, parts, seeds, cols, store, fast):
                                                         perturbation_scale(n_eval), extra["draws"])
 
 
-def _pap_held_out(rep, part, extra, i, cols):
-    """PaP of replicate ``i`` of a chunk: ``(raw, se, skew, df)`` per group."""
-    n = len(rep.ye)
-    R = part["permutations"]
-    perms = extra["perms"]
-    if part["kind"] == "derangement":
-        if n < 2:
-            raise _Fallback
-        derangements_from_pcg64(extra["states"][i], n, R, extra["table"], perms)
-    elif not permutations_from_pcg64(extra["states"][i], n, R, extra["width"], perms):
-        raise _Fallback  # a row ran out of words (p < 1e-20): the generic path redraws it
-    if part["shared"]:
-        extra["group_perms"][:] = perms[0]
-        perms = extra["group_perms"]
-    raw, raw_se, se, skew, dof, low, high, other_max = pap_replicate_stats(
-        rep.ye, rep.pred, rep.full, rep.eval_cols(cols), rep.coef_cols(cols), perms)
-    bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(rep.full)) + other_max + 1e-300)
-    if np.any((high <= bound) & (low >= -bound)):
-        raise _Fallback  # differences at rounding level: the estimator's exact zero
-    if not (np.all(raw_se > 0) and np.all(np.isfinite(se) & (se > 0))):
-        raise _Fallback
-    return raw, se, skew, dof
-
-
-def _loco_held_out(rep, part, extra, i, cols, cols64, pool, price):
-    """LOCO of replicate ``i`` of a chunk: ``(raw, raw_se)`` per group (the test at the end of the chunk)."""
+def _loco_permute_refit(rep, part, extra, i, cols, pool):
+    """LOCO with permute-and-refit of replicate ``i`` of a chunk, refitted with the fitter's LAPACK calls
+    (where the compiled refit flagged it): ``(raw, raw_se)`` per group."""
     full = rep.full
-    if part["refit"] == "drop":
-        stats_, other_max, _ = rep.drop_stats(cols64, price)
-        raw, raw_se, low, high = stats_[:4]
-        bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(full)) + other_max + 1e-300)
-        if np.any((high <= bound) & (low >= -bound)) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
-            raise _Fallback
-        return raw, raw_se
     n = len(rep.ye)
     other = np.empty((n, len(cols)))
     Xt = rep.Xt
