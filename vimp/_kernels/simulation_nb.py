@@ -1,4 +1,4 @@
-"""Compiled kernel of the Monte Carlo fast path (:mod:`vimp.simulation._fast`), with its NumPy twin.
+"""Compiled kernels of the Monte Carlo fast path (:mod:`vimp.simulation._fast`), with their NumPy twins.
 
 :func:`pap_replicate_stats` computes, for every feature of one replicate at once, what
 :class:`vimp.PermutationImportance` computes from the per-observation terms of an OLS model under
@@ -7,6 +7,14 @@ dependence-corrected standard error, skewness and degrees of freedom of
 :func:`vimp._inference.permutation_mean_se` (slope 1, offset the mean difference). The twin
 :func:`pap_replicate_stats_reference` computes the same numbers with NumPy (the tests compare them, and
 the kernel's Python function, to 1e-12).
+
+The chunk kernels run a statistic for every replicate of a chunk in one call (arrays stacked over the
+replicates): :func:`ols_chunk` (the OLS fits and what the estimators share), :func:`drop_chunk` (LOCO's
+drop-one refits and GCM), :func:`pap_chunk` (PaP, its permutations from the PCG64 states of
+:mod:`vimp._kernels.random_nb`) and :func:`loco_permute_chunk` (LOCO's permute-and-refit, with
+:func:`generator_permutation`, NumPy's ``Generator.permutation``); each has a ``*_reference`` twin in
+NumPy, compared in ``tests/test_simulation_fast.py``. :func:`seed_sequence_words` is NumPy's
+``SeedSequence`` hash and :func:`spectral_condition` the fitter's condition estimate, compiled.
 """
 
 import math
