@@ -457,21 +457,13 @@ def _ols_fit(X, y, intercept, threshold, max_condition, norm_low, norm_high, A, 
         for j in range(p):
             A[i, j] = X[i, j] - center[j]
         b[i] = y[i] - y_center
-    for j in range(p):  # row by row (the sums over rows in the same order as column by column)
-        atb[j] = 0.0
-        for l in range(p):
-            gram[j, l] = 0.0
-    for i in range(n):
-        for j in range(p):
-            a = A[i, j]
-            atb[j] += a * b[i]
-            for l in range(j, p):
-                gram[j, l] += a * A[i, l]
+    gram[:, :] = np.dot(A.T, A)  # BLAS
+    atb[:] = np.dot(A.T, b)
     for j in range(p):
         for l in range(j, p):
             if not np.isfinite(gram[j, l]):
                 return False, y_center
-            gram[l, j] = gram[j, l]
+            gram[l, j] = gram[j, l]  # exactly symmetric
     for j in range(p):
         norms[j] = math.sqrt(gram[j, j])
         if not (norms[j] > norm_low and norms[j] < norm_high):
@@ -591,6 +583,7 @@ def ols_chunk(Xt, yt, Xe, ye, intercept, threshold, max_condition, norm_low, nor
     center = np.empty(p)
     work = np.empty((3 * p + 3, p))
     beta = np.empty(p)
+    E = np.empty((n_eval, p))
     constant = np.zeros(m, dtype=np.bool_)
     for r in range(m):
         for j in range(p):
@@ -619,7 +612,6 @@ def ols_chunk(Xt, yt, Xe, ye, intercept, threshold, max_condition, norm_low, nor
         offset = y_center
         for j in range(p):
             offset -= center[j] * beta[j]
-        G_r = G_out[r]
         for i in range(n_eval):
             s = 0.0
             for j in range(p):
@@ -627,13 +619,9 @@ def ols_chunk(Xt, yt, Xe, ye, intercept, threshold, max_condition, norm_low, nor
             pred_out[r, i] = s + offset
             e = ye[r, i] - pred_out[r, i]
             full_out[r, i] = e * e
-            V_i = V_out[r, i]
-            for l in range(p):
-                V_i[l] = 0.0
             for j in range(p):
-                x = Xe[r, i, j] - center[j]
-                for l in range(p):
-                    V_i[l] += x * G_r[j, l]
+                E[i, j] = Xe[r, i, j] - center[j]
+        V_out[r] = np.dot(E, G_out[r])  # BLAS
         ok[r] = True
     return ok, beta_out, G_out, pred_out, full_out, V_out, x_mean, y_base, constant
 

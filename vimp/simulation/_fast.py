@@ -627,7 +627,7 @@ _NO_TABLE = np.zeros(1, dtype=np.int64)
 #: LAPACK calls (:func:`_fit`). The two Cholesky factorisations differ at rounding level, amplified by
 #: the condition. Measured against the generic path on Bladen designs of 100 replicates (p = 3 to 12,
 #: delta = 0.77 to 0.99, n = 20 to 2,000; every table column, relative): at most 2.4e-12 with this
-#: limit, 2.0e-11 at 100 and 2.1e-8 at the fitter's 1e3 (tests/test_simulation_fast.py checks a grid).
+#: limit, 1.2e-11 at 100, 4.8e-9 at 300 (tests/test_simulation_fast.py checks such designs).
 _COMPILED_MAX_CONDITION = 50.0
 
 
