@@ -634,3 +634,23 @@ def test_fast_table_equals_generic_table_near_the_compiled_fits_limit(monkeypatc
                   "gcm": GCM(LinearRegression())}
     kwargs = dict(dgp=BladenDesign(p, delta), estimators=estimators, n=n, reps=30, random_state=5)
     _assert_same(monte_carlo(**kwargs), _generic(monkeypatch, **kwargs))
+
+
+@pytest.mark.parametrize("raw", [True, False])
+def test_pool_puts_its_generator_on_the_childrens_states(monkeypatch, raw):
+    # Written into memory (where the layout check passes, as on this machine) or through the state
+    # setter: the Generator then draws what a fresh default_rng of the child draws, also after a draw
+    # that left half of a 64-bit word buffered (32-bit integers).
+    if not raw:
+        monkeypatch.setattr(fast, "_raw_state", lambda bit_generator: None)
+    pool = fast._Pool()
+    assert (pool._raw is not None) == raw
+    seeds, keys = [5, 2**62 + 1], [(0,), (3,)]
+    states = fast._child_states(seeds, keys)
+    for (i, seed), (j, key) in itertools.product(enumerate(seeds), enumerate(keys)):
+        gen = pool.on(states[i, j].tolist())
+        want = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+        np.testing.assert_array_equal(gen.integers(0, 1000, size=3, dtype=np.uint32),
+                                      want.integers(0, 1000, size=3, dtype=np.uint32))
+        np.testing.assert_array_equal(gen.standard_normal(4), want.standard_normal(4))
+        assert gen.bit_generator.state == want.bit_generator.state
