@@ -654,3 +654,14 @@ def test_pool_puts_its_generator_on_the_childrens_states(monkeypatch, raw):
                                       want.integers(0, 1000, size=3, dtype=np.uint32))
         np.testing.assert_array_equal(gen.standard_normal(4), want.standard_normal(4))
         assert gen.bit_generator.state == want.bit_generator.state
+
+
+def test_blocks_of_a_chunk_give_the_same_table(monkeypatch):
+    # A chunk is computed in blocks of replicates that bound the stacked arrays; the rows do not depend on them.
+    kwargs = dict(dgp=EquicorrelatedLinear(4, 0.5, [1.0, 0.5, 0.0, 1.0]), estimators=_all_estimators(), n=40,
+                  reps=7, random_state=21)
+    table = monte_carlo(**kwargs)
+    monkeypatch.setattr(fast, "_BLOCK_CELLS", 3 * 40 * 4)  # blocks of 3 replicates
+    pd.testing.assert_frame_equal(monte_carlo(**kwargs), table, check_exact=True)
+    monkeypatch.setattr(fast, "_BLOCK_CELLS", 1)  # one replicate at a time
+    pd.testing.assert_frame_equal(monte_carlo(**kwargs), table, check_exact=True)

@@ -662,6 +662,9 @@ def _perturbed_chunk(raw, raw_se, sd_full, n, scale, draws):
 
 
 _NO_TABLE = np.zeros(1, dtype=np.int64)
+#: Rows x features of the replicates stacked in one block of a chunk (each stacked array of the block
+#: holds at most this many values: 32 MB of float64).
+_BLOCK_CELLS = 4_000_000
 #: Largest ``||R||_F ||R^-1||_F`` of the equilibrated Cholesky factor for which the compiled fit of a
 #: chunk (:func:`vimp._kernels.simulation_nb.ols_chunk`) is used; above it (and up to the fitter's own
 #: Cholesky limit, beyond which the fitter takes its QR path) the replicate is fitted with the fitter's
@@ -888,7 +891,11 @@ def run_chunk(spec, parts, replicates, seeds, generic):
     fast = np.ones(count, dtype=bool)
     streams = _Streams()
     if spec["validation"] != "cv":
-        _held_out(spec, parts, seeds, cols, store, fast)
+        # blocks of replicates whose stacked arrays stay small (the numbers do not depend on the blocks)
+        block = max(1, _BLOCK_CELLS // (spec["n"] * spec["dgp"].p))
+        for start in range(0, count, block):
+            part_store = [{key: value[start:start + block] for key, value in out.items()} for out in store]
+            _held_out(spec, parts, seeds[start:start + block], cols, part_store, fast[start:start + block])
     for i, seed in enumerate(seeds):
         if spec["validation"] == "cv":
             rng = streams.children(seed, [(0,)])[0]
