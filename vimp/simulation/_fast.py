@@ -745,9 +745,6 @@ def _held_out(spec, parts, seeds, cols, store, fast):
             R = part["permutations"]
             keys = [(_SEED_EVAL, 0)] if part["shared"] else [(_SEED_EVAL, g, 0) for g in range(k)]
             extra["states"] = _child_states(run, keys)
-            extra["perms"] = np.empty((len(keys), R, n_eval), dtype=np.int64)
-            if part["shared"]:
-                extra["group_perms"] = np.empty((k, R, n_eval), dtype=np.int64)
             if part["kind"] == "derangement":
                 extra["table"] = _block_table(n_eval, R)
             else:
