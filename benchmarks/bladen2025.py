@@ -233,6 +233,24 @@ def training_data(dgp, n, seed):
     return X, y, rng
 
 
+def _generators(seeds, key):
+    """``default_rng(SeedSequence(seed, spawn_key=key))`` for each seed, seeded in bulk as the runner's fast
+    path seeds them (:mod:`vimp.simulation._fast`); each Generator is used before the next is made."""
+    from vimp.simulation._fast import _child_states, _Pool
+
+    pool = _Pool()
+    for state in _child_states(np.asarray(seeds, dtype=np.uint64), [key])[:, 0].tolist():
+        yield pool.on(state)
+
+
+def training_sets(dgp, n, seeds):
+    """:func:`training_data` of every seed, stacked: ``X`` (len(seeds), n, p) and ``y`` (len(seeds), n)."""
+    X, y = np.empty((len(seeds), n, dgp.p)), np.empty((len(seeds), n))
+    for r, rng in enumerate(_generators(seeds, (0,))):
+        X[r], y[r] = dgp.sample(n, rng)
+    return X, y
+
+
 #: Child of a replicate's seed for the permutation of the absorbed coefficient (unused by the runner).
 _C_STREAM = (0xC0EF,)
 
@@ -244,27 +262,35 @@ def auxiliary(dgp, setting, seeds):
     mean coefficient of x2..xp after refitting with training column 1 permuted once
     (uniformly, from the child ``_C_STREAM`` of the replicate's seed), minus 1 (the authors' ``beta - 1``).
     """
-    from scipy.linalg import cho_factor, cho_solve
-
     n, p = setting.n, setting.p
+    replicates, seed_values = seeds["replicate"].to_numpy(), seeds["seed"].to_numpy()
+    m = len(seed_values)
+    X, y = training_sets(dgp, n, seed_values)
+    perms = np.empty((m, n), dtype=np.intp)
+    for r, gen in enumerate(_generators(seed_values, _C_STREAM)):
+        perms[r] = gen.permutation(n)
+    # the intercept by centring; normal equations of the centred design (condition number of Sigma at
+    # most about 1e6 on the paper's grid: ample digits for t and c), solved for all replicates at once
+    Xc, yc = X - X.mean(axis=1, keepdims=True), y - y.mean(axis=1, keepdims=True)
+    permuted = Xc.copy()
+    permuted[:, :, 0] = np.take_along_axis(Xc[:, :, 0], perms, axis=1)  # a permutation keeps the column centred
+    gram, xty = np.empty((m, p, p)), np.empty((m, p, 1))
+    gram_perm, xty_perm = np.empty((m, p, p)), np.empty((m, p, 1))
+    for r in range(m):  # one BLAS product per replicate (faster than NumPy's stacked matmul here)
+        gram[r], xty[r, :, 0] = Xc[r].T @ Xc[r], Xc[r].T @ yc[r]
+        gram_perm[r], xty_perm[r, :, 0] = permuted[r].T @ permuted[r], permuted[r].T @ yc[r]
+    coef = np.linalg.solve(gram, xty)[:, :, 0]
+    resid = yc - np.einsum("rij,rj->ri", Xc, coef)
+    sigma2 = np.einsum("ri,ri->r", resid, resid) / (n - p - 1)
+    unit = np.zeros((m, p, 1))
+    unit[:, 0] = 1.0
+    g00 = np.linalg.solve(gram, unit)[:, 0, 0]
+    t_scaled = np.abs(coef[:, 0]) / np.sqrt(sigma2 * g00) * NOISE_SD / np.sqrt(n - 1)
+    coef_perm = np.linalg.solve(gram_perm, xty_perm)[:, :, 0]
+    c = coef_perm[:, 1:].mean(axis=1) - 1.0
     rows = []
-    for replicate, seed in zip(seeds["replicate"].to_numpy(), seeds["seed"].to_numpy()):
-        X, y, _ = training_data(dgp, n, seed)
-        # the intercept by centring; normal equations of the centred design (condition number of
-        # Sigma at most about 1e6 on the paper's grid: ample digits for t and c)
-        Xc, yc = X - X.mean(axis=0), y - y.mean()
-        factor = cho_factor(Xc.T @ Xc)
-        coef = cho_solve(factor, Xc.T @ yc)
-        resid = yc - Xc @ coef
-        sigma2 = resid @ resid / (n - p - 1)
-        g00 = cho_solve(factor, np.eye(p)[:, 0])[0]
-        t_scaled = abs(coef[0]) / np.sqrt(sigma2 * g00) * NOISE_SD / np.sqrt(n - 1)
-        perm = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=_C_STREAM)).permutation(n)
-        permuted = Xc.copy()
-        permuted[:, 0] = permuted[perm, 0]  # a permutation keeps the column centred
-        coef_perm = cho_solve(cho_factor(permuted.T @ permuted), permuted.T @ yc)
-        c = float(np.mean(coef_perm[1:])) - 1.0
-        rows += [("t", replicate, t_scaled, seed), ("c", replicate, c, seed)]
+    for replicate, seed, t_value, c_value in zip(replicates, seed_values, t_scaled, c):
+        rows += [("t", replicate, float(t_value), seed), ("c", replicate, float(c_value), seed)]
     frame = pd.DataFrame(rows, columns=["estimator", "replicate", "value", "seed"])
     frame.insert(0, "model", "ols")
     frame.insert(2, "n", n)
@@ -652,6 +678,17 @@ def _print_table(frame, title):
         print(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
+def _threads_for(model, n_jobs):
+    """One BLAS thread for the OLS grid run in this process; the forest (or parallel runs) as configured."""
+    import contextlib
+
+    if model != "ols" or (n_jobs not in (None, 1)):
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas")
+
+
 def main(argv=None):
     args = parse_args(argv)
     suffix = "_quick" if args.quick else ""
@@ -671,12 +708,16 @@ def main(argv=None):
         reps = args.reps or spec["reps"]
         print(f"{model}: {len(settings)} settings x {reps} replicates"
               + (f", {trees} trees" if model == "rf" else ""), flush=True)
-        start = time.perf_counter()
-        frames.append(run_grid(settings, model, reps, trees=trees, n_jobs=args.n_jobs, scheduler=args.scheduler,
-                               store=args.store, resume=args.resume,
-                               log=(lambda text: print(text, flush=True)) if model == "rf" else None))
+        start, cpu = time.perf_counter(), time.process_time()
+        # OLS: tiny least-squares problems, single-threaded BLAS throughout (the runner's thread policy
+        # does the same inside monte_carlo; here also for the truths and the auxiliary quantities)
+        with _threads_for(model, args.n_jobs):
+            frames.append(run_grid(settings, model, reps, trees=trees, n_jobs=args.n_jobs,
+                                   scheduler=args.scheduler, store=args.store, resume=args.resume,
+                                   log=(lambda text: print(text, flush=True)) if model == "rf" else None))
         timings[model] = time.perf_counter() - start
-        print(f"{model}: {timings[model]:.1f} s", flush=True)
+        print(f"{model}: {timings[model]:.1f} s ({time.process_time() - cpu:.1f} s CPU in this process)",
+              flush=True)
     replicates = pd.concat(frames, ignore_index=True)
     summary = summarise(replicates)
     pooled = pooled_errors(replicates)

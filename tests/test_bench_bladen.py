@@ -94,3 +94,21 @@ def test_cli_rejects_bad_options(bench, argv, capsys):
 def test_cli_defaults_to_quick_ols(bench):
     args = bench.parse_args([])
     assert args.quick and not args.full and args.model == "ols" and args.store is None
+
+
+def test_training_sets_are_training_data(bench):
+    # The stacked training sets of the auxiliary quantities (Generators seeded in bulk) are training_data's,
+    # exactly, and so is the permutation of the absorbed coefficient.
+    from vimp.simulation import BladenDesign
+
+    dgp = BladenDesign(4, 0.5)
+    seeds = [3, 2**40 + 7, 2**62 + 11]
+    X, y = bench.training_sets(dgp, 20, seeds)
+    for r, seed in enumerate(seeds):
+        X_one, y_one, _ = bench.training_data(dgp, 20, seed)
+        np.testing.assert_array_equal(X[r], X_one)
+        np.testing.assert_array_equal(y[r], y_one)
+    perms = [gen.permutation(20) for gen in bench._generators(seeds, bench._C_STREAM)]
+    for perm, seed in zip(perms, seeds):
+        expected = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=bench._C_STREAM)).permutation(20)
+        np.testing.assert_array_equal(perm, expected)

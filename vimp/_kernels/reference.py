@@ -13,6 +13,10 @@ import numpy as np
 from .linear_nb import LOSS_ABSOLUTE, LOSS_SQUARED
 
 __all__ = [
+    "derangements_from_pcg64",
+    "pcg64_raw",
+    "pcg64_states",
+    "permutations_from_pcg64",
     "gcm_linear_products",
     "group_drop_losses",
     "loco_linear_losses",
@@ -374,3 +378,69 @@ def derangements_from_stream(words, n, count):
                 perms[r] = perm
                 break
     return perms, count, position
+
+
+# ------------------------------------------------------------------------------------------------ PCG64
+# Twins of the PCG64 kernels of :mod:`vimp._kernels.random_nb`: NumPy's own PCG64 and vimp's own draws.
+_PCG_MULT = 0x2360ED051FC65DA44385DF649FCCF645
+_MASK64 = (1 << 64) - 1
+_MASK128 = (1 << 128) - 1
+
+
+def _generator(state):
+    """A Generator on the PCG64 state given as four uint64 (state high, low, increment high, low)."""
+    hi, lo, inc_hi, inc_lo = (int(v) for v in state)
+    bit_generator = np.random.PCG64()
+    bit_generator.state = {"bit_generator": "PCG64", "state": {"state": (hi << 64) | lo, "inc": (inc_hi << 64) | inc_lo},
+                           "has_uint32": 0, "uinteger": 0}
+    return np.random.Generator(bit_generator)
+
+
+def _halves(value):
+    return [value >> 64, value & _MASK64]
+
+
+def pcg64_states(words):
+    """:func:`vimp._kernels.random_nb.pcg64_states` in Python integers (``pcg64_set_seed``)."""
+    out = np.empty((len(words), 4), dtype=np.uint64)
+    for r, row in enumerate(words):
+        v = [int(row[2 * i]) | (int(row[2 * i + 1]) << 32) for i in range(4)]
+        seed = (v[0] << 64) | v[1]
+        inc = (((v[2] << 64) | v[3]) << 1 | 1) & _MASK128
+        state = ((inc + seed) * _PCG_MULT + inc) & _MASK128
+        out[r] = _halves(state) + _halves(inc)
+    return out
+
+
+def pcg64_raw(state, count):
+    """:func:`vimp._kernels.random_nb.pcg64_raw` through NumPy's PCG64."""
+    bit_generator = _generator(state).bit_generator
+    out = bit_generator.random_raw(count)
+    after = bit_generator.state["state"]
+    return out, np.array(_halves(after["state"]) + _halves(after["inc"]), dtype=np.uint64)
+
+
+def permutations_from_pcg64(states, n, count, width, out):
+    """:func:`vimp._kernels.random_nb.permutations_from_pcg64` through NumPy's PCG64 and
+    :func:`permutations_from_words` (False where a row runs out of words)."""
+    for s, state in enumerate(states):
+        words = _generator(state).bit_generator.random_raw((count, width))
+        perms, exhausted = permutations_from_words(words, n)
+        if exhausted.any():
+            return False
+        out[s] = perms
+    return True
+
+
+def derangements_from_pcg64(states, n, count, block_words, out):
+    """:func:`vimp._kernels.random_nb.derangements_from_pcg64` through NumPy's PCG64 and
+    :func:`derangements_from_stream`, block by block as :func:`vimp._split._draw_derangements` draws."""
+    for s, state in enumerate(states):
+        bit_generator = _generator(state).bit_generator
+        done = 0
+        while done < count:
+            words = bit_generator.random_raw(int(block_words[count - done]))
+            drawn, got, _ = derangements_from_stream(words, n, count - done)
+            out[s, done:done + got] = drawn[:got]
+            done += got
+    return out

@@ -1,4 +1,4 @@
-"""Compiled kernel of the Monte Carlo fast path (:mod:`vimp.simulation._fast`), with its NumPy twin.
+"""Compiled kernels of the Monte Carlo fast path (:mod:`vimp.simulation._fast`), with their NumPy twins.
 
 :func:`pap_replicate_stats` computes, for every feature of one replicate at once, what
 :class:`vimp.PermutationImportance` computes from the per-observation terms of an OLS model under
@@ -7,6 +7,14 @@ dependence-corrected standard error, skewness and degrees of freedom of
 :func:`vimp._inference.permutation_mean_se` (slope 1, offset the mean difference). The twin
 :func:`pap_replicate_stats_reference` computes the same numbers with NumPy (the tests compare them, and
 the kernel's Python function, to 1e-12).
+
+The chunk kernels run a statistic for every replicate of a chunk in one call (arrays stacked over the
+replicates): :func:`ols_chunk` (the OLS fits and what the estimators share), :func:`drop_chunk` (LOCO's
+drop-one refits and GCM), :func:`pap_chunk` (PaP, its permutations from the PCG64 states of
+:mod:`vimp._kernels.random_nb`) and :func:`loco_permute_chunk` (LOCO's permute-and-refit, with
+:func:`generator_permutation`, NumPy's ``Generator.permutation``); each has a ``*_reference`` twin in
+NumPy, compared in ``tests/test_simulation_fast.py``. :func:`seed_sequence_words` is NumPy's
+``SeedSequence`` hash and :func:`spectral_condition` the fitter's condition estimate, compiled.
 """
 
 import math
@@ -14,8 +22,11 @@ import math
 import numpy as np
 
 from ._config import njit_kernel
+from .random_nb import _pcg_output, _pcg_step, derangements_from_pcg64, permutations_from_pcg64
 
-__all__ = ["drop_replicate_stats", "drop_replicate_stats_reference", "pap_replicate_stats",
+__all__ = ["drop_chunk", "drop_chunk_reference", "generator_permutation", "loco_permute_chunk",
+           "loco_permute_chunk_reference", "ols_chunk", "ols_chunk_reference", "pap_chunk",
+           "pap_chunk_reference", "spectral_condition", "drop_replicate_stats", "drop_replicate_stats_reference", "pap_replicate_stats",
            "pap_replicate_stats_reference", "seed_sequence_words", "seed_sequence_words_reference"]
 
 
@@ -62,22 +73,28 @@ def pap_replicate_stats(y, pred, full, x_cols, coef, perms):
     influence = np.empty(n)
     u = np.empty(n)
     scale = 1.0 / n_rep
+    cx = np.empty(n)
+    donors = np.empty((n, 2))  # the two scattered sums side by side (one cache line per donor)
     for g in range(k):
+        c = coef[g]
         for i in range(n):
             other[i] = 0.0
             square[i] = 0.0
-            donor[i] = 0.0
-            donor_full[i] = 0.0
-        c = coef[g]
+            donors[i, 0] = 0.0
+            donors[i, 1] = 0.0
+            cx[i] = c * x_cols[i, g]  # contiguous: the same products as c * x_cols[d, g] read in the loop
         for r in range(n_rep):
             for i in range(n):
                 d = perms[g, r, i]
-                difference = y[i] - (pred[i] + (c * x_cols[d, g] - c * x_cols[i, g]))
+                difference = y[i] - (pred[i] + (cx[d] - cx[i]))
                 loss = difference * difference
                 other[i] += loss
                 square[i] += loss * loss
-                donor[d] += loss
-                donor_full[d] += full[i]
+                donors[d, 0] += loss
+                donors[d, 1] += full[i]
+        for i in range(n):
+            donor[i] = donors[i, 0]
+            donor_full[i] = donors[i, 1]
         total = 0.0
         low = np.inf
         high = -np.inf
@@ -410,3 +427,563 @@ def drop_replicate_stats_reference(y, pred, full, V, cols, shift, inv_diag, x_ev
             z = np.where(se > 1e-12 * scale, d.mean(axis=0) / np.where(se > 0, se, 1.0), 0.0)
             nuisance_z = max(nuisance_z, float(np.max(z)))
     return out, float(np.max(other)) if other.size else 0.0, nuisance_z
+
+
+# ------------------------------------------------------------------------------------------ whole chunks
+@njit_kernel
+def _ols_fit(X, y, intercept, threshold, max_condition, norm_low, norm_high, A, b, center, work, beta, G, want_G):
+    """One OLS fit of :func:`ols_chunk` (see there): writes ``center``, ``beta`` and, with ``want_G``, ``G``;
+    returns ``(good, y_center)``. ``A`` (n, p), ``b`` (n,) and ``work`` (3 p + 3, p) are scratch space."""
+    n, p = X.shape
+    gram = work[0:p]
+    R = work[p:2 * p]
+    R_inv = work[2 * p:3 * p]
+    atb = work[3 * p]
+    norms = work[3 * p + 1]
+    solution = work[3 * p + 2]
+    y_center = 0.0
+    if intercept:
+        for i in range(n):
+            y_center += y[i]
+        y_center /= n
+    for j in range(p):
+        c = 0.0
+        if intercept:
+            for i in range(n):
+                c += X[i, j]
+            c /= n
+        center[j] = c
+    for i in range(n):
+        for j in range(p):
+            A[i, j] = X[i, j] - center[j]
+        b[i] = y[i] - y_center
+    gram[:, :] = np.dot(A.T, A)  # BLAS
+    atb[:] = np.dot(A.T, b)
+    for j in range(p):
+        for l in range(j, p):
+            if not np.isfinite(gram[j, l]):
+                return False, y_center
+            gram[l, j] = gram[j, l]  # exactly symmetric
+    for j in range(p):
+        norms[j] = math.sqrt(gram[j, j])
+        if not (norms[j] > norm_low and norms[j] < norm_high):
+            return False, y_center
+    # Cholesky of the equilibrated Gram matrix (upper: R^T R)
+    for j in range(p):
+        for l in range(p):
+            R[j, l] = 0.0
+            R_inv[j, l] = 0.0
+    for j in range(p):
+        s = gram[j, j] / (norms[j] * norms[j])
+        for q in range(j):
+            s -= R[q, j] * R[q, j]
+        if not s > 0.0:
+            return False, y_center
+        R[j, j] = math.sqrt(s)
+        for l in range(j + 1, p):
+            s = gram[j, l] / (norms[j] * norms[l])
+            for q in range(j):
+                s -= R[q, j] * R[q, l]
+            R[j, l] = s / R[j, j]
+    # R^-1 (upper triangular) by back substitution
+    for c in range(p):
+        R_inv[c, c] = 1.0 / R[c, c]
+        for j in range(c - 1, -1, -1):
+            s = 0.0
+            for q in range(j + 1, c + 1):
+                s += R[j, q] * R_inv[q, c]
+            R_inv[j, c] = -s / R[j, j]
+    norm_r = 0.0
+    norm_inv = 0.0
+    norm_rd = 0.0
+    norm_inv_d = 0.0
+    for j in range(p):
+        for l in range(p):
+            norm_r += R[j, l] * R[j, l]
+            norm_inv += R_inv[j, l] * R_inv[j, l]
+            rd = R[j, l] * norms[l]
+            norm_rd += rd * rd
+            inv_d = R_inv[j, l] / norms[j]
+            norm_inv_d += inv_d * inv_d
+    condition = math.sqrt(norm_r) * math.sqrt(norm_inv)
+    if not (np.isfinite(condition) and condition <= max_condition):
+        return False, y_center
+    bound = math.sqrt(norm_rd) * math.sqrt(norm_inv_d)
+    if not (np.isfinite(bound) and bound * threshold < 0.5):
+        return False, y_center
+    # solution of the equilibrated system, then the original scale
+    for j in range(p):
+        s = 0.0
+        for q in range(j + 1):
+            s += R_inv[q, j] * (atb[q] / norms[q])
+        solution[j] = s
+    for j in range(p):
+        s = 0.0
+        for q in range(j, p):
+            s += R_inv[j, q] * solution[q]
+        beta[j] = s / norms[j]
+    if want_G:
+        for j in range(p):
+            for l in range(p):
+                s = 0.0
+                for q in range(max(j, l), p):
+                    s += R_inv[j, q] * R_inv[l, q]
+                G[j, l] = s / (norms[j] * norms[l])
+    return True, y_center
+
+
+@njit_kernel
+def ols_chunk(Xt, yt, Xe, ye, intercept, threshold, max_condition, norm_low, norm_high):
+    """OLS fits of the replicates of a chunk and what the estimators share, in one call.
+
+    Each replicate's fit is :class:`vimp._linear_fitter.LinearFitter`'s one-factorisation path: centre
+    (with an intercept), equilibrate the Gram matrix by the column norms, Cholesky-factor it (``R^T R``),
+    invert ``R`` and solve; the inverse Gram matrix is ``G = D^-1 R^-1 R^-T D^-1``. Where the fitter might
+    decide otherwise, or this factorisation is not accurate to far below the fast path's tolerance, the
+    replicate is flagged (``ok`` False) and the caller fits it as the fitter does: a Gram matrix that
+    is not finite, column norms outside ``(norm_low, norm_high)``, a failed factorisation,
+    ``||R||_F ||R^-1||_F`` above ``max_condition`` (at most the fitter's Cholesky limit) or the rank
+    check ``||R D||_F ||D^-1 R^-1||_F threshold < 0.5`` failing.
+
+    Parameters
+    ----------
+    Xt : ndarray of shape (m, n_train, p)
+    yt : ndarray of shape (m, n_train)
+    Xe : ndarray of shape (m, n_eval, p)
+    ye : ndarray of shape (m, n_eval)
+    intercept : bool
+    threshold, max_condition, norm_low, norm_high : float
+
+    Returns
+    -------
+    ok : bool ndarray of shape (m,)
+    beta : ndarray of shape (m, p)
+    G : ndarray of shape (m, p, p)
+    pred, full : ndarrays of shape (m, n_eval)
+        Predictions and squared errors on the evaluation rows.
+    V : ndarray of shape (m, n_eval, p)
+        ``(X_eval - center) G``.
+    x_mean : ndarray of shape (m, p)
+        Training column means (GCM's nuisance baseline), and ``y_base`` (m, n_eval) ``y_eval - mean(y_train)``.
+    constant : bool ndarray of shape (m,)
+        Whether some training column is constant (the caller hands the replicate to the generic path).
+    """
+    m, n, p = Xt.shape
+    n_eval = Xe.shape[1]
+    ok = np.zeros(m, dtype=np.bool_)
+    beta_out = np.zeros((m, p))
+    G_out = np.zeros((m, p, p))
+    pred_out = np.zeros((m, n_eval))
+    full_out = np.zeros((m, n_eval))
+    V_out = np.zeros((m, n_eval, p))
+    x_mean = np.zeros((m, p))
+    y_base = np.zeros((m, n_eval))
+    A = np.empty((n, p))
+    b = np.empty(n)
+    center = np.empty(p)
+    work = np.empty((3 * p + 3, p))
+    beta = np.empty(p)
+    E = np.empty((n_eval, p))
+    constant = np.zeros(m, dtype=np.bool_)
+    for r in range(m):
+        for j in range(p):
+            s = 0.0
+            low = np.inf
+            high = -np.inf
+            for i in range(n):
+                x = Xt[r, i, j]
+                s += x
+                low = min(low, x)
+                high = max(high, x)
+            x_mean[r, j] = s / n
+            if low == high:
+                constant[r] = True
+        s = 0.0
+        for i in range(n):
+            s += yt[r, i]
+        for i in range(n_eval):
+            y_base[r, i] = ye[r, i] - s / n
+        good, y_center = _ols_fit(Xt[r], yt[r], intercept, threshold, max_condition, norm_low, norm_high, A, b,
+                                  center, work, beta, G_out[r], True)
+        if not good:
+            continue
+        for j in range(p):
+            beta_out[r, j] = beta[j]
+        offset = y_center
+        for j in range(p):
+            offset -= center[j] * beta[j]
+        for i in range(n_eval):
+            s = 0.0
+            for j in range(p):
+                s += Xe[r, i, j] * beta[j]
+            pred_out[r, i] = s + offset
+            e = ye[r, i] - pred_out[r, i]
+            full_out[r, i] = e * e
+            for j in range(p):
+                E[i, j] = Xe[r, i, j] - center[j]
+        V_out[r] = np.dot(E, G_out[r])  # BLAS
+        ok[r] = True
+    return ok, beta_out, G_out, pred_out, full_out, V_out, x_mean, y_base, constant
+
+
+def ols_chunk_reference(Xt, yt, Xe, ye, intercept, threshold, max_condition, norm_low, norm_high):
+    """:func:`ols_chunk` in NumPy (the twin): ``numpy.linalg.cholesky`` and ``inv`` per replicate, the
+    same checks; the same outputs (zeros where ``ok`` is False)."""
+    m, n, p = Xt.shape
+    n_eval = Xe.shape[1]
+    ok = np.zeros(m, dtype=bool)
+    beta_out, G_out = np.zeros((m, p)), np.zeros((m, p, p))
+    pred_out, full_out, V_out = np.zeros((m, n_eval)), np.zeros((m, n_eval)), np.zeros((m, n_eval, p))
+    x_mean = Xt.mean(axis=1)
+    y_base = ye - yt.mean(axis=1)[:, None]
+    for r in range(m):
+        center = x_mean[r] if intercept else np.zeros(p)
+        y_center = float(yt[r].mean()) if intercept else 0.0
+        A, b = Xt[r] - center, yt[r] - y_center
+        gram = A.T @ A
+        if not np.all(np.isfinite(gram)):
+            continue
+        norms = np.sqrt(np.diag(gram))
+        if not (norms.min() > norm_low and norms.max() < norm_high):
+            continue
+        try:
+            R = np.linalg.cholesky(gram / np.outer(norms, norms)).T
+        except np.linalg.LinAlgError:
+            continue
+        R_inv = np.linalg.inv(R)
+        condition = np.linalg.norm(R) * np.linalg.norm(R_inv)
+        bound = np.linalg.norm(R * norms[None, :]) * np.linalg.norm(R_inv / norms[:, None])
+        if not (np.isfinite(condition) and condition <= max_condition and np.isfinite(bound)
+                and bound * threshold < 0.5):
+            continue
+        beta = (R_inv @ (R_inv.T @ ((A.T @ b) / norms))) / norms
+        G = (R_inv @ R_inv.T) / np.outer(norms, norms)
+        ok[r] = True
+        beta_out[r], G_out[r] = beta, G
+        pred_out[r] = Xe[r] @ beta + (y_center - center @ beta)
+        full_out[r] = (ye[r] - pred_out[r]) ** 2
+        V_out[r] = (Xe[r] - center) @ G
+    constant = np.any(Xt.max(axis=1) == Xt.min(axis=1), axis=1)
+    return ok, beta_out, G_out, pred_out, full_out, V_out, x_mean, y_base, constant
+
+
+@njit_kernel
+def drop_chunk(ye, pred, full, V, cols, beta, G, Xe, x_mean, y_base, price, ok):
+    """:func:`drop_replicate_stats` of every replicate of a chunk with ``ok`` (``shift = beta / diag(G)``,
+    ``inv_diag = 1 / diag(G)``): ``stats`` (m, 8, k), ``other_absmax`` (m,), ``nuisance_z`` (m,)."""
+    m, n_eval, p = V.shape
+    k = cols.shape[0]
+    stats = np.full((m, 8, k), np.nan)
+    other_absmax = np.full(m, np.nan)
+    nuisance_z = np.full(m, np.nan)
+    shift = np.empty(p)
+    inv_diag = np.empty(p)
+    for r in range(m):
+        if not ok[r]:
+            continue
+        for j in range(p):
+            inv_diag[j] = 1.0 / G[r, j, j]
+            shift[j] = beta[r, j] / G[r, j, j]
+        out, other_absmax[r], nuisance_z[r] = drop_replicate_stats(ye[r], pred[r], full[r], V[r], cols, shift,
+                                                                   inv_diag, Xe[r], x_mean[r], y_base[r], price)
+        stats[r] = out
+    return stats, other_absmax, nuisance_z
+
+
+def drop_chunk_reference(ye, pred, full, V, cols, beta, G, Xe, x_mean, y_base, price, ok):
+    """:func:`drop_chunk` through :func:`drop_replicate_stats_reference` (the twin)."""
+    m = V.shape[0]
+    k = cols.shape[0]
+    stats = np.full((m, 8, k), np.nan)
+    other_absmax, nuisance_z = np.full(m, np.nan), np.full(m, np.nan)
+    for r in range(m):
+        if ok[r]:
+            diag = np.diag(G[r])
+            stats[r], other_absmax[r], nuisance_z[r] = drop_replicate_stats_reference(
+                ye[r], pred[r], full[r], V[r], cols, beta[r] / diag, 1.0 / diag, Xe[r], x_mean[r], y_base[r], price)
+    return stats, other_absmax, nuisance_z
+
+
+@njit_kernel
+def pap_chunk(ye, pred, full, Xe, beta, cols, states, n_permutations, derangement, shared, width, table, ok):
+    """PaP of every replicate of a chunk with ``ok``: the permutations from each replicate's PCG64 states
+    (:func:`vimp._kernels.random_nb.derangements_from_pcg64` or ``permutations_from_pcg64``), then
+    :func:`pap_replicate_stats`.
+
+    ``Xe`` (m, n, p) and ``beta`` (m, p): the evaluation features and coefficients, of which the columns
+    ``cols`` (k,) are measured; ``states`` (m, keys, 4): one state per feature, or one shared by all
+    (``shared``).
+
+    Returns ``stats`` (m, 7, k): raw, raw_se, se, skew, dof, diff_min, diff_max; ``other_absmax`` (m,);
+    ``drawn`` (m,) False where a uniform permutation ran out of words (the caller's fallback).
+    """
+    m, n, p = Xe.shape
+    k = cols.shape[0]
+    R = n_permutations
+    keys = states.shape[1]
+    x_cols = np.empty((n, k))
+    coef = np.empty(k)
+    perms = np.empty((keys, R, n), dtype=np.int64)
+    group_perms = np.empty((k, R, n), dtype=np.int64)
+    stats = np.full((m, 7, k), np.nan)
+    other_absmax = np.full(m, np.nan)
+    drawn = np.ones(m, dtype=np.bool_)
+    for r in range(m):
+        if not ok[r]:
+            continue
+        if derangement:
+            derangements_from_pcg64(states[r], n, R, table, perms)
+        elif not permutations_from_pcg64(states[r], n, R, width, perms):
+            drawn[r] = False
+            continue
+        if shared:
+            for g in range(k):
+                group_perms[g] = perms[0]
+        else:
+            group_perms[:] = perms
+        for g in range(k):
+            coef[g] = beta[r, cols[g]]
+            for i in range(n):
+                x_cols[i, g] = Xe[r, i, cols[g]]
+        raw, raw_se, se, skew, dof, low, high, other_absmax[r] = pap_replicate_stats(
+            ye[r], pred[r], full[r], x_cols, coef, group_perms)
+        stats[r, 0] = raw
+        stats[r, 1] = raw_se
+        stats[r, 2] = se
+        stats[r, 3] = skew
+        stats[r, 4] = dof
+        stats[r, 5] = low
+        stats[r, 6] = high
+    return stats, other_absmax, drawn
+
+
+def pap_chunk_reference(ye, pred, full, Xe, beta, cols, states, n_permutations, derangement, shared, width, table,
+                        ok):
+    """:func:`pap_chunk` through NumPy's PCG64 (:mod:`vimp._kernels.reference`) and
+    :func:`pap_replicate_stats_reference` (the twin)."""
+    from . import reference
+
+    x_cols, coef = Xe[:, :, cols], beta[:, cols]
+    m, n, k = x_cols.shape
+    R = n_permutations
+    stats = np.full((m, 7, k), np.nan)
+    other_absmax = np.full(m, np.nan)
+    drawn = np.ones(m, dtype=bool)
+    for r in range(m):
+        if not ok[r]:
+            continue
+        perms = np.empty((states.shape[1], R, n), dtype=np.int64)
+        if derangement:
+            reference.derangements_from_pcg64(states[r], n, R, table, perms)
+        elif not reference.permutations_from_pcg64(states[r], n, R, width, perms):
+            drawn[r] = False
+            continue
+        group_perms = np.repeat(perms[:1], k, axis=0) if shared else perms
+        out = pap_replicate_stats_reference(ye[r], pred[r], full[r], x_cols[r], coef[r], group_perms)
+        stats[r] = np.vstack(out[:7])
+        other_absmax[r] = out[7]
+    return stats, other_absmax, drawn
+
+
+@njit_kernel(inline="always")
+def _interval(hi, lo, inc_hi, inc_lo, has_half, half, bound):
+    """NumPy's ``random_interval(bitgen, bound)`` on a PCG64 state (``bound < 2**32``): the smallest bit
+    mask covering ``bound``, then masked 32-bit words (``next_uint32``: the low half of a raw output, its
+    high half kept for the next call) until one is at most ``bound``. Returns the value and the state."""
+    mask = np.uint64(bound)
+    mask |= mask >> np.uint64(1)
+    mask |= mask >> np.uint64(2)
+    mask |= mask >> np.uint64(4)
+    mask |= mask >> np.uint64(8)
+    mask |= mask >> np.uint64(16)
+    while True:
+        if has_half:
+            x = half
+            has_half = False
+        else:
+            hi, lo = _pcg_step(hi, lo, inc_hi, inc_lo)
+            value = _pcg_output(hi, lo)
+            x = value & np.uint64(0xFFFFFFFF)
+            half = value >> np.uint64(32)
+            has_half = True
+        x &= mask
+        if x <= np.uint64(bound):
+            return np.int64(x), hi, lo, has_half, half
+
+
+@njit_kernel
+def generator_permutation(state, n, out):
+    """``Generator.permutation(n)`` of a Generator on a fresh PCG64 state, into ``out`` (n,): NumPy's
+    Fisher--Yates (``for i = n-1, ..., 1: swap i and random_interval(i)``) from the identity."""
+    hi, lo, inc_hi, inc_lo = state[0], state[1], state[2], state[3]
+    has_half = False
+    half = np.uint64(0)
+    for i in range(n):
+        out[i] = i
+    for i in range(n - 1, 0, -1):
+        j, hi, lo, has_half, half = _interval(hi, lo, inc_hi, inc_lo, has_half, half, i)
+        tmp = out[i]
+        out[i] = out[j]
+        out[j] = tmp
+    return out
+
+
+@njit_kernel
+def loco_permute_chunk(Xt, yt, Xe, ye, full, cols, states, intercept, threshold, max_condition, norm_low,
+                       norm_high, ok):
+    """LOCO with permute-and-refit of every replicate of a chunk with ``ok``: for each feature ``c`` of
+    ``cols``, the training column permuted by ``Generator.permutation(n_train)`` of its PCG64 state
+    (``states`` (m, k, 4); :func:`generator_permutation`), the OLS refit (:func:`_ols_fit`) and the
+    squared errors on the evaluation rows.
+
+    Returns ``stats`` (m, 4, k): mean loss difference, its ``sd / sqrt(n)``, the differences' extremes;
+    ``other_absmax`` (m,): the largest reduced loss; ``refit`` (m,): False where a refit was flagged
+    (the caller fits that replicate as the fitter does).
+    """
+    m, n, p = Xt.shape
+    n_eval = Xe.shape[1]
+    k = cols.shape[0]
+    stats = np.full((m, 4, k), np.nan)
+    other_absmax = np.full(m, np.nan)
+    refit = np.ones(m, dtype=np.bool_)
+    Xp = np.empty((n, p))
+    A = np.empty((n, p))
+    b = np.empty(n)
+    center = np.empty(p)
+    work = np.empty((3 * p + 3, p))
+    beta = np.empty(p)
+    G = np.empty((p, p))
+    perm = np.empty(n, dtype=np.int64)
+    diff = np.empty(n_eval)
+    for r in range(m):
+        if not ok[r]:
+            continue
+        largest = 0.0
+        for g in range(k):
+            c = cols[g]
+            generator_permutation(states[r, g], n, perm)
+            for i in range(n):
+                for j in range(p):
+                    Xp[i, j] = Xt[r, i, j]
+                Xp[i, c] = Xt[r, perm[i], c]
+            good, y_center = _ols_fit(Xp, yt[r], intercept, threshold, max_condition, norm_low, norm_high, A, b,
+                                      center, work, beta, G, False)
+            if not good:
+                refit[r] = False
+                break
+            offset = y_center
+            for j in range(p):
+                offset -= center[j] * beta[j]
+            total = 0.0
+            low = np.inf
+            high = -np.inf
+            for i in range(n_eval):
+                s = 0.0
+                for j in range(p):
+                    s += Xe[r, i, j] * beta[j]
+                e = ye[r, i] - (s + offset)
+                other = e * e
+                largest = max(largest, other)
+                d = other - full[r, i]
+                diff[i] = d
+                total += d
+                low = min(low, d)
+                high = max(high, d)
+            mean = total / n_eval
+            spread = 0.0
+            for i in range(n_eval):
+                spread += (diff[i] - mean) ** 2
+            stats[r, 0, g] = mean
+            stats[r, 1, g] = math.sqrt(spread / n_eval) / math.sqrt(n_eval)
+            stats[r, 2, g] = low
+            stats[r, 3, g] = high
+        other_absmax[r] = largest
+    return stats, other_absmax, refit
+
+
+def loco_permute_chunk_reference(Xt, yt, Xe, ye, full, cols, states, intercept, threshold, max_condition,
+                                 norm_low, norm_high, ok):
+    """:func:`loco_permute_chunk` in NumPy (the twin): ``Generator.permutation`` of NumPy's PCG64 on each
+    state and the refits by :func:`ols_chunk_reference`."""
+    from . import reference
+
+    m, n, p = Xt.shape
+    k = cols.shape[0]
+    stats = np.full((m, 4, k), np.nan)
+    other_absmax = np.full(m, np.nan)
+    refit = np.ones(m, dtype=bool)
+    for r in range(m):
+        if not ok[r]:
+            continue
+        others = []
+        for g, c in enumerate(cols):
+            perm = reference._generator(states[r, g]).permutation(n)
+            Xp = Xt[r].copy()
+            Xp[:, c] = Xt[r, perm, c]
+            fit = ols_chunk_reference(Xp[None], yt[r][None], Xe[r][None], ye[r][None], intercept, threshold,
+                                      max_condition, norm_low, norm_high)
+            if not fit[0][0]:
+                refit[r] = False
+                break
+            other = fit[4][0]
+            d = other - full[r]
+            stats[r, :, g] = d.mean(), d.std() / np.sqrt(len(d)), d.min(), d.max()
+            others.append(other)
+        if refit[r]:
+            other_absmax[r] = float(np.max(others))
+    return stats, other_absmax, refit
+
+
+@njit_kernel
+def spectral_condition(R, R_inv, iterations):
+    """:func:`vimp._linear_fitter._spectral_condition` compiled (the twin is that function itself): power
+    iteration on ``R'R`` and on its inverse from the same start, ``iterations`` steps; inf where a step is
+    not finite or vanishes. Agrees with the fitter's estimate to rounding (the matrix-vector products
+    summed in another order)."""
+    k = R.shape[0]
+    v = np.empty(k)
+    u = np.empty(k)
+    w = np.empty(k)
+    length = 0.0
+    for i in range(k):
+        v[i] = 1.0 + i / (k - 1) if k > 1 else 1.0
+        length += v[i] * v[i]
+    length = math.sqrt(length)
+    for i in range(k):
+        v[i] /= length
+        u[i] = v[i]
+    largest = 0.0
+    smallest_inverse = 0.0
+    for _ in range(iterations):
+        for i in range(k):  # w = R v, then v = R' w
+            s = 0.0
+            for j in range(k):
+                s += R[i, j] * v[j]
+            w[i] = s
+        largest = 0.0
+        for j in range(k):
+            s = 0.0
+            for i in range(k):
+                s += R[i, j] * w[i]
+            v[j] = s
+            largest += s * s
+        largest = math.sqrt(largest)
+        for i in range(k):  # w = R_inv' u, then u = R_inv w
+            s = 0.0
+            for j in range(k):
+                s += R_inv[j, i] * u[j]
+            w[i] = s
+        smallest_inverse = 0.0
+        for i in range(k):
+            s = 0.0
+            for j in range(k):
+                s += R_inv[i, j] * w[j]
+            u[i] = s
+            smallest_inverse += s * s
+        smallest_inverse = math.sqrt(smallest_inverse)
+        if not (np.isfinite(largest) and np.isfinite(smallest_inverse)) or largest == 0 or smallest_inverse == 0:
+            return np.inf
+        for i in range(k):
+            v[i] /= largest
+            u[i] /= smallest_inverse
+    return math.sqrt(largest * smallest_inverse)

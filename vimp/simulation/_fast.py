@@ -9,23 +9,34 @@ validating and fitting each estimator per replicate.
 The numbers are those of the generic path (a test compares every column to 1e-10), because
 
 * the random numbers are drawn exactly as there: the data from the child ``(0,)`` of the replicate's
-  seed, through the dgp's own ``sample``; each estimator's seed from the child ``(1, crc32(name))``; the
+  seed, through the dgp's own draw; each estimator's seed from the child ``(1, crc32(name))``; the
   folds with :func:`vimp._split.make_folds` from the estimator's split child; PaP's
-  permutations with :func:`vimp._split.draw_permutations` from the same child Generators as
-  :meth:`PermutationImportance._draw`; LOCO's permuted training rows and its perturbation noise from the
+  permutations as :func:`vimp._split.draw_permutations` draws them from the same child Generators as
+  :meth:`PermutationImportance._draw`; LOCO's permuted training rows and its perturbation draws from the
   same children as :class:`vimp.LOCO`;
 * the per-observation terms are those of :class:`vimp._linear_fitter.LinearFitter` (one factorisation of
   the training design: the drop-one refits, the GCM residuals ``Z G / diag(G)`` and the rank-one permuted
-  predictions), with PaP's terms from the same compiled kernel
-  (:func:`vimp._kernels.pap_linear_terms`);
+  predictions), with PaP's terms from the same formulas as :func:`vimp._kernels.pap_linear_terms`;
 * the inference is the estimators' own formulas, and the last step (quantiles, tail probabilities,
   Hall's transform, intervals) calls vimp's own functions of :mod:`vimp._inference`, once per chunk on
   arrays of shape (replicates, features) instead of once per replicate.
 
-A replicate where anything unusual happens (an ill-conditioned training design, a constant column, a
-zero or non-finite standard error, differences at rounding level, a collinear GCM residual, a GCM
-nuisance regression close to being flagged) is recomputed by the generic path, so that its numbers and
-warnings are exactly the generic path's.
+With a held-out evaluation set (``"independent"``, ``"holdout"``), a chunk runs in a few compiled calls
+(:mod:`vimp._kernels.simulation_nb`, each with its NumPy twin): the hash of every child ``SeedSequence``
+of the chunk and its PCG64 state; the OLS fits of all replicates (:func:`ols_chunk`); the drop-one LOCO and
+GCM statistics (:func:`drop_chunk`); PaP, with its permutations produced from the PCG64 states in compiled
+code, bit for bit NumPy's ``random_raw`` (:func:`pap_chunk`); LOCO's permute-and-refit, with NumPy's
+``Generator.permutation`` (:func:`loco_permute_chunk`). What stays in Python per replicate is the data
+(the dgp's own NumPy draw, on a Generator put on the child's state) and LOCO's three perturbation draws
+per feature. The compiled fit covers well-conditioned designs (:data:`_COMPILED_MAX_CONDITION`); the other
+replicates are refitted with the fitter's own LAPACK calls (:func:`_fit`, bit for bit the fitter's),
+and the compiled statistics take them from there. Cross-fitting (``"cv"``) goes replicate by replicate
+(:func:`_cv_part`).
+
+A replicate where anything unusual happens (an ill-conditioned training design the fitter would solve
+otherwise, a constant column, a zero or non-finite standard error, differences at rounding level, a
+collinear GCM residual, a GCM nuisance regression close to being flagged, a permutation whose words ran
+out) is recomputed by the generic path, so that its numbers and warnings are exactly the generic path's.
 """
 
 from __future__ import annotations
@@ -52,7 +63,15 @@ from .._inference import (
     wald_interval,
 )
 from .._kernels import LOSS_SQUARED, pap_linear_terms, permutations_from_words
-from .._kernels.simulation_nb import drop_replicate_stats, pap_replicate_stats, seed_sequence_words
+from .._kernels.random_nb import pcg64_states
+from .._kernels.simulation_nb import (
+    drop_chunk,
+    loco_permute_chunk,
+    ols_chunk,
+    pap_chunk,
+    seed_sequence_words,
+    spectral_condition,
+)
 from .._linear_fitter import (
     _CHOLESKY_MAX_CONDITION,
     _EPS,
@@ -66,6 +85,7 @@ from .._loco import _KEY_PERTURB, LOCO, perturbation_scale
 from .._pap import PermutationImportance
 from .._split import (
     PERMUTATION_KINDS,
+    _derangement_words,
     _draw_derangements,
     _draw_words,
     _permutation_reserve,
@@ -164,6 +184,106 @@ class _Streams:
         if rows is None:
             return np.random.SeedSequence(run, spawn_key=key).generate_state(n_words, np.uint32).tolist()
         return seed_sequence_words(rows, n_words)[0].tolist()
+
+
+def _seed_rows(runs, keys):
+    """Assembled entropy of ``SeedSequence(run, spawn_key=key)`` for every run and key (run-major), as
+    :func:`vimp._kernels.simulation_nb.seed_sequence_words` takes it: the run's two 32-bit words padded
+    to the pool size of 4, then the key's words. Every run is below 2**64 (the runner's seeds are below
+    2**63, the estimators' ``random_state`` below 2**32), every key word below 2**32."""
+    runs = np.asarray(runs, dtype=np.uint64)
+    keys = np.asarray(keys, dtype=np.uint64).reshape(len(keys), -1)
+    rows = np.zeros((len(runs), len(keys), 4 + keys.shape[1]), dtype=np.uint64)
+    rows[:, :, 0] = (runs & np.uint64(0xFFFFFFFF))[:, None]
+    rows[:, :, 1] = (runs >> np.uint64(32))[:, None]
+    rows[:, :, 4:] = keys[None]
+    return rows.reshape(len(runs) * len(keys), -1)
+
+
+def _child_states(runs, keys):
+    """PCG64 states (state high, low, increment high, low) of ``default_rng(SeedSequence(run,
+    spawn_key=key))`` for every run and key (keys of one length), shape (len(runs), len(keys), 4), in two
+    compiled calls."""
+    words = seed_sequence_words(_seed_rows(runs, keys), 8)
+    return pcg64_states(words).reshape(len(runs), len(keys), 4)
+
+
+def _estimator_seeds(seeds, names):
+    """Each estimator's ``random_state`` in each replicate (:func:`_seed_of`), shape (len(seeds), len(names))."""
+    keys = [(1, zlib.crc32(name.encode())) for name in names]
+    words = seed_sequence_words(_seed_rows(seeds, keys), 1)
+    return words.reshape(len(seeds), len(names))
+
+
+class _Pool:
+    """A NumPy Generator put on given PCG64 states (reused: a caller uses it before it asks again).
+
+    A state is written straight into the bit generator's memory (four 64-bit words and the buffered-half
+    flag, about 1 us) where the layout is NumPy's ``pcg64_state`` with a native 128-bit state, low word
+    first, as checked on construction (:func:`_raw_state`); otherwise through the ``state`` setter (4 us).
+    """
+
+    def __init__(self):
+        self._gen = np.random.Generator(np.random.PCG64())
+        self._raw = _raw_state(self._gen.bit_generator)
+
+    def on(self, state):
+        hi, lo, inc_hi, inc_lo = state
+        gen = self._gen
+        if self._raw is not None:
+            words, flag = self._raw
+            words[:] = (lo, hi, inc_lo, inc_hi)
+            flag[0] = 0
+            return gen
+        gen.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": (hi << 64) | lo,
+                                                                       "inc": (inc_hi << 64) | inc_lo},
+                                   "has_uint32": 0, "uinteger": 0}
+        return gen
+
+
+def _raw_state(bit_generator):
+    """Views ``(words, flag)`` of a PCG64's state in memory (its ``pcg64_state``: a pointer to the 128-bit
+    state and increment, then the ``has_uint32`` flag), or None where writing them does not give the states
+    that the ``state`` setter gives (checked here on two states, one with a buffered half)."""
+    import ctypes
+
+    try:
+        address = bit_generator.ctypes.state_address
+        pointer = ctypes.cast(address, ctypes.POINTER(ctypes.c_void_p))[0]
+        words = np.ctypeslib.as_array((ctypes.c_uint64 * 4).from_address(pointer))
+        flag = np.ctypeslib.as_array((ctypes.c_int * 1).from_address(address + ctypes.sizeof(ctypes.c_void_p)))
+        for hi, lo, inc_hi, inc_lo in ((0x0123456789ABCDEF, 0xFEDCBA9876543210, 0x13579BDF2468ACE0, 0x1F),
+                                       (7, 2**64 - 1, 2**63, 3)):
+            bit_generator.state = {"bit_generator": "PCG64", "state": {"state": 5, "inc": 9}, "has_uint32": 1,
+                                   "uinteger": 77}
+            words[:] = (lo, hi, inc_lo, inc_hi)
+            flag[0] = 0
+            want = {"state": (hi << 64) | lo, "inc": (inc_hi << 64) | inc_lo}
+            got = bit_generator.state
+            if got["state"] != want or got["has_uint32"] != 0:
+                return None
+            check = np.random.PCG64()
+            check.state = {"bit_generator": "PCG64", "state": want, "has_uint32": 0, "uinteger": 0}
+            if not np.array_equal(bit_generator.random_raw(3), check.random_raw(3)):
+                return None
+    except Exception:  # noqa: BLE001 - any other layout or interface: the state setter
+        return None
+    return words, flag
+
+
+def replicate_seeds_compiled(root, replicates):
+    """:func:`vimp.simulation._runner.replicate_seeds` in one compiled call (the hash of each child
+    ``SeedSequence(root.entropy, spawn_key=root.spawn_key + (r,))``); None where the root does not fit the
+    layout of :func:`_entropy_rows` (the caller then spawns them one by one)."""
+    entropy = root.entropy
+    if not isinstance(entropy, numbers.Integral) or root.pool_size != 4 or len(replicates) == 0:
+        return None
+    base = tuple(int(k) for k in root.spawn_key)
+    rows = _entropy_rows(int(entropy), [base + (int(r),) for r in replicates])
+    if rows is None:
+        return None
+    words = seed_sequence_words(rows, 2)
+    return ((words[:, 0] | (words[:, 1] << np.uint64(32))) >> np.uint64(1)).astype(np.int64).tolist()
 
 
 def _ols_spec(learner):
@@ -325,6 +445,13 @@ def _fit(Xt, yt, intercept, rank_tol):
     return center, y_center, beta, G
 
 
+#: ``_spectral_condition``'s default number of power iterations, and the relative margin by which the
+#: compiled estimate must exceed the fitter's Cholesky limit to decide for it (the two estimates differ by
+#: rounding, about 1e-14 relative).
+_SPECTRAL_ITERATIONS = 30
+_SPECTRAL_MARGIN = 1e-8
+
+
 def _factor(scaled, atb):
     """``_cholesky_factor(scaled, atb, 0)`` of the fitter (the same LAPACK calls, without the wrappers):
     ``(R, R^-1, solution)``, or None where the fitter takes its QR path."""
@@ -337,7 +464,12 @@ def _factor(scaled, atb):
         return None
     condition = np.linalg.norm(R) * np.linalg.norm(R_inv)
     if not (np.isfinite(condition) and condition <= _CHOLESKY_MAX_CONDITION):
-        factor = _cholesky_factor(scaled, atb, np.zeros(k))  # the fitter's own decision
+        # the fitter's own decision (its spectral estimate against the limit); where the compiled estimate
+        # is clearly above the limit (beyond any rounding difference of the two), the fitter's QR path
+        if np.isfinite(condition) and spectral_condition(R, R_inv, _SPECTRAL_ITERATIONS) > \
+                _CHOLESKY_MAX_CONDITION * (1.0 + _SPECTRAL_MARGIN):
+            return None
+        factor = _cholesky_factor(scaled, atb, np.zeros(k))
         return None if factor is None else factor[:3]
     return R, R_inv, R_inv @ (R_inv.T @ atb)
 
@@ -364,23 +496,12 @@ class _Replicate:
         self.res = ye - self.pred
         self.full = np.ascontiguousarray(self.res * self.res)
         self._V = None
-        self._means = None
 
     @property
     def V(self):
         if self._V is None:
             self._V = (self.Xe - self.center) @ self.G
         return self._V
-
-    def drop_stats(self, cols, price):
-        """:func:`vimp._kernels.simulation_nb.drop_replicate_stats` of this replicate."""
-        if self._means is None:
-            self._means = (self.Xt.mean(axis=0), self.ye - self.yt.mean())
-        inv_diag = 1.0 / np.diag(self.G)
-        return drop_replicate_stats(self.ye, self.pred, self.full, np.ascontiguousarray(self.V),
-                                    np.asarray(cols, dtype=np.int64), self.beta / np.diag(self.G), inv_diag,
-                                    self.Xe, self._means[0],
-                                    self._means[1], float(price))
 
     def drop_losses(self, cols):
         """Squared errors of the drop-one refits (as ``loco_linear_losses`` computes them)."""
@@ -416,27 +537,6 @@ def _permutations(rngs, n, R, kind):
     return out
 
 
-def _pap(rep, part, entropy, cols, streams):
-    """PaP of one replicate: ``(raw, raw_se, skew, df)`` per group."""
-    n = len(rep.ye)
-    R = part["permutations"]
-    if part["shared"]:
-        perms = np.empty((len(cols), R, n), dtype=np.int64)
-        perms[:] = _permutations(streams.children(entropy, [(_SEED_EVAL, 0)]), n, R, part["kind"])[0]
-    else:
-        rngs = streams.children(entropy, [(_SEED_EVAL, g, 0) for g in range(len(cols))])
-        perms = _permutations(rngs, n, R, part["kind"])
-    raw, raw_se, se, skew, dof, low, high, other_max = pap_replicate_stats(
-        rep.ye, rep.pred, rep.full, np.ascontiguousarray(rep.Xe[:, cols]), np.ascontiguousarray(rep.coef[cols]),
-        perms)
-    bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(rep.full)) + other_max + 1e-300)
-    if np.any((high <= bound) & (low >= -bound)):
-        raise _Fallback  # differences at rounding level: the estimator's exact zero
-    if not (np.all(raw_se > 0) and np.all(np.isfinite(se) & (se > 0))):
-        raise _Fallback
-    return raw, se, skew, dof
-
-
 def _perturbed(raw, raw_se, full, part, entropy, k, streams):
     """LOCO's perturbed test from its three draws per group (:func:`perturbed_test_from_draws`), from the
     same child Generators as :class:`vimp.LOCO`; the paired test's ``(raw, raw_se)`` as they are."""
@@ -447,53 +547,6 @@ def _perturbed(raw, raw_se, full, part, entropy, k, streams):
     draws = np.array([draw_perturbation(rng, n) for rng in rngs])
     est, se, _ = perturbed_test_from_draws(raw, raw_se, full, perturbation_scale(n), draws)
     return est, se
-
-
-def _loco(rep, part, entropy, cols, streams):
-    """LOCO of one replicate: ``(raw, raw_se, test_estimate, test_se)`` per group."""
-    n = len(rep.ye)
-    full = rep.full
-    if part["refit"] == "drop":
-        stats_, other_max, _ = rep.drop_stats(cols, np.inf)
-        raw, raw_se, low, high = stats_[:4]
-        bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(full)) + other_max + 1e-300)
-        if np.any((high <= bound) & (low >= -bound)) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
-            raise _Fallback
-        return (raw, raw_se) + _perturbed(raw, raw_se, full, part, entropy, len(cols), streams)
-    other = np.empty((n, len(cols)))
-    Xt = rep.Xt
-    n_train = Xt.shape[0]
-    rngs = streams.children(entropy, [(_SEED_FIT, g, 0) for g in range(len(cols))])
-    for g, c in enumerate(cols):
-        perm = rngs[g].permutation(n_train)
-        Xp = Xt.copy()
-        Xp[:, c] = Xt[perm, c]
-        center, y_center, beta, _ = _fit(Xp, rep.yt, part["intercept"], part["rank_tol"])
-        pred = rep.Xe @ beta + float(y_center - center @ beta)
-        r = rep.ye - pred
-        other[:, g] = r * r
-    diff = other - full[:, None]
-    raw, raw_se = _mean_se(diff)
-    if _numerically_zero(diff, full, other) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
-        raise _Fallback
-    return (raw, raw_se) + _perturbed(raw, raw_se, full, part, entropy, len(cols), streams)
-
-
-def _gcm(rep, part, cols):
-    """GCM (Wald, covariance scale) of one replicate: ``(raw, raw_se)`` per feature."""
-    n = len(rep.ye)
-    k = len(cols)
-    price = float(_linear_price(rep.Xt.shape[1] - 1, rep.Xt.shape[0])) if part["nuisance_check"] else np.inf
-    stats_, _, z = rep.drop_stats(cols, price)
-    a, se, x_abs, spread = stats_[4:8]
-    if np.any(x_abs <= COLLINEAR_TOLERANCE * spread):
-        raise _Fallback  # collinear: the generic path zeroes these residuals
-    if not np.all(np.isfinite(se) & (se > 0)):
-        raise _Fallback
-    # Holm flags something iff the smallest p-value times the number of tests is below the level.
-    if part["nuisance_check"] and np.isfinite(price) and z >= _nuisance_limit(2 * k):
-        raise _Fallback
-    return a, se
 
 
 @functools.lru_cache(maxsize=64)
@@ -587,20 +640,235 @@ def _cv_part(part, X, y, entropy, cols, streams):
 
 
 # ----------------------------------------------------------------------------------------------- chunk
-def _sample(dgp, n, rng):
-    return dgp.sample(n, rng)
+@functools.lru_cache(maxsize=256)
+def _block_table(n, R):
+    """``_derangement_words(n, m)`` for ``m = 0, ..., R`` (the Generator's block sizes)."""
+    return np.array([0] + [_derangement_words(n, m) for m in range(1, R + 1)], dtype=np.int64)
 
 
-def _draw_replicate(spec, seed, streams):
+def _perturbed_chunk(raw, raw_se, sd_full, n, scale, draws):
+    """:func:`vimp._inference.perturbed_test_from_draws` of every replicate of a chunk at once (its estimate
+    and standard error; the same operations on arrays of shape (replicates, groups), with ``rho`` per
+    replicate; a test compares them with the function, replicate by replicate, bit for bit).
+
+    ``sd_full`` holds ``full_loss.std()`` of each replicate, ``draws`` (replicates, groups, 3).
+    """
+    rho = (float(scale) * sd_full)[:, None]
+    a, b, c = draws[..., 0], draws[..., 1], draws[..., 2]
+    root = n * raw_se
+    estimate = raw + rho * a / math.sqrt(n)
+    se = np.sqrt((root + rho * b) ** 2 + rho * rho * c) / n
+    return estimate, se
+
+
+_NO_TABLE = np.zeros(1, dtype=np.int64)
+#: Rows x features of the replicates stacked in one block of a chunk (each stacked array of the block
+#: holds at most this many values: 32 MB of float64).
+_BLOCK_CELLS = 4_000_000
+#: Largest ``||R||_F ||R^-1||_F`` of the equilibrated Cholesky factor for which the compiled fit of a
+#: chunk (:func:`vimp._kernels.simulation_nb.ols_chunk`) is used; above it (and up to the fitter's own
+#: Cholesky limit, beyond which the fitter takes its QR path) the replicate is fitted with the fitter's
+#: LAPACK calls (:func:`_fit`). The two Cholesky factorisations differ at rounding level, amplified by
+#: the condition. Measured against the generic path on Bladen designs of 100 replicates (p = 3 to 12,
+#: delta = 0.77 to 0.99, n = 20 to 2,000; every table column, relative): at most 2.4e-12 with this
+#: limit, 1.2e-11 at 100, 4.8e-9 at 300 (tests/test_simulation_fast.py checks such designs).
+_COMPILED_MAX_CONDITION = 50.0
+
+
+class _Arrays:
+    """One replicate's arrays, as :func:`_loco_permute_refit` reads them from a :class:`_Replicate`."""
+
+    def __init__(self, Xt, yt, Xe, ye, full):
+        self.Xt, self.yt, self.Xe, self.ye, self.full = Xt, yt, Xe, ye, full
+
+
+def _fit_limits(n, p, rank_tol):
+    """The compiled fit's ``(threshold, max_condition, norm_low, norm_high)`` (the fitter's rank threshold)."""
+    threshold = max(float(rank_tol), _lstsq_cutoff(float(rank_tol), (n, p)), max(n, p) * _EPS)
+    return threshold, min(_COMPILED_MAX_CONDITION, _CHOLESKY_MAX_CONDITION), _NORM_RANGE[0], _NORM_RANGE[1]
+
+
+def _fit_chunk(Xt, yt, Xe, ye, intercept, rank_tol):
+    """:func:`vimp._kernels.simulation_nb.ols_chunk` of a chunk with the fitter's rank threshold."""
+    n, p = Xt.shape[1:]
+    return ols_chunk(Xt, yt, Xe, ye, bool(intercept), *_fit_limits(n, p, rank_tol))
+
+
+def _fitter_fit(fit, i, Xt, yt, Xe, ye, intercept, rank_tol):
+    """Replicate ``i`` of a chunk's :func:`_fit_chunk` outputs ``fit``, refitted with the fitter's own
+    LAPACK calls (:func:`_fit`: where the compiled fit flagged it); raises :class:`_Fallback` where the
+    fitter's path is not covered."""
+    center, y_center, beta, G = _fit(Xt, yt, intercept, rank_tol)
+    ok, beta_out, G_out, pred_out, full_out, V_out = fit[:6]
+    pred = Xe @ beta + float(y_center - center @ beta)
+    res = ye - pred
+    beta_out[i], G_out[i], pred_out[i], full_out[i] = beta, G, pred, res * res
+    V_out[i] = (Xe - center) @ G
+    ok[i] = True
+
+
+def _zero_at_rounding(low, high, full, other_max):
+    """Replicates (rows) where some feature's differences all lie at rounding level (the estimators'
+    exact zero), from the extremes ``low``, ``high`` (m, k) of the differences."""
+    bound = ROUNDING_TOLERANCE * (2.0 * np.max(np.abs(full), axis=1) + other_max + 1e-300)
+    return np.any((high <= bound[:, None]) & (low >= -bound[:, None]), axis=1)
+
+
+def _held_out(spec, parts, seeds, cols, store, fast):
+    """The replicates of a chunk with a held-out evaluation set (``"independent"``, ``"holdout"``): fills
+    ``store`` (raw, se and the test's inputs per estimator) and marks in ``fast`` the replicates left to
+    the generic path.
+
+    The random streams are those of the generic path: the Generator states of every child seed of the
+    chunk in a few compiled calls (:func:`_child_states`); PaP's permutations straight from the PCG64
+    states in compiled code (:func:`vimp._kernels.random_nb.derangements_from_pcg64`, the same draws as
+    :func:`vimp._split.draw_permutations` on those Generators); LOCO's perturbation draws and permuted
+    training rows from NumPy Generators put on the states.
+    """
     dgp, n = spec["dgp"], spec["n"]
-    _draw = _sample  # a built-in dgp's sample checks its own output
-    rng = streams.children(seed, [(0,)])[0]
-    X, y = _draw(dgp, n, rng)
-    if spec["validation"] == "independent":
-        Xe, ye = _draw(dgp, n, rng)
-        return X, y, Xe, ye
-    half = n // 2
-    return X[:half], y[:half], X[half:], y[half:]
+    independent = spec["validation"] == "independent"
+    n_train = n if independent else n // 2
+    n_eval = n if independent else n - n // 2
+    count, k = len(seeds), len(cols)
+    cols64 = np.asarray(cols, dtype=np.int64)
+    entropy = _estimator_seeds(seeds, [part["name"] for part in parts])
+    pool = _Pool()
+    gcm_price = float(_linear_price(dgp.p - 1, n_train))
+    shared_price = np.inf
+    if any(part["method"] == "gcm" and part["nuisance_check"] for part in parts):
+        shared_price = gcm_price  # LOCO's drop statistics do not depend on the price: one kernel call
+    extras = []
+    for j, part in enumerate(parts):
+        run = entropy[:, j]
+        extra = {}
+        if part["method"] == "pap":
+            R = part["permutations"]
+            keys = [(_SEED_EVAL, 0)] if part["shared"] else [(_SEED_EVAL, g, 0) for g in range(k)]
+            extra["states"] = _child_states(run, keys)
+            if part["kind"] == "derangement":
+                extra["table"] = _block_table(n_eval, R)
+            else:
+                extra["width"] = (max(n_eval - 1, 0) + _permutation_reserve(n_eval) + 1) // 2
+        elif part["method"] == "loco":
+            if part["refit"] == "permute":
+                extra["fit_array"] = _child_states(run, [(_SEED_FIT, g, 0) for g in range(k)])
+                extra["fit_states"] = extra["fit_array"].tolist()
+            if part["test"] == "perturbed":
+                states = _child_states(run, [(_SEED_TEST, _KEY_PERTURB, g) for g in range(k)]).tolist()
+                draws = np.empty((count, k, 3))
+                for i in range(count):
+                    for g in range(k):
+                        draws[i, g] = draw_perturbation(pool.on(states[i][g]), n_eval)
+                extra["draws"] = draws
+                extra["sd_full"] = np.full(count, np.nan)
+        extras.append(extra)
+    data_states = _child_states(seeds, [(0,)])[:, 0].tolist()
+    p = dgp.p
+    Xt_all, yt_all = np.empty((count, n_train, p)), np.empty((count, n_train))
+    Xe_all, ye_all = np.empty((count, n_eval, p)), np.empty((count, n_eval))
+    for i in range(count):
+        rng = pool.on(data_states[i])
+        X, y = dgp._draw(n, rng)  # a built-in dgp: finite floats of the right shapes, as sample checks
+        if independent:
+            Xt_all[i], yt_all[i] = X, y
+            Xe_all[i], ye_all[i] = dgp._draw(n, rng)
+        else:
+            half = n // 2
+            Xt_all[i], yt_all[i], Xe_all[i], ye_all[i] = X[:half], y[:half], X[half:], y[half:]
+    # the replicates' fits in one compiled call per model; where it flags one, the fitter's own path
+    fits = {}
+    for part in parts:
+        key = (part["intercept"], part["rank_tol"])
+        if key not in fits:
+            fits[key] = fit = _fit_chunk(Xt_all, yt_all, Xe_all, ye_all, *key)
+            fast &= ~fit[8]  # a constant training column: the generic path
+            for i in np.flatnonzero(fast & ~fit[0]):
+                try:
+                    _fitter_fit(fit, i, Xt_all[i], yt_all[i], Xe_all[i], ye_all[i], *key)
+                except _Fallback:
+                    fast[i] = False
+    compiled = fast.copy()
+    drops = {}
+    for part, out, extra in zip(parts, store, extras):
+        key = (part["intercept"], part["rank_tol"])
+        ok, beta, G, pred, full, V, x_mean, y_base, _ = fits[key]
+        if part["method"] == "pap":
+            stats_, other_max, drawn = pap_chunk(ye_all, pred, full, Xe_all, beta, cols64,
+                                                 extra["states"], part["permutations"],
+                                                 part["kind"] == "derangement", part["shared"],
+                                                 extra.get("width", 0), extra.get("table", _NO_TABLE), compiled)
+            raw, raw_se, se, skew, dof, low, high = (stats_[:, j] for j in range(7))
+            bad = _zero_at_rounding(low, high, full, other_max) | ~drawn
+            bad |= ~(np.all(raw_se > 0, axis=1) & np.all(np.isfinite(se) & (se > 0), axis=1))
+            out["raw"][compiled], out["se"][compiled] = raw[compiled], se[compiled]
+            out["a"][compiled], out["b"][compiled] = skew[compiled], dof[compiled]
+        elif part["method"] == "gcm" or part["refit"] == "drop":
+            if key not in drops:
+                drops[key] = drop_chunk(ye_all, pred, full, V, cols64, beta, G, Xe_all, x_mean, y_base,
+                                        shared_price, compiled)
+            stats_, other_max, z = drops[key]
+            if part["method"] == "loco":
+                raw, raw_se, low, high = (stats_[:, j] for j in range(4))
+                bad = _zero_at_rounding(low, high, full, other_max)
+                bad |= ~np.all(np.isfinite(raw_se) & (raw_se > 0), axis=1)
+                out["raw"][compiled], out["se"][compiled] = raw[compiled], raw_se[compiled]
+            else:
+                a, se, x_abs, spread = (stats_[:, j] for j in range(4, 8))
+                bad = np.any(x_abs <= COLLINEAR_TOLERANCE * spread, axis=1)  # the generic path zeroes these
+                bad |= ~np.all(np.isfinite(se) & (se > 0), axis=1)
+                if part["nuisance_check"] and np.isfinite(gcm_price):
+                    bad |= z >= _nuisance_limit(2 * k)
+                out["raw"][compiled], out["se"][compiled] = a[compiled], se[compiled]
+        else:  # LOCO with permute-and-refit: the refits compiled; a flagged refit as the fitter does it
+            stats_, other_max, refit = loco_permute_chunk(Xt_all, yt_all, Xe_all, ye_all, full, cols64,
+                                                          extra["fit_array"], bool(part["intercept"]),
+                                                          *_fit_limits(n_train, p, part["rank_tol"]), compiled)
+            raw, raw_se, low, high = (stats_[:, j] for j in range(4))
+            bad = _zero_at_rounding(low, high, full, other_max)
+            bad |= ~np.all(np.isfinite(raw_se) & (raw_se > 0), axis=1)
+            bad &= refit
+            out["raw"][compiled], out["se"][compiled] = raw[compiled], raw_se[compiled]
+            for i in np.flatnonzero(compiled & ~refit):
+                rep = _Arrays(Xt_all[i], yt_all[i], Xe_all[i], ye_all[i], full[i])
+                try:
+                    out["raw"][i], out["se"][i] = _loco_permute_refit(rep, part, extra, i, cols, pool)
+                except _Fallback:
+                    bad[i] = True
+        if "sd_full" in extra:
+            extra["sd_full"][compiled] = full[compiled].std(axis=1)
+        fast &= ~(compiled & bad)
+    for part, out, extra in zip(parts, store, extras):
+        if part["method"] != "loco":
+            continue
+        if part["test"] == "paired":
+            out["a"][:], out["b"][:] = out["raw"], out["se"]
+        else:
+            out["a"][:], out["b"][:] = _perturbed_chunk(out["raw"], out["se"], extra["sd_full"], n_eval,
+                                                        perturbation_scale(n_eval), extra["draws"])
+
+
+def _loco_permute_refit(rep, part, extra, i, cols, pool):
+    """LOCO with permute-and-refit of replicate ``i`` of a chunk, refitted with the fitter's LAPACK calls
+    (where the compiled refit flagged it): ``(raw, raw_se)`` per group."""
+    full = rep.full
+    n = len(rep.ye)
+    other = np.empty((n, len(cols)))
+    Xt = rep.Xt
+    n_train = Xt.shape[0]
+    states = extra["fit_states"][i]
+    for g, c in enumerate(cols):
+        perm = pool.on(states[g]).permutation(n_train)
+        Xp = Xt.copy()
+        Xp[:, c] = Xt[perm, c]
+        center, y_center, beta, _ = _fit(Xp, rep.yt, part["intercept"], part["rank_tol"])
+        pred = rep.Xe @ beta + float(y_center - center @ beta)
+        r = rep.ye - pred
+        other[:, g] = r * r
+    diff = other - full[:, None]
+    raw, raw_se = _mean_se(diff)
+    if _numerically_zero(diff, full, other) or not np.all(np.isfinite(raw_se) & (raw_se > 0)):
+        raise _Fallback
+    return raw, raw_se
 
 
 def run_chunk(spec, parts, replicates, seeds, generic):
@@ -618,8 +886,13 @@ def run_chunk(spec, parts, replicates, seeds, generic):
     # per estimator: raw estimate, its se, and the test's inputs, (count, k) each
     store = [{key: np.full((count, k), np.nan) for key in ("raw", "se", "a", "b")} for _ in parts]
     fast = np.ones(count, dtype=bool)
-    fits = {}
     streams = _Streams()
+    if spec["validation"] != "cv":
+        # blocks of replicates whose stacked arrays stay small (the numbers do not depend on the blocks)
+        block = max(1, _BLOCK_CELLS // (spec["n"] * spec["dgp"].p))
+        for start in range(0, count, block):
+            part_store = [{key: value[start:start + block] for key, value in out.items()} for out in store]
+            _held_out(spec, parts, seeds[start:start + block], cols, part_store, fast[start:start + block])
     for i, seed in enumerate(seeds):
         if spec["validation"] == "cv":
             rng = streams.children(seed, [(0,)])[0]
@@ -635,28 +908,6 @@ def run_chunk(spec, parts, replicates, seeds, generic):
             except _Fallback:
                 fast[i] = False
             continue
-        Xt, yt, Xe, ye = _draw_replicate(spec, seed, streams)
-        fits.clear()
-        try:
-            if _constant(Xt):
-                raise _Fallback
-            for part, out in zip(parts, store):
-                key = (part["intercept"], part["rank_tol"])
-                if key not in fits:
-                    fits[key] = _Replicate(Xt, yt, Xe, ye, *key)
-                rep = fits[key]
-                entropy = _seed_of(seed, part["name"], streams)
-                if part["method"] == "pap":
-                    raw, se, skew, dof = _pap(rep, part, entropy, cols, streams)
-                    out["raw"][i], out["se"][i], out["a"][i], out["b"][i] = raw, se, skew, dof
-                elif part["method"] == "loco":
-                    raw, se, test_est, test_se = _loco(rep, part, entropy, cols, streams)
-                    out["raw"][i], out["se"][i], out["a"][i], out["b"][i] = raw, se, test_est, test_se
-                else:
-                    raw, se = _gcm(rep, part, cols)
-                    out["raw"][i], out["se"][i] = raw, se
-        except _Fallback:
-            fast[i] = False
     # inference for the whole chunk at once, through vimp's own functions
     columns = {}
     for part, out in zip(parts, store):
@@ -720,7 +971,14 @@ def frame(rows):
 
     from ._store import COLUMNS
 
-    return pd.DataFrame({c: pd.Series(rows[c], dtype=dtype, copy=False) for c, dtype in COLUMNS.items()})
+    columns = {}
+    for c, dtype in COLUMNS.items():
+        values = np.asarray(rows[c])
+        if dtype == "object":
+            columns[c] = pd.Series(values, dtype=object, copy=False)  # labels stay objects, not strings
+        else:
+            columns[c] = values if values.dtype == np.dtype(dtype) else values.astype(dtype)
+    return pd.DataFrame(columns, copy=False)
 
 
 def _on_scale(scale, raw, se):

@@ -163,6 +163,11 @@ def _root_seed(random_state, store):
 
 def replicate_seeds(root, replicates):
     """The seed of each replicate: an int in [0, 2**63) from the ``SeedSequence`` child of ``root``."""
+    from ._fast import replicate_seeds_compiled
+
+    out = replicate_seeds_compiled(root, replicates)
+    if out is not None:
+        return out
     out = []
     for r in replicates:
         child = np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (int(r),))
@@ -329,15 +334,19 @@ def _truths(dgp, estimators, groups, features):
     """name -> {feature: population value} on each estimator's scale (NaN where unknown)."""
     out = {}
     names = list(dgp.feature_names)
+    known = {}  # (method, scale) -> values: estimators of one method and scale share their truth
     for name, est in estimators.items():
         method = _method(est)
         values = {}
         squared = getattr(est, "loss", None) in (None, "squared_error") or method == "gcm"
         if squared and hasattr(dgp, "truth"):
-            try:
-                values = dict(zip(names, np.asarray(dgp.truth(method, scale=est.scale), dtype=float)))
-            except (NotImplementedError, ValueError):
-                values = {}
+            key = (method, est.scale) if isinstance(est.scale, str) else (method, id(est))
+            if key not in known:
+                try:
+                    known[key] = dict(zip(names, np.asarray(dgp.truth(method, scale=est.scale), dtype=float)))
+                except (NotImplementedError, ValueError):
+                    known[key] = {}
+            values = known[key]
         if groups is None and est.groups is not None:
             values = {}  # the estimator's own groups: no per-feature truth applies
         out[name] = {f: float(v) for f, v in values.items() if features is None or f in features}
@@ -366,21 +375,26 @@ def _configuration(dgp, estimators, n, reps, validation, features, random_state)
 
 def _order(frame, estimators, features, dgp):
     """Rows sorted by replicate, estimator (dict order) and feature (the dgp's order), index 0..N-1."""
-    est_rank = {name: i for i, name in enumerate(estimators)}
-    feat_rank = {name: i for i, name in enumerate(dgp.feature_names)}
-    keys = pd.DataFrame({
-        "r": frame["replicate"].to_numpy(),
-        "e": frame["estimator"].map(est_rank).to_numpy(),
-        "f": frame["feature"].map(lambda f: feat_rank.get(f, len(feat_rank))).to_numpy(),
-    })
-    order = np.lexsort((np.arange(len(frame)), keys["f"], keys["e"], keys["r"]))
-    out = frame.iloc[order].reset_index(drop=True)
-    return out[list(COLUMNS)].astype(COLUMNS)
+    est_rank = pd.Index(list(estimators)).get_indexer(frame["estimator"])
+    feat_rank = pd.Index(list(dgp.feature_names)).get_indexer(frame["feature"])
+    feat_rank = np.where(feat_rank < 0, len(dgp.feature_names), feat_rank)
+    order = np.lexsort((np.arange(len(frame)), feat_rank, est_rank, frame["replicate"].to_numpy()))
+    if np.array_equal(order, np.arange(len(frame))):  # already in order (one chunk of the fast path)
+        out = frame.reset_index(drop=True)
+    else:
+        out = frame.iloc[order].reset_index(drop=True)
+    out = out[list(COLUMNS)]
+    if all(out[c].dtype == dtype for c, dtype in COLUMNS.items()):
+        return out
+    return out.astype(COLUMNS)
 
 
 def _chunks(todo, chunk_size, workers):
     if chunk_size is None:
-        chunk_size = max(1, min(MAX_DEFAULT_CHUNK, math.ceil(len(todo) / (4 * max(workers, 1)))))
+        # several chunks per worker balance the load; one worker has nothing to balance, and each chunk
+        # costs a frame and the fast path's per-chunk inference
+        per_worker = 1 if workers <= 1 else 4
+        chunk_size = max(1, min(MAX_DEFAULT_CHUNK, math.ceil(len(todo) / (per_worker * max(workers, 1)))))
     return [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
 
 
@@ -544,7 +558,7 @@ def monte_carlo(dgp: Any, estimators: Mapping[str, Estimator], n: int, reps: int
         A progress bar (tqdm) over replicates.
     chunk_size : int, optional
         Replicates per task (and per store transaction). Default: about four chunks per worker, at most
-        100 replicates.
+        100 replicates (one worker: chunks of 100).
     scheduler : str or distributed.Client, optional
         Run on a dask.distributed cluster: an address such as ``"tcp://host:8786"`` (refused within
         ``SCHEDULER_TIMEOUT`` seconds when it cannot be reached) or a client.
