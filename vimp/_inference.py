@@ -527,11 +527,20 @@ def perturbed_test_from_draws(raw, raw_se, full_loss, scale, draws):
     n = full_loss.shape[0]
     rho = float(scale) * float(full_loss.std())
     draws = np.asarray(draws, dtype=float).reshape(-1, PERTURBATION_DRAWS)
-    a, b, c = draws[:, 0], draws[:, 1], draws[:, 2]
+    estimate, se = perturbed_statistic(raw, raw_se, rho, n, draws)
+    return estimate, se, pvalue_greater(estimate, se)
+
+
+def perturbed_statistic(raw, raw_se, rho, n, draws):
+    """The estimate and standard error of :func:`perturbed_test_from_draws` from the perturbation's scale
+    ``rho`` (``scale * sd(full_loss)``) and ``n`` evaluation rows; ``draws`` has the shape of ``raw`` plus
+    a last axis of 3, ``rho`` broadcasts against ``raw`` (one per replicate of a Monte Carlo chunk)."""
+    draws = np.asarray(draws, dtype=float)
+    a, b, c = draws[..., 0], draws[..., 1], draws[..., 2]
     root = n * np.asarray(raw_se, dtype=float)
     estimate = np.asarray(raw, dtype=float) + rho * a / math.sqrt(n)
     se = np.sqrt((root + rho * b) ** 2 + rho * rho * c) / n
-    return estimate, se, pvalue_greater(estimate, se)
+    return estimate, se
 
 
 def multisplit_pvalues(full_loss, reduced_loss, splits, weights=None):

@@ -203,7 +203,7 @@ _MASK64 = (1 << 64) - 1
 _MASK128 = (1 << 128) - 1
 
 
-if numba.config.DISABLE_JIT:
+if getattr(numba.config, "DISABLE_JIT", False):  # getattr: numba.config has no type stub
     # Plain Python (NUMBA_DISABLE_JIT=1): the same arithmetic in Python integers (NumPy's fixed-width
     # scalars would warn where the products wrap around).
     def _pcg_step(hi, lo, inc_hi, inc_lo):

@@ -55,6 +55,7 @@ from .._base import _SEED_EVAL, _SEED_FIT, _SEED_SPLIT, _SEED_TEST, ROUNDING_TOL
 from .._gcm import COLLINEAR_TOLERANCE, GCM, NUISANCE_ALPHA, _linear_price
 from .._inference import (
     draw_perturbation,
+    perturbed_statistic,
     perturbed_test_from_draws,
     pvalue_greater,
     pvalue_two_sided,
@@ -648,17 +649,11 @@ def _block_table(n, R):
 
 def _perturbed_chunk(raw, raw_se, sd_full, n, scale, draws):
     """:func:`vimp._inference.perturbed_test_from_draws` of every replicate of a chunk at once (its estimate
-    and standard error; the same operations on arrays of shape (replicates, groups), with ``rho`` per
-    replicate; a test compares them with the function, replicate by replicate, bit for bit).
-
-    ``sd_full`` holds ``full_loss.std()`` of each replicate, ``draws`` (replicates, groups, 3).
+    and standard error, :func:`vimp._inference.perturbed_statistic` on arrays of shape (replicates, groups)
+    with ``rho`` per replicate; a test compares them with the function, replicate by replicate, bit for
+    bit). ``sd_full`` holds ``full_loss.std()`` of each replicate, ``draws`` (replicates, groups, 3).
     """
-    rho = (float(scale) * sd_full)[:, None]
-    a, b, c = draws[..., 0], draws[..., 1], draws[..., 2]
-    root = n * raw_se
-    estimate = raw + rho * a / math.sqrt(n)
-    se = np.sqrt((root + rho * b) ** 2 + rho * rho * c) / n
-    return estimate, se
+    return perturbed_statistic(raw, raw_se, (float(scale) * sd_full)[:, None], n, draws)
 
 
 _NO_TABLE = np.zeros(1, dtype=np.int64)
