@@ -13,7 +13,9 @@ How a cell is measured:
   setting - ``default`` (the pools as the process has them; vimp's own thread policy applies) and ``one``
   (every threadpoolctl pool limited to one thread and ``numba.set_num_threads(1)``: ``_common.thread_limit(1)``)
   - the order of the two settings alternating from round to round; one warm-up call of each method on a few
-  rows comes first (imports, Numba's kernels), untimed;
+  rows comes first (imports, Numba's kernels), untimed; each timed call waits 0.3 s first (untimed,
+  ``_common.SPIN_PAUSE``), so that the spinning worker threads of the method before do not share the cores
+  with it;
 * reported per method and setting: the median, min and max over rounds, and the median over rounds of the
   paired ratio default / one, flagged where default threads are more than 10 % slower;
 * memory (default threads) from a fresh process per (cell, method): ``python -m benchmarks memory ...`` makes
@@ -41,6 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks._common import SPIN_PAUSE
 from benchmarks.peers import PEERS, Method, first_line, peer_status
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,7 +135,8 @@ def measure_cell(cell, rounds, settings=SETTINGS, log=print) -> list[dict[str, A
             labels = list(active)  # the order rotates from round to round: no method always follows the same one
             k = r % len(labels)
             with _setting(setting):
-                runs, _, notes = time_in_rounds({label: active[label] for label in labels[k:] + labels[:k]}, data, 1)
+                runs, _, notes = time_in_rounds({label: active[label] for label in labels[k:] + labels[:k]}, data, 1,
+                                                pause=True)
             for label, times in runs.items():
                 rows[label]["times"][setting].extend(times)
                 rows[label]["by_round"][setting][r] = times[0]
@@ -280,7 +284,9 @@ def write_markdown(report) -> str:
     lines = [f"# vimp against its peers ({report['mode']} run)", "",
              f"Started {report['started']} (UTC); command `{report['command']}`; {report['rounds']} rounds; "
              f"load average at start {report['machine'].get('load_average_at_start')}.", "",
-             "Times are medians over rounds in seconds, model fit included; *default* is the process's own thread "
+             "Times are medians over rounds in seconds, model fit included, each call after an untimed pause of "
+             f"{SPIN_PAUSE} s (the previous method's spinning BLAS threads would otherwise share the cores); "
+             "*default* is the process's own thread "
              "pools (vimp's thread policy applies), *1 thread* limits every threadpoolctl pool and Numba to one. "
              "*default / 1* is the median over rounds of the paired ratio; **bold** marks a cell where default "
              f"threads are more than {SLOWER - 1:.0%} slower. Memory (MB, default threads) is from a fresh process "
