@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from vimp._kernels import (
+    pap_linear_groups,
     LOSS_ABSOLUTE,
     LOSS_SQUARED,
     PAP_BLOCK_SIZE,
@@ -669,7 +670,30 @@ def _all_kernel_calls(rng):
         (pap_se_moments, (*_se_inputs(rng, n), 1.3, 0.2)),
         (column_r2, (x_resid, y_resid)),
         (constant_columns, (x_resid,)),
+        *_group_calls(rng, n),
     ]
+
+
+def _group_calls(rng, n):
+    """pap_linear_groups on shared permutations and on drawn ones (5 groups of one or two columns)."""
+    from vimp._split import GroupPermutations
+
+    X = rng.normal(size=(n, 6))
+    y, coef = rng.normal(size=n), rng.normal(size=6)
+    pred = X @ coef + 0.3 * rng.normal(size=n)
+    full = (y - pred) ** 2
+    col_start, col_index = np.array([0, 1, 3, 4, 5, 6]), np.array([0, 1, 2, 3, 4, 5])
+    calls = []
+    for kind in ("derangement", "uniform"):
+        draws = GroupPermutations(np.random.SeedSequence(5), [(2, g, 0) for g in range(5)], n, 3, kind)
+        states, derangements, block_words, width = draws.compiled()
+        calls.append((pap_linear_groups, (y, pred, X, coef, col_start, col_index, np.zeros((0, n), np.int64),
+                                          states, derangements, block_words, width, full, LOSS_SQUARED,
+                                          np.empty((5, 5, n)), np.empty((5, 3)))))
+    calls.append((pap_linear_groups, (y, pred, X, coef, col_start, col_index, draws.draw(0),
+                                      np.zeros((0, 4), np.uint64), False, np.zeros(1, np.int64), 0, full,
+                                      LOSS_ABSOLUTE, np.empty((5, 5, n)), np.empty((5, 3)))))
+    return calls
 
 
 def test_kernels_are_deterministic_across_calls():
@@ -874,7 +898,7 @@ def test_every_kernel_has_a_twin_with_the_same_signature():
 @pytest.mark.skipif(JIT_DISABLED, reason="flags exist only on compiled dispatchers")
 def test_flag_policy():
     parallel_kernels = {pap_linear_losses, loco_linear_losses, loco_linear_losses_into, gcm_linear_products,
-                        group_drop_losses, drop_one_residuals_into}
+                        group_drop_losses, drop_one_residuals_into, pap_linear_groups}
     for kernel in TWINS:
         options = kernel.targetoptions
         # cache=True is not kept in targetoptions; it installs an on-disk FunctionCache.
@@ -1039,3 +1063,86 @@ def test_drop_one_residuals_into_matches_twin_and_the_fitter():
                                             *outs[1], rows)
     assert_matches_twin(outs[0][0], twin[0])
     assert_matches_twin(outs[0][1], twin[1])
+
+
+# --------------------------------------------------------------------------- PaP of all groups at once
+@pytest.mark.parametrize("kind", ["derangement", "uniform"])
+@pytest.mark.parametrize("n", [2, 3, 17, 600])
+def test_pap_linear_groups_equals_pap_linear_terms_with_each_groups_generator(kind, n):
+    # Each group's permutations drawn inside the kernel from its PCG64 state are those of
+    # draw_permutations on the group's Generator, so the outputs equal pap_linear_terms group by group,
+    # bit for bit; the twin (NumPy's PCG64 and the word kernels) gives the same to rounding.
+    from vimp._split import GroupPermutations, draw_permutations
+
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(n, 5))
+    y, coef = rng.normal(size=n), rng.normal(size=5)
+    pred = X @ coef + 0.1 * rng.normal(size=n)
+    full = (y - pred) ** 2
+    groups = [[4], [0, 2], [1], [3]]
+    col_start = np.array([0, 1, 3, 4, 5])
+    col_index = np.array([4, 0, 2, 1, 3])
+    seq = np.random.SeedSequence(12345, spawn_key=(7,))
+    draws = GroupPermutations(seq, [(2, g, 1) for g in range(4)], n, 4, kind)
+    states, derangements, block_words, width = draws.compiled()
+    outs = []
+    for function in (pap_linear_groups, reference.pap_linear_groups, python_function(pap_linear_groups)):
+        block, repeat = np.full((4, 5, n), np.nan), np.full((4, 4), np.nan)
+        drawn = function(y, pred, X, coef, col_start, col_index, np.zeros((0, n), np.int64), states,
+                         derangements, block_words, width, full, LOSS_SQUARED, block, repeat)
+        assert drawn.all()
+        outs.append((block, repeat))
+    assert_matches_twin(outs[1][0], outs[0][0])  # the twin sums in NumPy's order
+    assert_matches_twin(outs[1][1], outs[0][1])
+    assert_bit_identical(outs[2], outs[0])  # the kernel's own Python code
+    for g, cols in enumerate(groups):
+        perms = draw_permutations(np.random.default_rng(np.random.SeedSequence(12345, spawn_key=(7, 2, g, 1))),
+                                  n, 4, kind=kind)
+        assert_array_equal(perms, draws.draw(g))
+        expected = pap_linear_terms(y, pred, np.ascontiguousarray(X[:, cols]), coef[cols], perms, np.ones(n), full,
+                                    LOSS_SQUARED)
+        assert_bit_identical(outs[0][0][g, 0], expected[0])  # obs_mean
+        assert_bit_identical(outs[0][1][g], expected[1])  # repeat means
+        for row, field in ((2, 2), (1, 3), (3, 4), (4, 5)):  # donor, square, donor_full, donor_weight
+            assert_bit_identical(outs[0][0][g, row], expected[field])
+
+
+def test_pap_linear_groups_reports_a_group_whose_uniform_words_run_out():
+    # width 1 (two words) cannot make a permutation of 10 rows: the group is flagged, not written.
+    n = 10
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(n, 2)), rng.normal(size=n)
+    states = np.array([[1, 2, 3, 5], [7, 11, 13, 17]], dtype=np.uint64)
+    for function in (pap_linear_groups, reference.pap_linear_groups):
+        block = np.full((2, 5, n), -7.0)
+        drawn = function(y, y, X, np.ones(2), np.array([0, 1, 2]), np.array([0, 1]), np.zeros((0, n), np.int64),
+                         states, False, np.zeros(3, np.int64), 1, y * 0, LOSS_SQUARED, block, np.empty((2, 2)))
+        assert not drawn.any() and np.all(block == -7.0)
+
+
+@pytest.mark.parametrize("entropy, spawn_key", [(0, ()), (2**32 + 5, (3,)), (2**127 + 11, ()), (None, (1, 2))])
+def test_child_pcg64_states_are_the_states_of_the_childrens_generators(entropy, spawn_key):
+    from vimp._split import child_pcg64_states
+
+    seq = np.random.SeedSequence(entropy, spawn_key=spawn_key)
+    keys = [(2, g, f) for g in (0, 1, 2**31) for f in (0, 4)]
+    states = child_pcg64_states(seq, keys)
+    for key, state in zip(keys, states):
+        child = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=tuple(seq.spawn_key) + key))
+        numpy_state = child.bit_generator.state["state"]
+        as_ints = [int(state[0]) << 64 | int(state[1]), int(state[2]) << 64 | int(state[3])]
+        assert as_ints == [numpy_state["state"], numpy_state["inc"]]
+
+
+def test_child_pcg64_states_refuse_layouts_they_do_not_cover():
+    from vimp._split import GroupPermutations, child_pcg64_states
+
+    assert child_pcg64_states(np.random.SeedSequence(2**130), [(1,)]) is None  # entropy above 128 bits
+    assert child_pcg64_states(np.random.SeedSequence([1, 2]), [(1,)]) is None  # a list of words
+    assert child_pcg64_states(np.random.SeedSequence(1), [(2**32,)]) is None  # a key word of 33 bits
+    assert child_pcg64_states(np.random.SeedSequence(1), [(1,), (1, 2)]) is None  # keys of two lengths
+    assert GroupPermutations(np.random.SeedSequence(1), [(1,)], 1, 3, "uniform").compiled() is None  # n < 2
+    # the Generators still give each group's permutations there
+    draws = GroupPermutations(np.random.SeedSequence(2**130), [(1,), (2,)], 6, 2, "derangement")
+    assert draws.compiled() is None
+    assert [p.shape for p in draws] == [(2, 6), (2, 6)]

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numba
@@ -276,3 +277,75 @@ def test_concurrent_calls_restore_each_threads_own_pools():
     release.set()
     worker_thread.join(30)
     assert pools() == before
+
+
+@needs_threads
+def test_coarse_loops_take_back_only_the_numba_threads_the_size_rule_took():
+    import threading
+
+    outside = numba.get_num_threads()
+    big = _threads.COARSE_WORK
+
+    def inside(work, cells=100):
+        with _threads.thread_policy(cells=cells):
+            assert numba.get_num_threads() == 1
+            return _threads.coarse_workers(work)
+
+    assert inside(big) == outside  # small data, a large loop: the threads the call started with
+    assert inside(big - 1) == 1  # a loop too small to pay for threads
+    assert _threads.coarse_workers(big) == 1  # outside any vimp call
+    with vimp.config_context(threads=1):
+        assert inside(big) == 1  # an explicit count is exact
+    numba.set_num_threads(1)
+    try:
+        assert inside(big) == 1  # the user's limit is never raised
+    finally:
+        numba.set_num_threads(outside)
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(inside(big)))
+    worker.start()
+    worker.join()
+    assert seen == [1]  # a thread other than the main one stays on one thread
+    assert numba.get_num_threads() == outside
+
+
+@needs_threads
+def test_run_coarse_covers_every_item_once_on_several_threads():
+    import threading
+
+    done, names = [], set()
+    lock = threading.Lock()
+
+    def work(a, b):
+        with lock:
+            done.extend(range(a, b))
+            names.add(threading.current_thread().name)
+            # pool threads run Numba's parallel kernels on one thread (no nested pools)
+            assert threading.current_thread() is threading.main_thread() or numba.get_num_threads() == 1
+        time.sleep(0.002)  # long enough for the pool's thread to take ranges too
+
+    with _threads.thread_policy(cells=100):
+        _threads.run_coarse(work, 37, _threads.COARSE_WORK)
+    assert sorted(done) == list(range(37))
+    assert len(names) == min(numba.get_num_threads(), 37)
+    done.clear()
+    names.clear()
+    _threads.run_coarse(work, 5, _threads.COARSE_WORK)  # outside a vimp call: one call in this thread
+    assert done == list(range(5)) and names == {threading.current_thread().name}
+
+
+def test_pap_of_all_groups_gives_the_same_numbers_on_one_thread_and_on_the_coarse_threads(monkeypatch):
+    X, y = data(n=4000, p=10, seed=8)  # 2,000 rows x 10 permutations x 10 groups
+    monkeypatch.setattr(_threads, "COARSE_WORK", 2000 * 10 * 10)  # the threaded loop at this size
+
+    def run():
+        for shared in (False, True):
+            model = vimp.PermutationImportance(LinearRegression(), n_permutations=10, random_state=3,
+                                               shared_permutations=shared)
+            yield model.fit(X[:2000], y[:2000]).importance(X[2000:], y[2000:])
+
+    reference = [numbers(r) for r in run()]
+    with vimp.config_context(threads=1):
+        one = [numbers(r) for r in run()]
+    for a, b in zip(reference, one):
+        np.testing.assert_array_equal(a, b)

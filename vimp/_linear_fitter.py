@@ -42,6 +42,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ._data import as_float_array, permute_columns, take_rows
 from ._fitters import Fitter, PermutationTerms, SklearnFitter, permutation_terms_from_losses
+from ._threads import run_coarse
 from ._warnings import RankDeficiencyWarning
 
 __all__ = ["LinearFitter", "linear_fitter_for"]
@@ -1397,6 +1398,11 @@ class LinearFitter(_LinearPredictor):
         # thresholds when one is freed) otherwise returns these pages to the system after each call
         # and faults them in again at the next; measured in benchmarks/heap.py.
         block = np.empty((len(groups), 5, n)) if use_kernel else None
+        if use_kernel:
+            done = self._permutation_terms_compiled(Xf, yf, pred, full, groups, perms, int(loss.kernel_code),
+                                                    block)
+            if done is not None:
+                return done
         out = []
         for g, (columns, group_perms) in enumerate(zip(groups, perms, strict=True)):
             cols = _column_positions(columns, Xf.shape[1])
@@ -1416,6 +1422,56 @@ class LinearFitter(_LinearPredictor):
                 group_perms.astype(np.intp, copy=False),
                 lambda perm, part=part: loss(yf, pred + (part[perm] - part), None), full, sample_weight))
         return out
+
+    def _permutation_terms_compiled(self, Xf, yf, pred, full, groups, perms, loss_code, block):
+        """:meth:`permutation_terms_groups` of every group in one call of the compiled kernel
+        :func:`vimp._kernels.linear_nb.pap_linear_groups`, where the permutations are shared
+        (:class:`vimp._split.SamePermutations`) or drawn from each group's seed
+        (:class:`vimp._split.GroupPermutations`, drawn inside the kernel: the same permutations as the
+        group's Generator gives). None for other permutation sources (the caller loops over groups)."""
+        from ._kernels import pap_linear_groups, pap_linear_terms
+
+        n, p = Xf.shape
+        n_groups = len(groups)
+        shared = getattr(perms, "perms", None)
+        compiled = None if shared is not None or not hasattr(perms, "compiled") else perms.compiled()
+        if shared is None and compiled is None:
+            return None
+        if len(perms) != n_groups:
+            raise ValueError(f"perms must give one permutation array per group ({n_groups}); got {len(perms)}")
+        positions = [_column_positions(columns, p) for columns in groups]
+        col_start = np.zeros(n_groups + 1, dtype=np.int64)
+        col_start[1:] = np.cumsum([len(c) for c in positions])
+        col_index = (np.concatenate(positions) if positions else np.zeros(0)).astype(np.int64)
+        if shared is not None:
+            shared = np.ascontiguousarray(np.atleast_2d(shared), dtype=np.int64)
+            if shared.ndim != 2 or shared.shape[1] != n:
+                raise ValueError(f"perms must have shape (n_permutations, {n}); got {shared.shape}")
+            n_repeats = shared.shape[0]
+            states, derangements, block_words, width = np.zeros((0, 4), np.uint64), False, np.zeros(1, np.int64), 0
+        else:
+            states, derangements, block_words, width = compiled
+            n_repeats = perms.n_permutations
+            shared = np.zeros((0, n), dtype=np.int64)
+        repeat_mean = np.empty((n_groups, n_repeats))
+        coef = np.ascontiguousarray(self.coef_, dtype=np.float64)
+        drawn = np.ones(n_groups, dtype=bool)
+
+        def groups_between(a, b):  # the kernel on groups a..b-1 (each writes only its own rows)
+            drawn[a:b] = pap_linear_groups(yf, pred, Xf, coef, col_start[a:b + 1], col_index, shared,
+                                           states[a:b] if len(states) else states, derangements, block_words,
+                                           width, full, loss_code, block[a:b], repeat_mean[a:b])
+
+        run_coarse(groups_between, n_groups, n * n_repeats * n_groups)  # threads where they pay (policy)
+        unit_weight = np.ones(n)
+        for g in np.flatnonzero(~drawn):  # uniform permutations that ran out of words: the Generator's draw
+            cols = positions[g]
+            terms = pap_linear_terms(yf, pred, np.ascontiguousarray(Xf[:, cols]),
+                                     np.ascontiguousarray(coef[cols]), perms.draw(g), unit_weight, full,
+                                     loss_code, block[g])
+            repeat_mean[g] = terms[1]
+        return [PermutationTerms(block[g, 0], repeat_mean[g], block[g, 2], block[g, 1], block[g, 3], block[g, 4])
+                for g in range(n_groups)]
 
     def drop_losses(self, X, y, columns, loss):
         """Per-observation losses of the model refitted without ``columns``, through the compiled kernel.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Literal
 
 import numpy as np
@@ -11,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import _SEED_EVAL, LossImportance, child_rng, prefit_fitter
 from ._inference import permutation_mean_se, skew_corrected_pvalue_greater
-from ._split import PERMUTATION_KINDS, draw_permutations
+from ._split import PERMUTATION_KINDS, GroupPermutations, SamePermutations, draw_permutations
 from ._results import ImportanceResult
 from ._test_choice import resolve_test
 from ._typing import ArrayLike, CVSpec, Estimator, GroupSpec, LossSpec, MatrixLike, RandomState, Scale
@@ -233,9 +232,10 @@ class PermutationImportance(LossImportance):
         for f, (fitter, rows) in enumerate(evaluations):
             Xf, yf, wf, full_f = fold_rows(f)
             if self.shared_permutations:
-                perms = itertools.repeat(self._draw(None, f, len(yf)), len(live))
-            else:  # drawn lazily, group by group, so each group's permutations are in cache when used
-                perms = (self._draw(g, f, len(yf)) for g in live)
+                perms = SamePermutations(self._draw(None, f, len(yf)), len(live))
+            else:  # drawn group by group where they are used (by the kernel itself on the compiled path)
+                perms = GroupPermutations(self.seed_, [(_SEED_EVAL, g, f) for g in live], len(yf),
+                                          self.n_permutations, self.permutation)
             terms = fitter.permutation_terms_groups(Xf, yf, [self.group_columns_[g] for g in live], perms,
                                                     self.loss_, sample_weight=wf, full=full_f)
             for g, group_terms in zip(live, terms):

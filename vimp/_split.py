@@ -6,6 +6,7 @@ feature and replicate, so that results do not depend on ``n_jobs`` or on the job
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 
@@ -273,3 +274,103 @@ def draw_permutations(rng, n, n_permutations, kind="uniform"):
     for r in np.flatnonzero(exhausted):
         perms[r] = rng.permutation(n)
     return perms
+
+
+def seed_entropy_rows(run, keys):
+    """Assembled entropy of ``SeedSequence(run, spawn_key=key)`` for each key (all of one length), as
+    :func:`vimp._kernels.simulation_nb.seed_sequence_words` takes it: the run's 32-bit words padded to
+    the pool size of 4, then the key's words. None where a row does not fit that layout (a run entropy
+    above 128 bits or negative, a key word outside ``[0, 2**32)``, keys of different lengths, no key)."""
+    if not keys or not isinstance(run, numbers.Integral) or run < 0:
+        return None
+    run = int(run)
+    words = []
+    while True:
+        words.append(run & 0xFFFFFFFF)
+        run >>= 32
+        if not run:
+            break
+    if (len(words) > 4 or len({len(key) for key in keys}) != 1 or not len(keys[0])
+            or any(not 0 <= int(k) < 2**32 for key in keys for k in key)):
+        return None
+    words += [0] * (4 - len(words))
+    return np.array([words + [int(k) for k in key] for key in keys], dtype=np.uint64)
+
+
+def child_pcg64_states(seq, keys):
+    """The PCG64 states of ``default_rng(SeedSequence(seq.entropy, spawn_key=seq.spawn_key + key))`` for
+    each key, shape (len(keys), 4) uint64 (state high, low, increment high, low), in two compiled calls
+    (NumPy's ``SeedSequence`` hash, then ``PCG64``'s seeding; both compared with NumPy's word for word in
+    ``tests/test_kernels.py``; the children have NumPy's default pool size of 4 whatever ``seq``'s, as
+    :func:`vimp._base.child_seed` makes them). None where the layout does not fit (see
+    :func:`seed_entropy_rows`): the caller then uses Generators."""
+    if not isinstance(seq, np.random.SeedSequence):
+        return None
+    rows = seed_entropy_rows(seq.entropy, [tuple(seq.spawn_key) + tuple(key) for key in keys])
+    if rows is None:
+        return None
+    from ._kernels.random_nb import pcg64_states
+    from ._kernels.simulation_nb import seed_sequence_words
+
+    return pcg64_states(seed_sequence_words(rows, 8))
+
+
+class GroupPermutations:
+    """The row permutations of several feature groups, each from its own child seed.
+
+    Group ``g``'s permutations are ``draw_permutations(default_rng(SeedSequence(seq.entropy,
+    spawn_key=seq.spawn_key + keys[g])), n, n_permutations, kind)``. Iterating draws them group by group,
+    as they are used; :meth:`compiled` gives what compiled code needs to draw exactly the same
+    permutations itself (the groups' PCG64 states), so that no Generator is made and no permutation is
+    stored for all groups at once.
+    """
+
+    def __init__(self, seq, keys, n, n_permutations, kind):
+        self.seq = seq
+        self.keys = [tuple(key) for key in keys]
+        self.n = int(n)
+        self.n_permutations = int(n_permutations)
+        self.kind = kind
+
+    def __len__(self):
+        return len(self.keys)
+
+    def draw(self, g):
+        """Group ``g``'s permutations, shape (n_permutations, n), from its Generator."""
+        seq = np.random.SeedSequence(self.seq.entropy, spawn_key=tuple(self.seq.spawn_key) + self.keys[g])
+        return draw_permutations(np.random.default_rng(seq), self.n, self.n_permutations, kind=self.kind)
+
+    def __iter__(self):
+        return (self.draw(g) for g in range(len(self.keys)))
+
+    def compiled(self):
+        """``(states, derangements, block_words, width)`` for
+        :func:`vimp._kernels.linear_nb.pap_linear_groups`, or None where compiled drawing does not apply
+        (fewer than two rows, a seed layout it does not cover, more than 2**31 rows)."""
+        n, R = self.n, self.n_permutations
+        if n < 2 or n >= 2**31 or R < 1:
+            return None
+        states = child_pcg64_states(self.seq, self.keys)
+        if states is None:
+            return None
+        derangements = self.kind == "derangement"
+        block_words = np.array([0] + [_derangement_words(n, m) for m in range(1, R + 1)], dtype=np.int64)
+        width = (n - 1 + _permutation_reserve(n) + 1) // 2
+        return states, derangements, block_words, width
+
+
+class SamePermutations:
+    """One array of row permutations used by ``count`` feature groups (shared permutations).
+
+    Iterating yields ``perms`` ``count`` times; compiled code reads :attr:`perms` once for all groups.
+    """
+
+    def __init__(self, perms, count):
+        self.perms = perms
+        self.count = int(count)
+
+    def __len__(self):
+        return self.count
+
+    def __iter__(self):
+        return itertools.repeat(self.perms, self.count)

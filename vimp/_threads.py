@@ -70,11 +70,14 @@ from typing import Any, Literal, TypeVar, cast
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = [
+    "COARSE_WORK",
     "THRESHOLD_CELLS",
+    "coarse_workers",
     "config_context",
     "get_config",
     "limits_threads",
     "limits_threads_of_call",
+    "run_coarse",
     "set_config",
     "thread_policy",
 ]
@@ -91,6 +94,11 @@ __all__ = [
 #: threads still do not pay there; it is now above that size too (checked by hand at that size: LOCO
 #: ``cv=5`` 2.89 s at default threads against 3.15 s at one, medians of 3; 3.20 against 2.68 s before).
 THRESHOLD_CELLS = 50_000_000
+
+#: Inner steps (rows × permutations × groups) from which a coarse-grained task loop runs on the threads
+#: the size rule took away (:func:`run_coarse`); read off
+#: ``benchmarks/coarse_threads.py`` (``benchmarks/results/coarse_threads.csv``).
+COARSE_WORK = 1_000_000
 
 _ENV_VARIABLE = "VIMP_THREADS"
 
@@ -223,8 +231,10 @@ def _target(cells, n_jobs):
         return None
     if setting != "auto":
         return setting, True
-    if (cells is not None and cells < THRESHOLD_CELLS) or _in_worker_thread():
+    if _in_worker_thread():
         return 1, False
+    if cells is not None and cells < THRESHOLD_CELLS:
+        return 1, False, "size"
     jobs = _effective_n_jobs(n_jobs)
     if jobs > 1:
         return max(1, (os.cpu_count() or 1) // jobs), False
@@ -284,7 +294,7 @@ def thread_policy(cells=None, n_jobs=None):
     changed, previous_numba = [], None
     try:
         if target is not None:
-            threads, exact = target
+            threads, exact = target[:2]
             libraries = _pools.libraries()
             if threading.current_thread() is not threading.main_thread():
                 # BLAS counts are process-wide and OpenBLAS may ignore a change from another thread
@@ -292,8 +302,12 @@ def thread_policy(cells=None, n_jobs=None):
                 libraries = [lib for lib in libraries if lib.user_api != "blas"]
             changed = _limit(libraries, threads, exact)
             previous_numba = _numba_limit(threads, exact)
+            if target[2:] == ("size",) and threading.current_thread() is threading.main_thread():
+                # lowered for the size alone, in the main thread: coarse kernels may take it back
+                _local.size_lowered_numba = previous_numba
         yield
     finally:
+        _local.size_lowered_numba = None
         if previous_numba is not None:
             import numba
 
@@ -303,6 +317,83 @@ def thread_policy(cells=None, n_jobs=None):
         with _lock:
             _state["active"] -= 1
         _local.depth = 0
+
+
+def coarse_workers(work):
+    """Threads for one coarse-grained task loop of ``work`` inner steps (see :func:`run_coarse`): the
+    Numba thread count the size rule took from this call, where it took one and ``work`` is at least
+    :data:`COARSE_WORK`; else 1."""
+    previous = getattr(_local, "size_lowered_numba", None)
+    if previous is None or work < COARSE_WORK:
+        return 1
+    return int(previous)
+
+
+_executor: dict[str, Any] = {"pool": None, "workers": 0}
+_executor_lock = threading.Lock()
+
+
+def _pool(workers):
+    """vimp's own pool of ``workers - 1`` threads (made once, grown when asked for more), each of which runs
+    Numba's parallel kernels on one thread."""
+    with _executor_lock:
+        if _executor["pool"] is None or _executor["workers"] < workers:
+            from concurrent.futures import ThreadPoolExecutor
+
+            import numba
+
+            if _executor["pool"] is not None:
+                _executor["pool"].shutdown(wait=True)
+            _executor["pool"] = ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="vimp-coarse",
+                                                   initializer=numba.set_num_threads, initargs=(1,))
+            _executor["workers"] = workers
+        return _executor["pool"]
+
+
+def run_coarse(function, n_items, work, chunks_per_worker=16):
+    """``function(start, stop)`` over consecutive ranges covering ``range(n_items)``, on the threads
+    :func:`coarse_workers` allows for ``work`` inner steps.
+
+    For a coarse-grained loop of independent tasks (one feature group's permutations and losses in
+    :func:`vimp._kernels.linear_nb.pap_linear_groups`) whose ``function`` releases the GIL (a ``nogil``
+    kernel) and calls no BLAS. Inside a call that vimp's policy runs on one thread only because its data
+    are small (``threads="auto"``, fewer than :data:`THRESHOLD_CELLS` cells, the main thread, no joblib
+    or dask worker, no ``n_jobs`` of its own), and for ``work`` of at least :data:`COARSE_WORK`, the
+    ranges are shared by the calling thread and ``k - 1`` threads of vimp's own pool, ``k`` the Numba
+    thread count the call started with; otherwise ``function(0, n_items)`` runs in the calling thread.
+    A limit the user set (``numba.set_num_threads(1)``, ``NUMBA_NUM_THREADS=1``, ``threads=1``) is
+    never raised.
+
+    Why threads of its own and not Numba's: Numba's OpenMP layer splits a ``prange`` into one static
+    share per thread and its threads spin while they wait, so one thread descheduled by another busy
+    process holds up the whole loop (measured: 1.3 to 8.6 times slower than one thread with one other
+    busy process; ``benchmarks/coarse_threads.py``). Here every thread takes the next range when it is
+    done (about ``chunks_per_worker`` ranges per thread) and waits without spinning, so a thread that
+    gets less of the machine does fewer ranges. Each range writes only its own outputs, so the result
+    does not depend on the number of threads.
+    """
+    workers = min(coarse_workers(work), n_items)
+    if workers <= 1:
+        function(0, n_items)
+        return
+    size = max(1, -(-n_items // (chunks_per_worker * workers)))
+    ranges = iter([(a, min(a + size, n_items)) for a in range(0, n_items, size)])
+    lock = threading.Lock()
+
+    def drain():
+        while True:
+            with lock:
+                bounds = next(ranges, None)
+            if bounds is None:
+                return
+            function(*bounds)
+
+    futures = [_pool(workers).submit(drain) for _ in range(workers - 1)]
+    try:
+        drain()
+    finally:
+        for future in futures:
+            future.result()
 
 
 def _cells(X):

@@ -27,6 +27,7 @@ import numpy as np
 from numba import prange
 
 from ._config import njit_kernel, njit_parallel
+from .random_nb import derangements_from_pcg64, permutations_from_pcg64
 
 __all__ = [
     "LOSS_ABSOLUTE",
@@ -41,6 +42,7 @@ __all__ = [
     "loco_linear_losses_into",
     "loss_difference_summary",
     "loss_difference_sums",
+    "pap_linear_groups",
     "pap_linear_losses",
     "pap_linear_terms",
     "pap_se_moments",
@@ -286,6 +288,77 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code, out=
     else:
         block[:] = np.nan
     return obs, repeat_mean_loss, donor, square, donor_full, donor_weight
+
+
+@njit_parallel
+def pap_linear_groups(y, pred, X, coef, col_start, col_index, perms, states, derangements, block_words,
+                      width, full, loss_code, block, repeat_mean):
+    """:func:`pap_linear_terms` of every feature group of an unweighted linear model in one call.
+
+    Group ``g`` has the columns ``col_index[col_start[g]:col_start[g + 1]]`` of ``X``. Its permutations
+    are either ``perms`` (shape (R, n), the same for every group: shared permutations), or, when
+    ``states`` has rows, drawn here from the group's PCG64 state ``states[g]`` exactly as
+    :func:`vimp._split.draw_permutations` draws them from a Generator in that state:
+    :func:`vimp._kernels.random_nb.derangements_from_pcg64` (``derangements`` True, blocks of
+    ``block_words``) or :func:`vimp._kernels.random_nb.permutations_from_pcg64` (rows of ``width``
+    values). So a group's permutations are made where they are used, never stored for all groups.
+
+    Parameters
+    ----------
+    y, pred, full : ndarrays of shape (n,)
+    X : ndarray of shape (n, p)
+    coef : ndarray of shape (p,)
+    col_start : int64 ndarray of shape (G + 1,); col_index : int64 ndarray
+    perms : int64 ndarray of shape (R, n), or (0, n) with ``states``
+    states : uint64 ndarray of shape (G, 4) or (0, 4)
+    derangements : bool
+    block_words : int64 ndarray of shape (R + 1,); width : int
+    loss_code : int
+    block : ndarray of shape (G, 5, n)
+        Each group's five per-row arrays, in the layout of :func:`pap_linear_terms`'s ``out``.
+    repeat_mean : ndarray of shape (G, R)
+        Each group's per-permutation mean loss (written).
+
+    Returns
+    -------
+    drawn : bool ndarray of shape (G,)
+        False for a group whose uniform permutations ran out of words (far below 1e-20 per row; the caller
+        then draws that group with its Generator); its outputs are not written.
+
+    Notes
+    -----
+    Parallel over groups (``prange``); each iteration writes only its group's rows, and each group's
+    sums run in the order of :func:`pap_linear_terms`, so the result does not depend on the number of
+    threads and equals :func:`pap_linear_terms` group by group bit for bit.
+    """
+    n = y.shape[0]
+    n_groups = col_start.shape[0] - 1
+    n_repeats = repeat_mean.shape[1]
+    unit = np.ones(n)
+    drawn = np.ones(n_groups, dtype=np.bool_)
+    for g in prange(n_groups):
+        start = col_start[g]
+        k = col_start[g + 1] - start
+        x_cols = np.empty((n, k))
+        coef_g = np.empty(k)
+        for c in range(k):
+            col = col_index[start + c]
+            coef_g[c] = coef[col]
+            for i in range(n):
+                x_cols[i, c] = X[i, col]
+        if states.shape[0] > 0:
+            own = np.empty((1, n_repeats, n), dtype=np.int64)
+            if derangements:
+                derangements_from_pcg64(states[g:g + 1], n, n_repeats, block_words, own)
+            elif not permutations_from_pcg64(states[g:g + 1], n, n_repeats, width, own):
+                drawn[g] = False
+                continue
+            group_perms = own[0]
+        else:
+            group_perms = perms
+        terms = pap_linear_terms(y, pred, x_cols, coef_g, group_perms, unit, full, loss_code, block[g])
+        repeat_mean[g, :] = terms[1]
+    return drawn
 
 
 @njit_kernel

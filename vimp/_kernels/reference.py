@@ -21,6 +21,7 @@ __all__ = [
     "group_drop_losses",
     "loco_linear_losses",
     "pap_linear_losses",
+    "pap_linear_groups",
     "pap_linear_terms",
     "pointwise_loss",
     "residual_products",
@@ -121,6 +122,32 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code, out=
             out[k] = values
         rows = (out[0], out[2], out[1], out[3], out[4])
     return rows[0], losses.mean(axis=1), *rows[1:]
+
+
+def pap_linear_groups(y, pred, X, coef, col_start, col_index, perms, states, derangements, block_words,
+                      width, full, loss_code, block, repeat_mean):
+    """:func:`vimp._kernels.linear_nb.pap_linear_groups` group by group through :func:`pap_linear_terms`
+    and the NumPy twins of the PCG64 draws (reference)."""
+    n = len(y)
+    n_groups = len(col_start) - 1
+    n_repeats = repeat_mean.shape[1]
+    drawn = np.ones(n_groups, dtype=bool)
+    for g in range(n_groups):
+        cols = col_index[col_start[g]:col_start[g + 1]]
+        if len(states):
+            own = np.empty((1, n_repeats, n), dtype=np.int64)
+            if derangements:
+                derangements_from_pcg64(states[g:g + 1], n, n_repeats, block_words, own)
+            elif not permutations_from_pcg64(states[g:g + 1], n, n_repeats, width, own):
+                drawn[g] = False
+                continue
+            group_perms = own[0]
+        else:
+            group_perms = perms
+        terms = pap_linear_terms(y, pred, np.ascontiguousarray(X[:, cols]), coef[cols], group_perms,
+                                 np.ones(n), full, loss_code, block[g])
+        repeat_mean[g] = terms[1]
+    return drawn
 
 
 def pap_se_sums(full, other, donor, square, donor_full, donor_weight, weight, n_rep, slope, offset):

@@ -90,6 +90,7 @@ from .._split import (
     _draw_derangements,
     _draw_words,
     _permutation_reserve,
+    seed_entropy_rows,
 )
 from .._test_choice import resolve_test
 from .._validation import MIN_EVALUATION_ROWS
@@ -138,21 +139,8 @@ def _pcg64_state(words):
     return {"bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0, "uinteger": 0}
 
 
-def _entropy_rows(run, keys):
-    """Assembled entropy of ``SeedSequence(run, spawn_key=key)`` for each key (all of one length), as
-    :func:`vimp._kernels.simulation_nb.seed_sequence_words` takes it; None where a row does not fit
-    that layout (a run entropy above 128 bits, a key of 2**32 or more)."""
-    run = int(run)
-    words = []
-    while True:
-        words.append(run & 0xFFFFFFFF)
-        run >>= 32
-        if not run:
-            break
-    if len(words) > 4 or any(not 0 <= int(k) < 2**32 for key in keys for k in key):
-        return None
-    words += [0] * (4 - len(words))
-    return np.array([words + [int(k) for k in key] for key in keys], dtype=np.uint64)
+#: Assembled entropy rows of child seed sequences (shared with the estimators' compiled draws).
+_entropy_rows = seed_entropy_rows
 
 
 class _Streams:
