@@ -444,6 +444,26 @@ def test_pap_batch_path_for_linear_models_equals_the_per_group_path(scale, weigh
     assert np.isfinite(fast.mc_std[1:]).all()  # the other groups' repeats are kept
 
 
+@pytest.mark.parametrize("permutation", ["derangement", "uniform"])
+@pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("scale", ["difference", "ratio"])
+def test_pap_held_out_all_groups_path_equals_the_per_group_path(scale, shared, permutation):
+    # Held out (one evaluation set in order): the exact linear fitter draws every group's permutations in
+    # one kernel call and computes every standard error in another; SklearnFitter goes group by group.
+    X, y = make_data()
+    X = np.column_stack([X, np.full(len(y), 2.0)])  # a constant column: its group is skipped
+    h = len(y) // 2
+    kwargs = dict(n_permutations=5, scale=scale, random_state=9, shared_permutations=shared,
+                  permutation=permutation)
+    fast = PermutationImportance(LinearRegression(), **kwargs).fit(X[:h], y[:h]).importance(X[h:], y[h:])
+    slow = PermutationImportance(SklearnFitter(LinearRegression()), **kwargs).fit(X[:h], y[:h]).importance(
+        X[h:], y[h:])
+    for field in ("importance", "std_error", "raw_importance", "raw_std_error", "mc_std", "pvalue",
+                  "per_repeat", "per_observation"):
+        np.testing.assert_allclose(getattr(fast, field), getattr(slow, field), rtol=1e-9, atol=1e-12,
+                                   err_msg=field)
+
+
 class _RecordingFitter(SklearnFitter):
     """Records the permutations each group is given (a class-level list survives the per-fold copies)."""
 

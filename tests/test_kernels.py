@@ -27,6 +27,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from vimp._kernels import (
     pap_linear_groups,
+    pap_se_moments_groups,
     LOSS_ABSOLUTE,
     LOSS_SQUARED,
     PAP_BLOCK_SIZE,
@@ -1146,3 +1147,24 @@ def test_child_pcg64_states_refuse_layouts_they_do_not_cover():
     draws = GroupPermutations(np.random.SeedSequence(2**130), [(1,), (2,)], 6, 2, "derangement")
     assert draws.compiled() is None
     assert [p.shape for p in draws] == [(2, 6), (2, 6)]
+
+
+@pytest.mark.parametrize("n", [1, 57])
+def test_pap_se_moments_groups_are_pap_se_moments_group_by_group(n):
+    rng = np.random.default_rng(n + 3)
+    full = rng.uniform(0.0, 3.0, size=n)
+    other_rows = rng.uniform(0.0, 3.0, size=(4, n))
+    block = rng.uniform(0.0, 3.0, size=(3, 5, n))
+    block[:, 4] = 1.0  # unit weights: donor weight means of one
+    live = np.array([0, 2, 3])
+    n_rep = np.full(n, 6.0)
+    slope, offset = rng.uniform(0.5, 1.5, size=4), rng.normal(size=4)
+    got = pap_se_moments_groups(full, other_rows, block, live, n_rep, slope, offset)
+    assert got.shape == (3, 6)
+    for j, g in enumerate(live):
+        one = pap_se_moments(full, other_rows[g], block[j, 2], block[j, 1], block[j, 3], block[j, 4], np.ones(n),
+                             n_rep, slope[g], offset[g])
+        assert_bit_identical(got[j], np.array(one, dtype=float))
+    assert_matches_twin(got, reference.pap_se_moments_groups(full, other_rows, block, live, n_rep, slope, offset))
+    assert_bit_identical(python_function(pap_se_moments_groups)(full, other_rows, block, live, n_rep, slope,
+                                                                offset), got)

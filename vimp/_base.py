@@ -486,6 +486,15 @@ class LossImportance(BaseEstimator):
         mean_full = np.average(full, weights=w)
         fold_weight = np.array([len(rows) if w is None else w[rows].sum() for _, rows in evaluations])
         fold_weight = fold_weight / fold_weight.sum()
+        if len(evaluations) == 1 and all(len(rep) == 1 for rep in repeats if rep):
+            # one evaluation set: each repeat's mean minus the full loss, for all groups at once
+            width = max(len(rep[0]) for rep in repeats if rep)
+            out_array = np.zeros((len(repeats), width))
+            for g, rep in enumerate(repeats):
+                if rep:
+                    out_array[g, :len(rep[0])] = rep[0]
+                    out_array[g, :len(rep[0])] -= mean_full
+            return out_array
         out = []
         for rep in repeats:
             if not rep:  # constant group: every repeat equals the unpermuted loss

@@ -113,23 +113,34 @@ def permutation_mean_se(full, other, donor, square, donor_full, donor_weight, we
     mean_rep = float(n_rep) if n_rep.ndim == 0 else float(np.mean(n_rep))
     n_rep = np.full(n, mean_rep) if n_rep.ndim == 0 else np.ascontiguousarray(n_rep)
     if return_skewness:  # the same sums, and the moments of projection_skewness and variance_df
-        projection, correction, h2, h3, u_total, u_ss = pap_se_moments(*arrays, n_rep, float(slope),
-                                                                        float(offset))
+        moments = pap_se_moments(*arrays, n_rep, float(slope), float(offset))
     else:
-        projection, correction = pap_se_sums(*arrays, n_rep, float(slope), float(offset))
+        moments = pap_se_sums(*arrays, n_rep, float(slope), float(offset))
+    return permutation_se_from_sums(moments, n, None if weights is None else w, mean_rep)
+
+
+def permutation_se_from_sums(moments, n, weights, mean_rep):
+    """:func:`permutation_mean_se` from the kernel's sums: ``(projection, correction)`` gives the standard
+    error, the six sums of :func:`vimp._kernels.linear_nb.pap_se_moments` give ``(se, skewness, df)``.
+
+    ``n`` rows, ``weights`` (None for none) and ``mean_rep``, the mean number of permutations behind a row.
+    """
+    projection, correction = moments[0], moments[1]
+    w = weights
     variance = projection - correction
     if not variance > 0:
         variance = projection
-    # Centring at the estimated mean costs 4 - 1/R rows (see Notes): undo that bias.
+    # Centring at the estimated mean costs 4 - 1/R rows (permutation_mean_se's Notes): undo that bias.
     total_weight = float(n) if weights is None else float(np.sum(w))
     size = float(n) if weights is None else total_weight**2 / float(np.sum(w * w))
     lost = 4.0 - 1.0 / mean_rep
     if size > lost + 1.0:
         variance *= size / (size - lost)
     se = float(np.sqrt(variance) / total_weight)
-    if not return_skewness:
+    if len(moments) == 2:
         return se
     # projection_skewness and variance_df of the influence terms h and the variance terms h^2 - noise
+    h2, h3, u_total, u_ss = moments[2:]
     skewness = h3 / h2**1.5 if h2 > 0 else 0.0
     spread = u_ss / (n - 1) * n if n > 1 else 0.0
     df = max(2.0 * u_total * u_total / spread, 1.0) if (u_total > 0 and spread > 0) else np.inf

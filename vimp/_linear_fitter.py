@@ -143,6 +143,14 @@ def _column_positions(columns, n_features, name="columns"):
     return cols
 
 
+class GroupTerms(list):
+    """The :class:`PermutationTerms` of several groups, whose arrays are views of one ``block`` of shape
+    (groups, 5, n) in :func:`vimp._kernels.linear_nb.pap_linear_groups`'s layout (kept as ``.block``, so
+    that the standard errors of all groups can be computed in one call)."""
+
+    block = None
+
+
 def _spd_solve(H, B):
     """``H^{-1} B`` for a small symmetric positive definite ``H`` (Cholesky, else a symmetric solve)."""
     if H.shape[0] == 1:
@@ -1470,8 +1478,10 @@ class LinearFitter(_LinearPredictor):
                                      np.ascontiguousarray(coef[cols]), perms.draw(g), unit_weight, full,
                                      loss_code, block[g])
             repeat_mean[g] = terms[1]
-        return [PermutationTerms(block[g, 0], repeat_mean[g], block[g, 2], block[g, 1], block[g, 3], block[g, 4])
-                for g in range(n_groups)]
+        out = GroupTerms(PermutationTerms(block[g, 0], repeat_mean[g], block[g, 2], block[g, 1], block[g, 3],
+                                          block[g, 4]) for g in range(n_groups))
+        out.block = block
+        return out
 
     def drop_losses(self, X, y, columns, loss):
         """Per-observation losses of the model refitted without ``columns``, through the compiled kernel.

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _SEED_EVAL, LossImportance, child_rng, prefit_fitter
-from ._inference import permutation_mean_se, skew_corrected_pvalue_greater
+from ._inference import permutation_mean_se, permutation_se_from_sums, skew_corrected_pvalue_greater
 from ._split import PERMUTATION_KINDS, GroupPermutations, SamePermutations, draw_permutations
 from ._results import ImportanceResult
 from ._test_choice import resolve_test
@@ -242,6 +242,11 @@ class PermutationImportance(LossImportance):
                 other[g, rows] = group_terms.obs_mean
                 repeats[g].append(group_terms.repeat_mean)
                 blocks[g].append((rows, group_terms))
+        stacked = getattr(terms, "block", None) if len(evaluations) == 1 else None
+        if stacked is not None and np.array_equal(evaluations[0][1], np.arange(n)):
+            # one held-out set in order, every group's sums in one block: one call for all standard errors
+            blocks = _StackedBlocks(blocks)
+            blocks.stacked = (stacked, np.asarray(live, dtype=np.int64))
         return other.T, repeats, blocks
 
     def _draw(self, group, fold, n):
@@ -283,6 +288,20 @@ class PermutationImportance(LossImportance):
         slope = np.broadcast_to(slope, out.shape)
         offset = np.broadcast_to(offset, out.shape)
         n = len(full)
+        stacked = getattr(blocks, "stacked", None)
+        if stacked is not None and w is None:  # every group's sums in one block: one kernel call
+            from ._kernels import pap_se_moments_groups
+
+            block, live = stacked
+            sums = pap_se_moments_groups(
+                np.ascontiguousarray(full, dtype=np.float64), np.ascontiguousarray(other.T), block, live,
+                np.full(n, float(self.n_permutations)), np.ascontiguousarray(slope, dtype=np.float64),
+                np.ascontiguousarray(offset, dtype=np.float64))
+            for j, g in enumerate(live):
+                out[g], skew[g], dof[g] = permutation_se_from_sums(sums[j], n, None, float(self.n_permutations))
+            self._skewness = skew
+            self._dof = dof
+            return out
         everything = np.arange(n)
         for g, group_blocks in enumerate(blocks or []):
             if not group_blocks or self.constant_groups_[g]:
@@ -313,3 +332,10 @@ class PermutationImportance(LossImportance):
         models = "the fitted model" if self.cv_ is None else f"the {len(self.folds_)} cross-fitted models"
         return (f"increase in expected {self.loss_.name} when the feature is permuted, for {models} "
                 "(conditional on the training data)")
+
+
+class _StackedBlocks(list):
+    """Each group's ``(rows, terms)`` blocks, with ``.stacked = (block, live)``: the live groups' sums in one
+    array (:class:`vimp._linear_fitter.GroupTerms`), for :meth:`PermutationImportance._dependent_se`."""
+
+    stacked = None

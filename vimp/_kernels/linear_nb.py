@@ -46,6 +46,7 @@ __all__ = [
     "pap_linear_losses",
     "pap_linear_terms",
     "pap_se_moments",
+    "pap_se_moments_groups",
     "pap_se_sums",
     "pointwise_loss",
     "residual_products",
@@ -393,6 +394,27 @@ def pap_se_sums(full, other, donor, square, donor_full, donor_weight, weight, n_
         projection += influence * influence
         correction += w * w * (square[i] - 2.0 * shift * other[i] + shift * shift) / n_rep[i]
     return projection, correction
+
+
+@njit_kernel
+def pap_se_moments_groups(full, other_rows, block, live, n_rep, slope, offset):
+    """:func:`pap_se_moments` of several unweighted feature groups in one call.
+
+    Group ``live[j]`` has its permuted losses in ``other_rows[live[j]]`` and its donor sums in ``block[j]``
+    (the layout of :func:`pap_linear_groups`: obs, square, donor, donor full, donor weight), its centring
+    ``slope[live[j]]``, ``offset[live[j]]``. Returns shape (len(live), 6): the six sums of
+    :func:`pap_se_moments` per group, in its order.
+    """
+    n = full.shape[0]
+    weight = np.ones(n)
+    out = np.empty((live.shape[0], 6))
+    for j in range(live.shape[0]):
+        g = live[j]
+        sums = pap_se_moments(full, other_rows[g], block[j, 2], block[j, 1], block[j, 3], block[j, 4], weight,
+                              n_rep, slope[g], offset[g])
+        for k in range(6):
+            out[j, k] = sums[k]
+    return out
 
 
 @njit_kernel

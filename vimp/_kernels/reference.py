@@ -162,6 +162,15 @@ def pap_se_sums(full, other, donor, square, donor_full, donor_weight, weight, n_
     return projection, correction
 
 
+def pap_se_moments_groups(full, other_rows, block, live, n_rep, slope, offset):
+    """:func:`vimp._kernels.linear_nb.pap_se_moments_groups` group by group through :func:`pap_se_moments`
+    (reference)."""
+    weight = np.ones(len(full))
+    return np.array([pap_se_moments(full, other_rows[g], block[j, 2], block[j, 1], block[j, 3], block[j, 4],
+                                    weight, n_rep, slope[g], offset[g]) for j, g in enumerate(live)],
+                    dtype=float).reshape(len(live), 6)
+
+
 def pap_se_moments(full, other, donor, square, donor_full, donor_weight, weight, n_rep, slope, offset):
     """:func:`pap_se_sums` with the skewness and degrees-of-freedom moments (reference).
 
