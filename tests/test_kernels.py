@@ -1168,3 +1168,19 @@ def test_pap_se_moments_groups_are_pap_se_moments_group_by_group(n):
     assert_matches_twin(got, reference.pap_se_moments_groups(full, other_rows, block, live, n_rep, slope, offset))
     assert_bit_identical(python_function(pap_se_moments_groups)(full, other_rows, block, live, n_rep, slope,
                                                                 offset), got)
+
+
+@pytest.mark.parametrize("entropy, spawn_key", [(3, ()), (2**127 + 11, (4,)), (2**130, ())])
+def test_child_generators_draw_what_the_childrens_generators_draw(entropy, spawn_key):
+    # 2**130: a seed the compiled states do not cover (fresh Generators then); same draws either way.
+    from vimp._base import child_rng
+    from vimp._split import child_generators
+
+    seq = np.random.SeedSequence(entropy, spawn_key=spawn_key)
+    keys = [(3, 0, g) for g in range(5)]
+    got = [(gen.standard_normal(2), gen.chisquare(7.0)) for gen in child_generators(seq, keys)]
+    again = [(gen.standard_normal(2), gen.chisquare(7.0)) for gen in child_generators(seq, keys)]  # reused
+    want = [(rng.standard_normal(2), rng.chisquare(7.0)) for rng in (child_rng(seq, *key) for key in keys)]
+    for a, b, c in zip(got, again, want):
+        assert_array_equal(a[0], c[0]) and assert_array_equal(b[0], c[0])
+        assert a[1] == b[1] == c[1]

@@ -18,6 +18,7 @@ from ._inference import (
     skew_corrected_pvalue_greater,
     split_test,
 )
+from ._split import child_generators
 from ._test_choice import resolve_test
 from ._typing import CVSpec, Estimator, GroupSpec, LossSpec, RandomState, Scale
 from ._validation import MIN_EVALUATION_ROWS, check_choice, check_evaluation_size
@@ -344,7 +345,7 @@ class LOCO(LossImportance):
         if test == "perturbed":
             size = n if w is None else float(np.sum(w)) ** 2 / float(np.sum(w * w))
             scale = perturbation_scale(size)
-            rngs = [child_rng(self.seed_, _SEED_TEST, _KEY_PERTURB, g) for g in range(k)]
+            rngs = child_generators(self.seed_, [(_SEED_TEST, _KEY_PERTURB, g) for g in range(k)])
             if w is None:  # three draws per group carry all the noise (perturbed_test_from_draws)
                 draws = np.array([draw_perturbation(rng, n) for rng in rngs])
                 _, _, pvalue = perturbed_test_from_draws(raw, raw_se, full, scale, draws)

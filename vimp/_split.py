@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import threading
 
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
@@ -374,3 +375,32 @@ class SamePermutations:
 
     def __iter__(self):
         return itertools.repeat(self.perms, self.count)
+
+
+_pools = threading.local()  # .generators: this thread's reusable Generators for child_generators
+
+
+def child_generators(seq, keys):
+    """Generators in the states of ``default_rng(SeedSequence(seq.entropy, spawn_key=seq.spawn_key + key))``
+    for each key (:func:`vimp._base.child_rng`), made fast.
+
+    The states come from :func:`child_pcg64_states` (two compiled calls for all keys) and are set on
+    Generators that this thread reuses from call to call (setting a state costs about 1.4 µs, making a
+    seeded Generator about 17 µs): **the Generators are valid until this thread's next call**, so a
+    caller draws from them at once. Where the seed layout is not covered, fresh Generators.
+    """
+    states = child_pcg64_states(seq, keys) if keys else None
+    if states is None:
+        return [np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=tuple(seq.spawn_key)
+                                                             + tuple(key))) for key in keys]
+    pool = getattr(_pools, "generators", None)
+    if pool is None:
+        pool = _pools.generators = []
+    while len(pool) < len(keys):
+        pool.append(np.random.Generator(np.random.PCG64()))
+    out = pool[:len(keys)]
+    for gen, (hi, lo, inc_hi, inc_lo) in zip(out, states.tolist()):
+        gen.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": hi << 64 | lo,
+                                                                        "inc": inc_hi << 64 | inc_lo},
+                                   "has_uint32": 0, "uinteger": 0}
+    return out
