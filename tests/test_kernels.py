@@ -26,6 +26,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from vimp._kernels import (
+    column_extremes,
+    gather_shifted_rows,
     pap_linear_groups,
     pap_se_moments_groups,
     LOSS_ABSOLUTE,
@@ -1184,3 +1186,40 @@ def test_child_generators_draw_what_the_childrens_generators_draw(entropy, spawn
     for a, b, c in zip(got, again, want):
         assert_array_equal(a[0], c[0]) and assert_array_equal(b[0], c[0])
         assert a[1] == b[1] == c[1]
+
+
+@pytest.mark.parametrize("case", ["plain", "nan", "empty"])
+def test_gather_shifted_rows_is_numpys_copy_extremes_shift_and_sums_bit_for_bit(case):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 7)) * rng.uniform(0.1, 1e3, size=7)
+    if case == "nan":
+        X[[5, 17], [2, 2]] = np.nan
+    rows = np.array([], dtype=np.intp) if case == "empty" else rng.permutation(300)[:211]
+    shift = rng.normal(size=7)
+    outs = []
+    for function in (gather_shifted_rows, reference.gather_shifted_rows, python_function(gather_shifted_rows)):
+        got = (np.empty((len(rows), 7)), np.empty(7), np.empty(7), np.empty(7))
+        function(X, rows, shift, *got)
+        outs.append(got)
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other):
+            assert_bit_identical(a, b)  # NumPy sums axis 0 of a C-ordered array row after row, as the kernel
+    if case == "nan":
+        assert np.isnan(outs[0][1][2]) and np.isnan(outs[0][2][2]) and np.isfinite(outs[0][1][[0, 1, 3]]).all()
+
+
+@pytest.mark.parametrize("case", ["plain", "nan", "inf", "empty"])
+def test_column_extremes_are_numpys_max_and_min(case):
+    rng = np.random.default_rng(6)
+    A = rng.normal(size=(0 if case == "empty" else 123, 5))
+    if case == "nan":
+        A[7, 1] = np.nan
+    if case == "inf":
+        A[3, 4], A[9, 0] = np.inf, -np.inf
+    for function in (column_extremes, reference.column_extremes, python_function(column_extremes)):
+        high, low = function(A, np.empty(5), np.empty(5))
+        if case == "empty":
+            assert np.all(high == -np.inf) and np.all(low == np.inf)
+            continue
+        assert_array_equal(high, np.max(A, axis=0))
+        assert_array_equal(low, np.min(A, axis=0))

@@ -147,6 +147,16 @@ def _r2(target, resid, w):
                         np.nan)
 
 
+def _extremes(A):
+    """``(max(A, axis=0), min(A, axis=0))`` of a 2-D array in one compiled pass (NaN propagates)."""
+    A = np.asarray(A)
+    if A.dtype != np.float64 or A.ndim != 2:
+        return np.max(A, axis=0), np.min(A, axis=0)
+    from ._kernels import column_extremes
+
+    return column_extremes(A, np.empty(A.shape[1]), np.empty(A.shape[1]))
+
+
 def _r2_shared_target(target, resid, w):
     """:func:`_r2` of one target against each column of ``resid`` (n, k)."""
     target = np.asarray(target, dtype=float)
@@ -1348,7 +1358,8 @@ class GCM(BaseEstimator):
         others, e.g. exactly collinear): a feature without variation of its own has no conditional
         covariance with y, and the scale-free z statistic of its rounding noise would be noise itself.
         ``x_extremes``: the stacked x-residuals' column maxima and minima, where the caller has them."""
-        spread = np.max(Xf, axis=0) - np.min(Xf, axis=0)  # reductions only: no (n, p) temporaries
+        high, low = _extremes(Xf)  # one pass, no (n, p) temporaries
+        spread = high - low
         if isinstance(residuals, _StackedResiduals):
             X_all = residuals.stacked[0]
             singles = np.array([c[0] for c in self.group_columns_], dtype=np.intp)
@@ -1371,9 +1382,9 @@ class GCM(BaseEstimator):
         x_extremes = None
         if isinstance(residuals, _StackedResiduals):
             X_all, Y_all = residuals.stacked
-            x_extremes = (np.max(X_all, axis=0), np.min(X_all, axis=0)) if X_all.size else None
+            x_extremes = _extremes(X_all) if X_all.size else None
             finite = ((x_extremes is None or bool(np.all(np.isfinite(x_extremes[0]) & np.isfinite(x_extremes[1]))))
-                      and (not Y_all.size or (np.isfinite(np.max(Y_all)) and np.isfinite(np.min(Y_all)))))
+                      and (not Y_all.size or bool(np.all(np.isfinite(np.concatenate(_extremes(Y_all)))))))
         else:
             arrays = [a for pair in residuals for a in pair]
             finite = all(np.isfinite(np.max(a)) and np.isfinite(np.min(a)) for a in arrays if a.size)

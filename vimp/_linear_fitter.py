@@ -502,21 +502,33 @@ def _float_rows(X, rows):
 
 def _block_moments(X, y, w, rows, shift, y_shift, standardize):
     """Moments of the rows ``rows`` about ``(shift, y_shift)``: everything a fold's fit needs from them."""
-    A = _float_rows(X, rows)
-    used = A if w is None else A[w[rows] > 0]
-    moments = {
-        "lo": used.min(axis=0) if used.shape[0] else np.full(A.shape[1], np.inf),
-        "hi": used.max(axis=0) if used.shape[0] else np.full(A.shape[1], -np.inf),
-        "n_pos": used.shape[0],
-    }
-    A -= shift
+    shift = np.asarray(shift, dtype=np.float64)
+    if w is None and isinstance(X, np.ndarray) and X.dtype == np.float64 and X.ndim == 2:
+        # the copy, its extremes, the shift and its sums in one compiled pass
+        from ._kernels import gather_shifted_rows
+
+        p = X.shape[1]
+        A, lo, hi, total = np.empty((len(rows), p)), np.empty(p), np.empty(p), np.empty(p)
+        gather_shifted_rows(X, np.ascontiguousarray(rows, dtype=np.intp), np.broadcast_to(shift, (p,)), A, lo,
+                            hi, total)
+        moments = {"lo": lo, "hi": hi, "n_pos": A.shape[0]}
+    else:
+        A = _float_rows(X, rows)
+        used = A if w is None else A[w[rows] > 0]
+        moments = {
+            "lo": used.min(axis=0) if used.shape[0] else np.full(A.shape[1], np.inf),
+            "hi": used.max(axis=0) if used.shape[0] else np.full(A.shape[1], -np.inf),
+            "n_pos": used.shape[0],
+        }
+        A -= shift
+        total = A.sum(axis=0) if w is None or standardize else None
     u = y[rows] - y_shift
     if standardize:  # the scaler's (unweighted) moments
-        moments["su"] = A.sum(axis=0)
+        moments["su"] = total
         moments["squ"] = np.einsum("ij,ij->j", A, A)
     if w is None:
         moments["sw"] = float(A.shape[0])
-        moments["s"] = moments["su"] if standardize else A.sum(axis=0)
+        moments["s"] = total
         moments["sy"] = float(u.sum())
         moments["t"] = A.T @ u
         moments["S"] = A.T @ A

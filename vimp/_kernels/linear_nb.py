@@ -33,9 +33,11 @@ __all__ = [
     "LOSS_ABSOLUTE",
     "LOSS_SQUARED",
     "PAP_BLOCK_SIZE",
+    "column_extremes",
     "column_r2",
     "drop_one_residuals_into",
     "constant_columns",
+    "gather_shifted_rows",
     "gcm_linear_products",
     "group_drop_losses",
     "loco_linear_losses",
@@ -394,6 +396,59 @@ def pap_se_sums(full, other, donor, square, donor_full, donor_weight, weight, n_
         projection += influence * influence
         correction += w * w * (square[i] - 2.0 * shift * other[i] + shift * shift) / n_rep[i]
     return projection, correction
+
+
+@njit_kernel
+def column_extremes(A, high, low):
+    """The column maxima and minima of ``A`` (shape (n, p)) in ``high`` and ``low``, in one pass over the
+    rows (NumPy's ``max(axis=0)`` and ``min(axis=0)`` of a C-ordered array read it twice, each along the
+    slow axis). A NaN propagates, as in NumPy; no rows give ``-inf`` and ``inf``."""
+    n, p = A.shape
+    for j in range(p):
+        high[j] = -np.inf
+        low[j] = np.inf
+    for i in range(n):
+        for j in range(p):
+            v = A[i, j]
+            if v > high[j] or v != v:
+                if high[j] == high[j]:
+                    high[j] = v
+            if v < low[j] or v != v:
+                if low[j] == low[j]:
+                    low[j] = v
+    return high, low
+
+
+@njit_kernel
+def gather_shifted_rows(X, rows, shift, out, lo, hi, total):
+    """``out[i] = X[rows[i]] - shift`` with the columns' minimum and maximum of ``X[rows]`` (before the
+    shift) in ``lo`` and ``hi`` and the column sums of ``out`` in ``total``, in one pass.
+
+    What :func:`vimp._linear_fitter._block_moments` took in four (a fancy-indexed copy, ``min`` and
+    ``max`` along the rows, the shift): the row sums accumulate row after row, as NumPy's ``sum(axis=0)``
+    of a C-ordered array does, and a NaN propagates into ``lo`` and ``hi`` as in NumPy.
+    Serial: one pass over the rows, bound by memory.
+    """
+    m = rows.shape[0]
+    p = X.shape[1]
+    for j in range(p):
+        lo[j] = np.inf
+        hi[j] = -np.inf
+        total[j] = 0.0
+    for i in range(m):
+        r = rows[i]
+        for j in range(p):
+            v = X[r, j]
+            if v < lo[j] or v != v:
+                if lo[j] == lo[j]:
+                    lo[j] = v
+            if v > hi[j] or v != v:
+                if hi[j] == hi[j]:
+                    hi[j] = v
+            a = v - shift[j]
+            out[i, j] = a
+            total[j] += a
+    return out
 
 
 @njit_kernel

@@ -17,6 +17,7 @@ __all__ = [
     "pcg64_raw",
     "pcg64_states",
     "permutations_from_pcg64",
+    "gather_shifted_rows",
     "gcm_linear_products",
     "group_drop_losses",
     "loco_linear_losses",
@@ -160,6 +161,27 @@ def pap_se_sums(full, other, donor, square, donor_full, donor_weight, weight, n_
     projection = float(np.sum(influence**2))
     correction = float(np.sum(weight**2 * (square - 2.0 * shift * other + shift**2) / n_rep))
     return projection, correction
+
+
+def column_extremes(A, high, low):
+    """:func:`vimp._kernels.linear_nb.column_extremes` in NumPy (reference)."""
+    if A.shape[0]:
+        high[:], low[:] = np.max(A, axis=0), np.min(A, axis=0)
+    else:
+        high[:], low[:] = -np.inf, np.inf
+    return high, low
+
+
+def gather_shifted_rows(X, rows, shift, out, lo, hi, total):
+    """:func:`vimp._kernels.linear_nb.gather_shifted_rows` in NumPy (reference)."""
+    A = np.asarray(X, dtype=float)[rows]
+    if len(rows):
+        lo[:], hi[:] = A.min(axis=0), A.max(axis=0)
+    else:
+        lo[:], hi[:] = np.inf, -np.inf
+    out[:] = A - shift
+    total[:] = out.sum(axis=0)
+    return out
 
 
 def pap_se_moments_groups(full, other_rows, block, live, n_rep, slope, offset):
