@@ -30,6 +30,12 @@ Policy (``threads="auto"``, the default)
 * A larger call with vimp's own ``n_jobs`` above one limits the pools to ``cpu_count() // n_jobs`` (the
   rule joblib applies to its process workers), so that a threading backend does not nest pools either.
 * Otherwise the pools are left as they are.
+* One exception to the first rule, for coarse-grained loops only (:func:`run_coarse`; today PaP's loop
+  over feature groups for the exact linear fitter, each group's permutations and losses one task of a
+  ``nogil`` kernel that calls no BLAS): in the main thread, a loop of at least :data:`COARSE_WORK` inner
+  steps shares its tasks over the Numba thread count the call started with, on vimp's own small thread
+  pool with dynamic scheduling, while BLAS and OpenMP stay on one thread. Tasks of a millisecond or
+  more pay for a thread; a call's many short BLAS and kernel calls do not.
 
 "auto" only ever *lowers* a pool's thread count: a limit the user set (``threadpool_limits(1)``,
 ``numba.set_num_threads(1)``, ``OPENBLAS_NUM_THREADS=1``) is never raised. An integer ``threads=k``
