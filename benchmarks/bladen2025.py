@@ -701,6 +701,14 @@ def _threads_for(model, n_jobs):
         return contextlib.nullcontext()
     from threadpoolctl import threadpool_limits
 
+    # threadpool_limits acts on the BLAS libraries loaded when it is entered: load SciPy's (its own
+    # OpenBLAS, not NumPy's) first, or the runner's truths and the LAPACK refits run on two threads
+    # that spin against each other on 12 x 12 problems
+    import scipy.linalg  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+
+    import vimp.simulation  # noqa: F401
+
     return threadpool_limits(1, user_api="blas")
 
 
