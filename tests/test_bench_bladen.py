@@ -120,9 +120,10 @@ def test_ols_run_limits_every_blas_to_one_thread():
     # script starts: inside _threads_for("ols", None) every BLAS reports one thread.
     import subprocess
 
+    script = os.path.join(ROOT, "benchmarks", "bladen2025.py")
     code = (
         "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('bladen2025', {os.path.join(ROOT, 'benchmarks', 'bladen2025.py')!r})\n"
+        f"spec = importlib.util.spec_from_file_location('bladen2025', {script!r})\n"
         "module = importlib.util.module_from_spec(spec); sys.modules['bladen2025'] = module\n"
         "spec.loader.exec_module(module)\n"
         "from threadpoolctl import threadpool_info\n"
