@@ -112,3 +112,50 @@ def test_training_sets_are_training_data(bench):
     for perm, seed in zip(perms, seeds):
         expected = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=bench._C_STREAM)).permutation(20)
         np.testing.assert_array_equal(perm, expected)
+
+
+def test_ols_run_limits_every_blas_to_one_thread():
+    # threadpool_limits acts on the BLAS libraries loaded when it is entered; SciPy brings its own OpenBLAS,
+    # loaded late (by the runner's first import), which then ran on all cores. A fresh interpreter, as the
+    # script starts: inside _threads_for("ols", None) every BLAS reports one thread.
+    import subprocess
+
+    script = os.path.join(ROOT, "benchmarks", "bladen2025.py")
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('bladen2025', {script!r})\n"
+        "module = importlib.util.module_from_spec(spec); sys.modules['bladen2025'] = module\n"
+        "spec.loader.exec_module(module)\n"
+        "from threadpoolctl import threadpool_info\n"
+        "with module._threads_for('ols', None):\n"
+        "    import vimp.simulation, scipy.linalg, sklearn.linear_model\n"
+        "    blas = [i for i in threadpool_info() if i['user_api'] == 'blas']\n"
+        "    print(len(blas), max(i['num_threads'] for i in blas))\n"
+    )
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    count, most = map(int, out.stdout.split())
+    assert count >= 1
+    assert most == 1, out.stdout
+
+
+def test_figures_are_written_with_fixed_margins(bench, tiny, tmp_path, monkeypatch):
+    # The OLS figures of a tiny grid: written, at the size and resolution of the full run, and without
+    # tight_layout (its margins are fixed in _LAYOUT).
+    import matplotlib.figure
+    from PIL import Image
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("tight_layout called")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "tight_layout", refuse)
+    _, replicates, summary = tiny
+    paths = {name: str(tmp_path / f"{name}.png") for name in ("importance", "c", "pooled", "loco_vs_t")}
+    bench.plot_importance(summary, paths["importance"])
+    bench.plot_absorption(summary, paths["c"])
+    bench.plot_pooled(bench.pooled_errors(replicates), paths["pooled"])
+    bench.plot_loco_vs_t(replicates, paths["loco_vs_t"])
+    for name, path in paths.items():
+        with Image.open(path) as image:
+            width, height = image.size
+        assert width > 300 and height > 300, (name, image.size)
