@@ -410,3 +410,22 @@ def test_cli_simulate_as_a_subprocess_reports_one_line():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr == "vimp: error: --reps must be an integer >= 1; got 0\n"
+
+
+def test_the_truths_are_computed_on_one_blas_thread(monkeypatch):
+    # The truths are closed forms of p x p matrices: inside the thread policy, like the replicates (SciPy's
+    # own OpenBLAS, loaded late, would otherwise run them on every core).
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    original = runner._truths
+
+    def recording(*args, **kwargs):
+        seen.append({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "_truths", recording)
+    dgp = BladenDesign(p=3, delta=0.5)
+    monte_carlo(dgp, {"loco": LOCO(LinearRegression())}, n=40, reps=2, random_state=0)
+    run_replicate(dgp, {"loco": LOCO(LinearRegression())}, n=40, replicate=0, seed=1)
+    assert len(seen) == 2 and all(counts == {1} for counts in seen)

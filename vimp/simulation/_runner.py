@@ -482,7 +482,8 @@ def run_replicate(dgp: Any, estimators: Mapping[str, Estimator], n: int, seed: i
     pandas.DataFrame
         The replicate's rows, equal to those of the :func:`monte_carlo` table.
     """
-    spec = _spec(dgp, estimators, n, 1, validation, features)
+    with thread_policy(0, 1):  # as in monte_carlo: the truths on one thread
+        spec = _spec(dgp, estimators, n, 1, validation, features)
     _, frame, caught = _run_chunk(spec, [replicate], [int(seed)])
     _rewarn(caught, 1)
     return _order(frame, spec["estimators"], spec["features"], spec["dgp"])
@@ -627,7 +628,8 @@ def monte_carlo(dgp: Any, estimators: Mapping[str, Estimator], n: int, reps: int
         chunk_size = _check_int(chunk_size, "chunk_size", 1)
     if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0):
         raise ValueError(f"n_jobs must be None, a positive int or negative (-1: all cores); got {n_jobs!r}")
-    spec = _spec(dgp, estimators, n, reps, validation, features)
+    with thread_policy(0, 1):  # the truths are closed forms of p x p matrices: small, one thread
+        spec = _spec(dgp, estimators, n, reps, validation, features)
     root = _root_seed(random_state, store)
     with _scheduler_backend(scheduler):
         db = None
