@@ -15,8 +15,10 @@ Both for independent and for shared permutations, idle and with one other CPU-bo
 in an order rotated from round to round; a timing is the mean of ``k`` back-to-back calls (k = 20 for
 m <= 500, 5 above). Reported per cell: median time of each setting, and the median over rounds of the
 paired ratio coarse / serial. The work of a cell is m * R * p (inner steps of the kernel); the threshold
-is the smallest work from which the ratio is at most 1.0 in every cell of at least that work, both
-loads and both permutation kinds.
+is the smallest work from which, in every cell of at least that work and both permutation kinds, the
+threads gain when the machine is idle (ratio at most 1.0) and cost at most 5% with one other busy process
+(ratio at most 1.05: the paired ratios of one setting move by a few percent from run to run, and the
+issue's bound is 10%).
 
 Usage::
 
@@ -123,8 +125,11 @@ def main(argv=None):
     for row in rows:
         print(" ".join(f"{key}={value}" for key, value in row.items()))
     works = sorted({row["work"] for row in rows})
-    threshold = next((w for w in works if all(row["ratio"] <= 1.0 for row in rows if row["work"] >= w)), None)
-    print(f"smallest work from which coarse threads never lose: {threshold} (rounds {rounds}; written {out})")
+    bound = {"idle": 1.0, "busy": 1.05}
+    threshold = next((w for w in works if all(row["ratio"] <= bound[row["load"]] for row in rows
+                                              if row["work"] >= w)), None)
+    print(f"smallest work from which coarse threads gain idle and cost at most 5% busy: {threshold} "
+          f"(rounds {rounds}; written {out})")
 
 
 if __name__ == "__main__":

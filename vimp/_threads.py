@@ -102,9 +102,12 @@ __all__ = [
 THRESHOLD_CELLS = 50_000_000
 
 #: Inner steps (rows × permutations × groups) from which a coarse-grained task loop runs on the threads
-#: the size rule took away (:func:`run_coarse`); read off
-#: ``benchmarks/coarse_threads.py`` (``benchmarks/results/coarse_threads.csv``).
-COARSE_WORK = 1_000_000
+#: the size rule took away (:func:`run_coarse`). Read off ``python benchmarks/coarse_threads.py``
+#: (``benchmarks/results/coarse_threads.csv``, PaP held out, 7 rounds, paired ratios two threads / one):
+#: at 2,500,000 steps (5,000 rows, 10 permutations, 50 features) 0.68 and 0.77 idle (independent and
+#: shared permutations), 0.95 and 1.00 with one other busy process; at 500,000 steps 0.90–1.06 idle and
+#: 1.02–1.11 busy; below, up to 1.28 slower. So threads start between the two measured sizes.
+COARSE_WORK = 2_000_000
 
 _ENV_VARIABLE = "VIMP_THREADS"
 
