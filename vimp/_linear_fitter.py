@@ -132,6 +132,9 @@ def _column_positions(columns, n_features, name="columns"):
     if (isinstance(columns, (list, tuple)) and len(columns) == 1 and isinstance(columns[0], numbers.Integral)
             and not isinstance(columns[0], bool) and 0 <= columns[0] < n_features):
         return np.array([columns[0]], dtype=np.intp)  # one valid position: the common case, checked fast
+    if (isinstance(columns, np.ndarray) and columns.shape == (1,) and np.issubdtype(columns.dtype, np.integer)
+            and 0 <= columns[0] < n_features):
+        return columns.astype(np.intp)  # the same as an array of one position (an estimator's groups)
     cols = np.atleast_1d(np.asarray(columns))
     if cols.ndim != 1 or cols.size == 0 or not np.issubdtype(cols.dtype, np.integer):
         raise ValueError(f"{name} must be a non-empty list of integer column positions; got {columns!r}")
