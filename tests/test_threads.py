@@ -349,3 +349,30 @@ def test_pap_of_all_groups_gives_the_same_numbers_on_one_thread_and_on_the_coars
         one = [numbers(r) for r in run()]
     for a, b in zip(reference, one):
         np.testing.assert_array_equal(a, b)
+
+
+@needs_threads
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_forked_child_makes_its_own_coarse_pool():
+    # The parent's pool threads do not exist after fork: a child that used the parent's pool would wait
+    # forever. Run a coarse loop in the parent, then in a forked child (with a timeout on the child).
+    import multiprocessing
+
+    def loop():
+        done = []
+        with _threads.thread_policy(cells=100):
+            _threads.run_coarse(lambda a, b: done.extend(range(a, b)), 9, _threads.COARSE_WORK)
+        return sorted(done)
+
+    assert loop() == list(range(9))  # the parent's pool exists now
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        result = pool.apply_async(_coarse_loop_in_child)
+        assert result.get(timeout=60) == list(range(9))
+
+
+def _coarse_loop_in_child():
+    done = []
+    with _threads.thread_policy(cells=100):
+        _threads.run_coarse(lambda a, b: done.extend(range(a, b)), 9, _threads.COARSE_WORK)
+    return sorted(done)

@@ -342,6 +342,18 @@ _executor: dict[str, Any] = {"pool": None, "workers": 0}
 _executor_lock = threading.Lock()
 
 
+def _forget_pool_in_child():
+    """After ``fork``: the pool's threads do not exist in the child (its queue would never be served), so
+    the child makes its own pool when it needs one."""
+    global _executor_lock
+    _executor["pool"], _executor["workers"] = None, 0
+    _executor_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 def _pool(workers):
     """vimp's own pool of ``workers - 1`` threads (made once, grown when asked for more), each of which runs
     Numba's parallel kernels on one thread."""
