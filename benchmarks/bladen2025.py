@@ -661,7 +661,7 @@ def parse_args(argv=None):
     """The command line; bad options end with argparse's usage message (exit status 2)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="a small grid (the default; under 2 minutes)")
+    mode.add_argument("--quick", action="store_true", help="a small grid (the default; about 10 s here)")
     mode.add_argument("--full", action="store_true", help="the paper's grid: 200 settings x 100 replicates")
     parser.add_argument("--model", choices=("ols", "rf", "both"), default="ols",
                         help="OLS (seconds), the random forest (the full grid: overnight) or both")
