@@ -528,7 +528,8 @@ def plot_importance(summary, path, model="ols"):
         ax.set_xlabel("Δ")
     for ax in axes[:, 0]:
         ax.set_ylabel("importance (sqrt scale)")
-    axes[0, 0].legend(fontsize=6, loc="upper left")
+    if axes[0, 0].get_legend_handles_labels()[0]:  # a grid without the first panel's setting has none
+        axes[0, 0].legend(fontsize=6, loc="upper left")
     fig.suptitle(f"Bladen et al. (2025): importance of x1 vs Δ ({model.upper()}; mean ± 2 sd)", fontsize=10)
     _save(fig, plt, path, "panels")
 
