@@ -30,7 +30,7 @@ from ._inference import (
 )
 from ._losses import PredictionError, get_loss
 from ._results import ImportanceResult, confidence_limits
-from ._split import check_cv_param, make_folds, seed_sequence
+from ._split import check_cv_param, child_seed, make_folds, seed_sequence
 from ._threads import limits_threads
 from ._typing import ArrayLike, Design, MatrixLike
 from ._validation import (
@@ -57,11 +57,6 @@ SCALES = ("difference", "ratio", "sqrt")
 
 # Keys of the child seed sequences of one call; fixed so that results never depend on call order.
 _SEED_SPLIT, _SEED_FIT, _SEED_EVAL, _SEED_TEST = 0, 1, 2, 3
-
-
-def child_seed(seq, *keys):
-    """The deterministic child of ``seq`` at ``keys`` (unlike ``spawn``, it has no hidden counter)."""
-    return np.random.SeedSequence(seq.entropy, spawn_key=tuple(seq.spawn_key) + tuple(keys))
 
 
 def child_rng(seq, *keys):

@@ -269,12 +269,29 @@ def draw_permutations(rng, n, n_permutations, kind="uniform"):
         return _draw_derangements(rng, n, n_permutations)
     if n >= 2**31:  # pragma: no cover - far beyond memory for an (R, n) index array
         return np.vstack([rng.permutation(n) for _ in range(n_permutations)]).astype(np.int64)
-    width = (max(n - 1, 0) + _permutation_reserve(n) + 1) // 2  # two 32-bit words per value
+    width = permutation_width(n)
     words = _draw_words(rng, n_permutations, width)
     perms, exhausted = permutations_from_words(words, n)
     for r in np.flatnonzero(exhausted):
         perms[r] = rng.permutation(n)
     return perms
+
+
+def child_seed(seq, *keys):
+    """The deterministic child of ``seq`` at ``keys`` (unlike ``spawn``, it has no hidden counter)."""
+    return np.random.SeedSequence(seq.entropy, spawn_key=tuple(seq.spawn_key) + tuple(keys))
+
+
+def permutation_width(n):
+    """64-bit values per uniform permutation of ``n`` rows in :func:`draw_permutations` (two 32-bit words
+    each: ``n - 1`` words and the reserve)."""
+    return (max(n - 1, 0) + _permutation_reserve(n) + 1) // 2
+
+
+def derangement_block_words(n, R):
+    """``_derangement_words(n, m)`` for ``m = 0, ..., R``: the block sizes :func:`_draw_derangements`
+    draws, as the compiled draws take them."""
+    return np.array([0] + [_derangement_words(n, m) for m in range(1, R + 1)], dtype=np.int64)
 
 
 def seed_entropy_rows(run, keys):
@@ -303,7 +320,7 @@ def child_pcg64_states(seq, keys):
     each key, shape (len(keys), 4) uint64 (state high, low, increment high, low), in two compiled calls
     (NumPy's ``SeedSequence`` hash, then ``PCG64``'s seeding; both compared with NumPy's word for word in
     ``tests/test_kernels.py``; the children have NumPy's default pool size of 4 whatever ``seq``'s, as
-    :func:`vimp._base.child_seed` makes them). None where the layout does not fit (see
+    :func:`child_seed` makes them). None where the layout does not fit (see
     :func:`seed_entropy_rows`): the caller then uses Generators."""
     if not isinstance(seq, np.random.SeedSequence):
         return None
@@ -338,8 +355,8 @@ class GroupPermutations:
 
     def draw(self, g):
         """Group ``g``'s permutations, shape (n_permutations, n), from its Generator."""
-        seq = np.random.SeedSequence(self.seq.entropy, spawn_key=tuple(self.seq.spawn_key) + self.keys[g])
-        return draw_permutations(np.random.default_rng(seq), self.n, self.n_permutations, kind=self.kind)
+        rng = np.random.default_rng(child_seed(self.seq, *self.keys[g]))
+        return draw_permutations(rng, self.n, self.n_permutations, kind=self.kind)
 
     def __iter__(self):
         return (self.draw(g) for g in range(len(self.keys)))
@@ -354,10 +371,7 @@ class GroupPermutations:
         states = child_pcg64_states(self.seq, self.keys)
         if states is None:
             return None
-        derangements = self.kind == "derangement"
-        block_words = np.array([0] + [_derangement_words(n, m) for m in range(1, R + 1)], dtype=np.int64)
-        width = (n - 1 + _permutation_reserve(n) + 1) // 2
-        return states, derangements, block_words, width
+        return states, self.kind == "derangement", derangement_block_words(n, R), permutation_width(n)
 
 
 class SamePermutations:
@@ -391,8 +405,7 @@ def child_generators(seq, keys):
     """
     states = child_pcg64_states(seq, keys) if keys else None
     if states is None:
-        return [np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=tuple(seq.spawn_key)
-                                                             + tuple(key))) for key in keys]
+        return [np.random.default_rng(child_seed(seq, *key)) for key in keys]
     pool = getattr(_pools, "generators", None)
     if pool is None:
         pool = _pools.generators = []

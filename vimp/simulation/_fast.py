@@ -86,10 +86,10 @@ from .._loco import _KEY_PERTURB, LOCO, perturbation_scale
 from .._pap import PermutationImportance
 from .._split import (
     PERMUTATION_KINDS,
-    _derangement_words,
     _draw_derangements,
     _draw_words,
-    _permutation_reserve,
+    derangement_block_words,
+    permutation_width,
     seed_entropy_rows,
 )
 from .._test_choice import resolve_test
@@ -516,7 +516,7 @@ def _permutations(rngs, n, R, kind):
         for g, rng in enumerate(rngs):
             _draw_derangements(rng, n, R, out[g])
         return out
-    width = (max(n - 1, 0) + _permutation_reserve(n) + 1) // 2
+    width = permutation_width(n)
     words = np.concatenate([_draw_words(rng, R, width) for rng in rngs])
     drawn, exhausted = permutations_from_words(words, n)
     out[:] = drawn.reshape(k, R, n)
@@ -631,8 +631,8 @@ def _cv_part(part, X, y, entropy, cols, streams):
 # ----------------------------------------------------------------------------------------------- chunk
 @functools.lru_cache(maxsize=256)
 def _block_table(n, R):
-    """``_derangement_words(n, m)`` for ``m = 0, ..., R`` (the Generator's block sizes)."""
-    return np.array([0] + [_derangement_words(n, m) for m in range(1, R + 1)], dtype=np.int64)
+    """``_derangement_words(n, m)`` for ``m = 0, ..., R`` (the Generator's block sizes), cached."""
+    return derangement_block_words(n, R)
 
 
 def _perturbed_chunk(raw, raw_se, sd_full, n, scale, draws):
@@ -731,7 +731,7 @@ def _held_out(spec, parts, seeds, cols, store, fast):
             if part["kind"] == "derangement":
                 extra["table"] = _block_table(n_eval, R)
             else:
-                extra["width"] = (max(n_eval - 1, 0) + _permutation_reserve(n_eval) + 1) // 2
+                extra["width"] = permutation_width(n_eval)
         elif part["method"] == "loco":
             if part["refit"] == "permute":
                 extra["fit_array"] = _child_states(run, [(_SEED_FIT, g, 0) for g in range(k)])
