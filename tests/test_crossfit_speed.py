@@ -251,3 +251,21 @@ def test_a_subclass_of_the_linear_fitter_is_fitted_fold_by_fold():
     X, y, _ = problem(8, n=100)
     est = LOCO(CountingFitter(), cv=5, random_state=0).fit(X, y)
     assert CountingFitter.fits == 5 and all(type(f) is CountingFitter for f in est.fitters_)
+
+
+def test_sorted_test_rows_sorts_each_fold_and_keeps_its_rows():
+    from vimp._split import sorted_test_rows
+
+    rng = np.random.default_rng(48)
+    folds = list(KFold(4, shuffle=True, random_state=1).split(np.zeros((103, 1))))
+    got = sorted_test_rows(folds, 103)
+    for rows, (_, test) in zip(got, folds):
+        np.testing.assert_array_equal(rows, np.sort(test))
+    # parts that do not partition the rows (one row twice, one never) are sorted one by one
+    odd = [(np.arange(5, 10), np.array([4, 0, 2])), (np.arange(5), np.array([2, 9, 7]))]
+    got = sorted_test_rows(odd, 10)
+    assert [r.tolist() for r in got] == [[0, 2, 4], [2, 7, 9]]
+    repeat = [(np.arange(3, 6), np.array([1, 0, 1])), (np.arange(3), np.array([5, 3, 4]))]  # 6 rows, not all
+    assert [r.tolist() for r in sorted_test_rows(repeat, 6)] == [[0, 1, 1], [3, 4, 5]]
+    short = [(np.arange(3, 6), rng.permutation(3))]
+    assert sorted_test_rows(short, 6)[0].tolist() == [0, 1, 2]

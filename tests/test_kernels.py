@@ -1223,3 +1223,23 @@ def test_column_extremes_are_numpys_max_and_min(case):
             continue
         assert_array_equal(high, np.max(A, axis=0))
         assert_array_equal(low, np.min(A, axis=0))
+
+
+def test_loss_difference_sums_one_pass_keeps_precision_far_from_zero():
+    # The one-pass shifted sums against NumPy's two passes where the terms' mean is 1e6 times their spread
+    # (a naive one-pass sum of squares would lose every digit of the variance here).
+    from vimp._inference import mean_and_se
+
+    rng = np.random.default_rng(47)
+    n = 5000
+    learner = 1e3 + 1e-3 * rng.standard_normal((n, 2))  # l^2 ~ 1e6, spread ~ 2
+    source = rng.standard_normal((n, 2))
+    cols = np.array([0, 1], dtype=np.intp)
+    fold = np.zeros(n, dtype=np.intp)
+    mu, price = np.zeros((1, 2)), np.full((1, 2), 0.1)
+    wn = np.full(n, 1.0 / n)
+    got = loss_difference_sums(learner, cols, source, cols, fold, mu, price, wn)
+    d = learner ** 2 - 1.1 * source ** 2
+    mean, se = mean_and_se(d, None)
+    assert_allclose(got[2], mean, rtol=1e-13)
+    assert_allclose(got[3], se, rtol=1e-7)  # two-pass NumPy itself carries ~eps * mean / sd = 2e-10

@@ -624,3 +624,45 @@ def test_residuals_each_equals_residuals_without_column_by_column(make):
         x_one, y_one = fitter.residuals_without(X[150:], y[150:], [j])
         np.testing.assert_allclose(x_all[:, j], x_one[:, 0], rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(y_all[:, j], y_one, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: LinearRegression(), lambda: Ridge(alpha=3.0), lambda: make_pipeline(StandardScaler(), Ridge(alpha=2.0)),
+    lambda: LinearRegression(fit_intercept=False),
+])
+@pytest.mark.parametrize("chunk", [7, 1024])
+def test_residuals_fold_into_equals_residuals_each_of_the_fold(make, chunk, monkeypatch):
+    # The fold's rows gathered chunk by chunk from the full data (chunk 7: several chunks and a short
+    # last one) give the residuals of residuals_each on a copy of the fold, in the same rows.
+    import vimp._linear_fitter as lf
+
+    monkeypatch.setattr(lf, "RESIDUAL_CHUNK", chunk)
+    rng = np.random.default_rng(45)
+    X = rng.normal(size=(120, 5))
+    y = X[:, 0] - 2.0 * X[:, 4] + rng.normal(size=120)
+    fitter = make_fitter(make()).fit(X[:70], y[:70])
+    rows = np.sort(rng.permutation(120)[:50])
+    want = fitter.residuals_each(X[rows], y[rows])
+    out = (np.full((120, 5), -1.0), np.full((120, 5), -1.0))
+    for source in (X, pd.DataFrame(X)):  # a DataFrame goes through residuals_each on its rows
+        got = fitter.residuals_fold_into(source, y, rows, out)
+        assert got is out
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a[rows], b, rtol=1e-12, atol=1e-14)
+        untouched = np.setdiff1d(np.arange(120), rows)
+        assert np.all(out[0][untouched] == -1.0) and np.all(out[1][untouched] == -1.0)
+
+
+def test_fit_folds_first_fold_shift_is_numpys_mean():
+    # fit_folds takes the common shift from the compiled gather (zero shift): its column sums divided by
+    # the row count must be NumPy's mean of the fold's rows bit for bit (NumPy sums axis 0 of a C array
+    # row after row), so the moment path's numbers did not move when the copy was dropped.
+    from vimp._kernels import gather_shifted_rows
+
+    rng = np.random.default_rng(46)
+    X = rng.normal(size=(1000, 7)) * rng.uniform(0.1, 100.0, size=7) + 3.0
+    rows = rng.permutation(1000)[:317].astype(np.intp)
+    p = X.shape[1]
+    total = np.empty(p)
+    gather_shifted_rows(X, rows, np.zeros(p), np.empty((317, p)), np.empty(p), np.empty(p), total)
+    np.testing.assert_array_equal(total / 317, X[rows].mean(axis=0))

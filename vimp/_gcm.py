@@ -32,7 +32,7 @@ from ._fitter_choice import Fitter, make_fitter
 from ._inference import adjust_pvalues, degenerate_message, degenerate_rows, mean_and_se, pvalue_two_sided
 from ._losses import PredictionError, check_output
 from ._results import ImportanceResult, confidence_limits
-from ._split import check_folds, make_folds, seed_sequence
+from ._split import check_folds, make_folds, seed_sequence, sorted_test_rows
 from ._threads import limits_threads
 from ._typing import ArrayLike, CVSpec, Design, Estimator, GroupSpec, MatrixLike, RandomState
 from ._validation import (
@@ -1067,8 +1067,11 @@ class GCM(BaseEstimator):
             # one group per column in order, none constant: each fold's residuals written straight
             # into their rows of the two arrays
             X_all, Y_all = np.empty((n, k)), np.empty((n, k))
-            for fitter, (_, test) in zip(self.fitters_, self.folds_):
-                if fitter.residuals_each(take_rows(X, test), y_num[test], out=(X_all, Y_all), rows=test) is None:
+            for fitter, test in zip(self.fitters_, sorted_test_rows(self.folds_, n)):  # rows in order
+                done = (fitter.residuals_fold_into(X, y_num, test, (X_all, Y_all))
+                        if hasattr(fitter, "residuals_fold_into")
+                        else fitter.residuals_each(take_rows(X, test), y_num[test], out=(X_all, Y_all), rows=test))
+                if done is None:
                     break
             else:
                 return _StackedResiduals.of(X_all, Y_all)

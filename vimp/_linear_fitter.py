@@ -463,6 +463,10 @@ class _MinimumNormColumnModel:
 #: ``benchmarks/crossfit.py`` compare the two).
 CROSSFIT_FROM_MOMENTS = True
 
+#: Rows of a fold that :meth:`LinearFitter.residuals_fold_into` gathers and multiplies at a time: two
+#: buffers of this many rows are reused for every chunk of every fold (about 1 MB at 64 columns).
+RESIDUAL_CHUNK = 1024
+
 #: Largest ratio of the centring correction of a fold's Gram matrix (the moments are taken about one
 #: common shift and corrected to the fold's mean) to the corrected diagonal. The correction is subtracted,
 #: so its rounding error grows with this ratio; beyond it the fold is fitted on its own rows.
@@ -503,15 +507,26 @@ def _float_rows(X, rows):
     return np.asarray(X[rows], dtype=float)
 
 
-def _block_moments(X, y, w, rows, shift, y_shift, standardize):
-    """Moments of the rows ``rows`` about ``(shift, y_shift)``: everything a fold's fit needs from them."""
+def _compiled_rows(X, w=None):
+    """Whether rows of ``X`` can be gathered by the compiled kernels (an unweighted float64 array)."""
+    return w is None and isinstance(X, np.ndarray) and X.dtype == np.float64 and X.ndim == 2
+
+
+def _block_moments(X, y, w, rows, shift, y_shift, standardize, work=None):
+    """Moments of the rows ``rows`` about ``(shift, y_shift)``: everything a fold's fit needs from them.
+
+    ``work``: an array of at least ``len(rows)`` rows and ``X``'s columns for the shifted copy on the
+    compiled path (overwritten; the caller reuses it for every fold, so that a cross-fitting call takes
+    fresh pages once, not once per fold).
+    """
     shift = np.asarray(shift, dtype=np.float64)
-    if w is None and isinstance(X, np.ndarray) and X.dtype == np.float64 and X.ndim == 2:
+    if _compiled_rows(X, w):
         # the copy, its extremes, the shift and its sums in one compiled pass
         from ._kernels import gather_shifted_rows
 
         p = X.shape[1]
-        A, lo, hi, total = np.empty((len(rows), p)), np.empty(p), np.empty(p), np.empty(p)
+        A = np.empty((len(rows), p)) if work is None else work[:len(rows)]
+        lo, hi, total = np.empty(p), np.empty(p), np.empty(p)
         gather_shifted_rows(X, np.ascontiguousarray(rows, dtype=np.intp), np.broadcast_to(shift, (p,)), A, lo,
                             hi, total)
         moments = {"lo": lo, "hi": hi, "n_pos": A.shape[0]}
@@ -973,10 +988,27 @@ class LinearFitter(_LinearPredictor):
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         standardize = bool(self.standardize)
         first = np.asarray(folds[0][1])
-        shift = _float_rows(X, first).mean(axis=0)
+        work = None
+        if _compiled_rows(X, w):  # one buffer for every fold's shifted copy (fresh pages once)
+            from ._kernels import gather_shifted_rows
+
+            p = X.shape[1]
+            work = np.empty((max(len(test) for _, test in folds), p))
+            total = np.empty(p)
+            # the first fold's column means, as ``X[first].mean(axis=0)`` gives them (NumPy sums axis 0
+            # of a C-ordered array row after row, then divides), without a copy of its own
+            gather_shifted_rows(X, np.ascontiguousarray(first, dtype=np.intp), np.zeros(p), work[:len(first)],
+                                np.empty(p), np.empty(p), total)
+            shift = total / len(first)
+        else:
+            shift = _float_rows(X, first).mean(axis=0)
         y_shift = float(yf[first].mean())
-        blocks = [_block_moments(X, yf, w, np.asarray(test), shift, y_shift, standardize)
-                  for _, test in folds]
+        # Each block is read in row order (its rows' moments do not depend on the order up to rounding,
+        # and a gather in order runs about 1.6x faster than one in a shuffled fold's order).
+        blocks = [_block_moments(X, yf, w, np.flatnonzero(owner == f) if work is not None else np.asarray(test),
+                                 shift, y_shift, standardize, work)
+                  for f, (_, test) in enumerate(folds)]
+        del work
         out = []
         for f, (train, test) in enumerate(folds):
             others = [b for g, b in enumerate(blocks) if g != f]
@@ -1246,6 +1278,39 @@ class LinearFitter(_LinearPredictor):
             return self._sklearn_view(source).regress_columns(cols, source)
         return _LinearColumnModel(self, cols)
 
+    def residuals_fold_into(self, X, y, rows, out):
+        """:meth:`residuals_each` of the rows ``rows`` of ``(X, y)``, written into those rows of ``out``.
+
+        The numbers of ``residuals_each(X[rows], y[rows], out=out, rows=rows)`` (to rounding: the product
+        is taken in chunks of rows), without a copy of the fold: an unweighted float64 ``X`` is gathered
+        :data:`RESIDUAL_CHUNK` rows at a time into a buffer of that size, centred there and multiplied
+        into a second one, so a cross-fitting call takes no fresh fold-sized memory besides ``out``.
+        Other inputs, and designs that need more than the product, go through :meth:`residuals_each`.
+        Returns ``out``, or None as :meth:`residuals_each` does.
+        """
+        rows = np.ascontiguousarray(rows, dtype=np.intp)
+        if not (_compiled_rows(X) and X.shape[1] == self.n_features_in_ and self.active_.all()
+                and not self._minimum_norm and not self._columns_need_sklearn):
+            return self.residuals_each(take_rows(X, rows), np.asarray(y)[rows], out=out, rows=rows)
+        from ._kernels import drop_one_residuals_into
+
+        yf = np.asarray(y, dtype=float)
+        diag = np.diag(self.G_)
+        x_factor, y_factor = self.scale_ / diag, self.beta_ / diag
+        size = min(len(rows), RESIDUAL_CHUNK)
+        block, product = np.empty((size, X.shape[1])), np.empty((size, X.shape[1]))
+        for a in range(0, len(rows), size):
+            part = rows[a:a + size]
+            m = len(part)
+            chunk = np.take(X, part, axis=0, out=block[:m])
+            residual = yf[part] - (chunk @ self.coef_ + self.intercept_)
+            chunk -= self.center_  # as _centred, in place
+            if self.standardize:
+                chunk /= self.scale_
+            V = np.matmul(chunk, self.G_, out=product[:m])
+            drop_one_residuals_into(V, residual, x_factor, y_factor, out[0], out[1], part)
+        return out
+
     def residuals_each(self, X, y, out=None, rows=None):
         """:meth:`residuals_without` for every single column at once, from one product ``Z_c G``.
 
@@ -1255,6 +1320,7 @@ class LinearFitter(_LinearPredictor):
         out : pair of ndarrays of shape (N, n_features), optional
             Where to write the residuals: row ``i`` of ``X`` goes to row ``rows[i]`` of each (one
             cross-fitting fold of the full arrays; ``rows`` distinct positions). ``out`` is returned.
+            :meth:`residuals_fold_into` does this from the full data without copying the fold.
 
         Returns
         -------

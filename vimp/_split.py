@@ -124,6 +124,24 @@ def check_folds(folds, n):
     return checked
 
 
+def sorted_test_rows(folds, n):
+    """Each fold's test positions in increasing order (the same rows; gathering rows in order is faster).
+
+    Test parts that partition ``range(n)`` (as :func:`check_folds` requires) are sorted by one counting
+    pass (each row's fold, then the rows of each fold); other parts by ``np.sort``.
+    """
+    tests = [np.asarray(test) for _, test in folds]
+    if sum(t.size for t in tests) != n:
+        return [np.sort(t) for t in tests]
+    owner = np.full(n, -1, dtype=np.intp)
+    for f, test in enumerate(tests):
+        owner[test] = f
+    rows = [np.flatnonzero(owner == f) for f in range(len(tests))]
+    if any(r.size != t.size for r, t in zip(rows, tests)):  # a repeated row: not a partition
+        return [np.sort(t) for t in tests]
+    return rows
+
+
 def make_folds(cv, X, y, classifier, rng, groups=None):
     """Train/test index pairs whose test parts cover every row exactly once.
 
