@@ -72,6 +72,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                           "(default: all with --full, targets with --quick)")
     run.add_argument("--threads", choices=("both", "default", "one"), default="both",
                      help="thread settings to time (default: both)")
+    run.add_argument("--control", action="store_true",
+                     help="an A/A control: the 'default' setting is limited to one thread too, so both settings "
+                          "run the same code and the default / 1 column shows the harness's own noise")
     run.add_argument("--output", type=Path, default=None, help="folder for the results (default benchmarks/results)")
     memory = sub.add_parser("memory", help="(internal) peak and kept memory of one method in this fresh process")
     memory.add_argument("--mode", choices=("quick", "full"), required=True)
@@ -95,10 +98,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # ----------------------------------------------------------------------------- timing
+#: ``--control``: the "default" setting is one thread as well (an A/A control of the paired ratio).
+CONTROL = {"on": False}
+
+
 def _setting(name):
     from benchmarks._common import thread_limit
 
-    return contextlib.nullcontext() if name == "default" else thread_limit(1)
+    return contextlib.nullcontext() if name == "default" and not CONTROL["on"] else thread_limit(1)
 
 
 def _summary(times):
@@ -292,7 +299,10 @@ def write_markdown(report) -> str:
              f"threads are more than {SLOWER - 1:.0%} slower. Memory (MB, default threads) is from a fresh process "
              "per method: peak = VmHWM minus the RSS before the call, kept = RSS after it with the result alive. "
              "A floor (numpy lstsq) timed at default threads pays BLAS's own thread overhead: ratios to a floor "
-             "are fairest in the 1-thread column.",
+             "are fairest in the 1-thread column."
+             + (" **A/A control (`--control`): the *default* column is one thread as well**, so both columns run "
+                "the same code and *default / 1* and the flags measure the harness's noise, not threads."
+                if report.get("control") else ""),
              "", "Machine: " + ", ".join(f"{k} {v}" for k, v in report["machine"].items()
                                          if k not in ("threadpools", "load_average_at_start")), ""]
     for workload in report["workloads"]:
@@ -355,6 +365,7 @@ def run(args, log=print) -> dict[str, Any]:
 
                 report["machine"][name] = version(name)
     settings = SETTINGS if args.threads == "both" else (args.threads,)
+    CONTROL["on"] = report["control"] = bool(getattr(args, "control", False))
     for workload in workloads(args.mode):
         if workload.key not in args.workloads:
             continue

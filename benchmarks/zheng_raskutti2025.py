@@ -71,6 +71,10 @@ Usage::
     python benchmarks/zheng_raskutti2025.py                      # --quick: all parts, under 2 minutes
     python benchmarks/zheng_raskutti2025.py --full --part efficiency
     nice -n 10 python benchmarks/zheng_raskutti2025.py --full --part pvalues --datasets 30 --n-jobs 2
+    # the full study over several sessions: each run appends to ..._pvalues_raw.partial.csv and a
+    # resumed run skips the data sets it holds (commit the partial file to carry it to the next machine)
+    nice -n 10 python benchmarks/zheng_raskutti2025.py --full --part pvalues --resume --n-jobs 2
+    python benchmarks/zheng_raskutti2025.py --full --part pvalues --reuse-raw A.csv B.csv  # summarise files
     python benchmarks/zheng_raskutti2025.py --full --part diabetes
 
 Outputs go to ``benchmarks/results/zheng_raskutti2025_*`` (``*_quick.*`` with ``--quick``), CSV and PNG.
@@ -443,26 +447,87 @@ def one_dataset(model_name, index, settings, entropy):
 
 
 RAW_COLUMNS = ["model", "dataset", "learner", "method", "feature", "null", "importance", "pvalue", "test",
-               "seconds", "warnings"]
+               "seconds", "warnings", "vimp_source"]
+
+#: Rows of one complete (model, data set) task: every learner, method and feature.
+ROWS_PER_TASK = len(LEARNERS) * len(METHODS) * len(FEATURES)
 
 
-def run_pvalues(settings, seed, n_jobs, partial=None):
+def vimp_source_hash():
+    """A short hash of the installed ``vimp`` package's source files: which code computed a row.
+
+    Stored with every raw row, so that a study assembled over several runs (``--resume``) shows whether
+    its data sets all came from the same code (the summary prints the hashes it holds).
+    """
+    import hashlib
+
+    root = os.path.dirname(vimp.__file__)
+    digest = hashlib.sha256()
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                digest.update(os.path.relpath(path, root).encode())
+                with open(path, "rb") as handle:
+                    digest.update(handle.read())
+    return digest.hexdigest()[:12]
+
+
+def read_raw(paths):
+    """Raw p-value rows from one or more CSVs, each (model, data set) kept only if complete.
+
+    A task appears once: where several files hold it, the first file's rows are kept (files are read in
+    the order given). Returns the rows and a line saying what was kept and dropped.
+    """
+    frames = []
+    for path in paths:
+        frame = pd.read_csv(path, keep_default_na=True, dtype={"warnings": str, "vimp_source": str})
+        frame["warnings"] = frame["warnings"].fillna("")
+        if "vimp_source" not in frame:  # rows written before the column existed
+            frame["vimp_source"] = "unrecorded"
+        frames.append(frame[RAW_COLUMNS])
+    raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RAW_COLUMNS)
+    raw = raw.drop_duplicates(subset=["model", "dataset", "learner", "method", "feature"], keep="first")
+    size = raw.groupby(["model", "dataset"]).size()
+    complete = size.index[size == ROWS_PER_TASK]
+    keep = raw.set_index(["model", "dataset"]).index.isin(complete)
+    note = (f"{len(complete)} complete (model, data set) tasks kept"
+            + (f", {int((size != ROWS_PER_TASK).sum())} incomplete dropped" if (size != ROWS_PER_TASK).any() else ""))
+    return raw[keep].reset_index(drop=True), note
+
+
+def run_pvalues(settings, seed, n_jobs, partial=None, resume=False):
     """The p-value study: one row per (model, data set, learner, method, feature).
 
     With ``partial`` (a path), each finished data set's rows are appended to that CSV as they arrive, so
-    that an interrupted run keeps what it has done (``--reuse-raw`` summarises such a file).
+    that an interrupted run keeps what it has done. With ``resume``, the complete tasks already in
+    ``partial`` are kept and not run again (each task's seed depends only on ``seed``, the model and the
+    data set's index, so a resumed study is the study run in one go, given the same code); without it,
+    an existing ``partial`` is replaced.
     """
     from joblib import Parallel, delayed
 
     tasks = [(m, i) for i in range(settings.datasets) for m in MODELS]
-    if partial is not None and os.path.exists(partial):
-        os.remove(partial)
     frames = []
+    if partial is not None and os.path.exists(partial):
+        if resume:
+            done, note = read_raw([partial])
+            done = done[done["dataset"] < settings.datasets]
+            finished = set(zip(done["model"], done["dataset"]))
+            tasks = [t for t in tasks if t not in finished]
+            print(f"  --resume: {note} from {partial}; {len(tasks)} tasks left", file=sys.stderr, flush=True)
+            done[RAW_COLUMNS].to_csv(partial, index=False)  # the kept rows only: appends follow them
+            frames.append(done)
+        else:
+            os.remove(partial)
+    source = vimp_source_hash()
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(one_dataset)(m, i, settings, seed) for m, i in tasks)
     for done, rows in enumerate(results, 1):
         frame = pd.DataFrame(rows)
         frame["null"] = frame["feature"].isin(NULL_FEATURES)
+        frame["vimp_source"] = source
         frame = frame[RAW_COLUMNS]
         frames.append(frame)
         if partial is not None:
@@ -706,9 +771,15 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=20250819)
     parser.add_argument("--datasets", type=int, default=None,
                         help="data sets per model in the p-value study (default: 3 quick, 100 full)")
-    parser.add_argument("--reuse-raw", metavar="CSV", default=None,
-                        help="summarise an existing raw p-value CSV (pvalues part) instead of running it")
+    parser.add_argument("--reuse-raw", metavar="CSV", nargs="+", default=None,
+                        help="summarise existing raw p-value CSVs (pvalues part; several are merged, each "
+                             "complete data set once) instead of running the study")
+    parser.add_argument("--resume", action="store_true",
+                        help="pvalues part: keep the complete data sets of the run's .partial.csv and run "
+                             "only the others (a study spread over several sessions)")
     args = parser.parse_args(argv)
+    if args.resume and args.reuse_raw:
+        parser.error("--resume runs the study and --reuse-raw summarises files; give one of them")
     if args.n_jobs == 0 or args.n_jobs < -1:
         parser.error(f"--n-jobs must be a positive number of workers or -1; got {args.n_jobs}")
     if args.seed < 0:
@@ -764,19 +835,23 @@ def main(argv=None):
     if "pvalues" in parts:
         start = time.perf_counter()
         if args.reuse_raw:
-            raw = pd.read_csv(args.reuse_raw, keep_default_na=True)
-            raw["warnings"] = raw["warnings"].fillna("")
-            per_dataset = raw.groupby("dataset").size()
-            complete = per_dataset.index[per_dataset == len(MODELS) * len(LEARNERS) * len(METHODS) * len(FEATURES)]
+            raw, note = read_raw(args.reuse_raw)
+            print(f"--reuse-raw: {note}")
+            per_dataset = raw.groupby("dataset")["model"].nunique()
+            complete = per_dataset.index[per_dataset == len(MODELS)]
             if len(complete) < per_dataset.size:
                 print(f"--reuse-raw: keeping the {len(complete)} data sets done for every model "
-                      f"(dropped {per_dataset.size - len(complete)} incomplete)")
+                      f"(dropped {per_dataset.size - len(complete)} done for some models only)")
             raw = raw[raw["dataset"].isin(complete)].reset_index(drop=True)
             if len(complete) < 2:
-                raise SystemExit("--reuse-raw: fewer than 2 complete data sets in the file")
+                raise SystemExit("--reuse-raw: fewer than 2 complete data sets in the files")
             settings = replace(settings, datasets=len(complete))
         else:
-            raw = run_pvalues(settings, args.seed, args.n_jobs, partial=out("pvalues_raw") + ".partial.csv")
+            raw = run_pvalues(settings, args.seed, args.n_jobs, partial=out("pvalues_raw") + ".partial.csv",
+                              resume=args.resume)
+        sources = raw.groupby("vimp_source")["dataset"].nunique()
+        print("vimp source of the rows (hash of vimp/*.py: data sets): "
+              + ", ".join(f"{h}: {k}" for h, k in sources.items()))
         summary = summarise_pvalues(raw)
         calibration = null_calibration(raw)
         ks = gcm_ks_by_learner(raw)
