@@ -94,6 +94,7 @@ proportional to the index).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -441,7 +442,7 @@ def one_dataset(model_name, index, settings, entropy):
             seconds = time.perf_counter() - start
             for row in out:
                 row.update(model=model_name, dataset=index, learner=name, seconds=seconds,
-                           warnings=_warning_names(records))
+                           warnings=_warning_names(records), vimp_source=vimp_source_hash())
             rows.extend(out)
     return rows
 
@@ -453,11 +454,13 @@ RAW_COLUMNS = ["model", "dataset", "learner", "method", "feature", "null", "impo
 ROWS_PER_TASK = len(LEARNERS) * len(METHODS) * len(FEATURES)
 
 
+@functools.lru_cache(maxsize=1)
 def vimp_source_hash():
     """A short hash of the installed ``vimp`` package's source files: which code computed a row.
 
     Stored with every raw row, so that a study assembled over several runs (``--resume``) shows whether
-    its data sets all came from the same code (the summary prints the hashes it holds).
+    its data sets all came from the same code (the summary prints the hashes it holds). Computed once per
+    process, at the first data set a worker runs (close to when it imported ``vimp``).
     """
     import hashlib
 
@@ -527,7 +530,8 @@ def run_pvalues(settings, seed, n_jobs, partial=None, resume=False):
     for done, rows in enumerate(results, 1):
         frame = pd.DataFrame(rows)
         frame["null"] = frame["feature"].isin(NULL_FEATURES)
-        frame["vimp_source"] = source
+        if "vimp_source" not in frame:  # a task function that does not record it
+            frame["vimp_source"] = source
         frame = frame[RAW_COLUMNS]
         frames.append(frame)
         if partial is not None:
