@@ -94,7 +94,6 @@ proportional to the index).
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import sys
 import time
@@ -454,13 +453,13 @@ RAW_COLUMNS = ["model", "dataset", "learner", "method", "feature", "null", "impo
 ROWS_PER_TASK = len(LEARNERS) * len(METHODS) * len(FEATURES)
 
 
-@functools.lru_cache(maxsize=1)
 def vimp_source_hash():
     """A short hash of the installed ``vimp`` package's source files: which code computed a row.
 
     Stored with every raw row, so that a study assembled over several runs (``--resume``) shows whether
-    its data sets all came from the same code (the summary prints the hashes it holds). Computed once per
-    process, at the first data set a worker runs (close to when it imported ``vimp``).
+    its data sets all came from the same code (the summary prints the hashes it holds). Computed by the
+    process that runs the data set (a few milliseconds; a plain function, so that joblib's workers can
+    receive it from a script run as ``__main__``).
     """
     import hashlib
 
