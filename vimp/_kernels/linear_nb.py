@@ -463,10 +463,11 @@ def pap_se_moments_groups(full, other_rows, block, live, n_rep, slope, offset):
     n = full.shape[0]
     weight = np.ones(n)
     out = np.empty((live.shape[0], 6))
+    h_row, e_row = np.empty(n), np.empty(n)
     for j in range(live.shape[0]):
         g = live[j]
-        sums = pap_se_moments(full, other_rows[g], block[j, 2], block[j, 1], block[j, 3], block[j, 4], weight,
-                              n_rep, slope[g], offset[g])
+        sums = _pap_se_moments_into(full, other_rows[g], block[j, 2], block[j, 1], block[j, 3], block[j, 4],
+                                    weight, n_rep, slope[g], offset[g], h_row, e_row)
         for k in range(6):
             out[j, k] = sums[k]
     return out
@@ -492,6 +493,18 @@ def pap_se_moments(full, other, donor, square, donor_full, donor_weight, weight,
     projection, correction, h2, h3, u_total, u_ss : float
     """
     n = full.shape[0]
+    return _pap_se_moments_into(full, other, donor, square, donor_full, donor_weight, weight, n_rep, slope,
+                                offset, np.empty(n), np.empty(n))
+
+
+@njit_kernel
+def _pap_se_moments_into(full, other, donor, square, donor_full, donor_weight, weight, n_rep, slope, offset,
+                         h_row, e_row):
+    """:func:`pap_se_moments` with the first pass's ``h_i`` and ``e_i`` kept in ``h_row`` and ``e_row``
+    (shape (n,), overwritten) for the second pass, which then needs no division: the same numbers, bit
+    for bit, in about half the time. A caller measuring many groups passes the same two arrays each time.
+    """
+    n = full.shape[0]
     projection = 0.0
     correction = 0.0
     h_total = 0.0
@@ -501,6 +514,8 @@ def pap_se_moments(full, other, donor, square, donor_full, donor_weight, weight,
         w = weight[i]
         h = w * (other[i] - shift) + donor[i] - slope * donor_full[i] - offset * donor_weight[i]
         e = w * w * (square[i] - 2.0 * shift * other[i] + shift * shift) / n_rep[i]
+        h_row[i] = h
+        e_row[i] = e
         projection += h * h
         correction += e
         h_total += h
@@ -512,14 +527,11 @@ def pap_se_moments(full, other, donor, square, donor_full, donor_weight, weight,
         h_mean = h_total / n
         u_mean = u_total / n
         for i in range(n):
-            shift = slope * full[i] + offset
-            w = weight[i]
-            h = w * (other[i] - shift) + donor[i] - slope * donor_full[i] - offset * donor_weight[i]
-            e = w * w * (square[i] - 2.0 * shift * other[i] + shift * shift) / n_rep[i]
+            h = h_row[i]
             c = h - h_mean
             h2 += c * c
             h3 += c * c * c
-            d = h * h - e - u_mean
+            d = h * h - e_row[i] - u_mean
             u_ss += d * d
     return projection, correction, h2, h3, u_total, u_ss
 
