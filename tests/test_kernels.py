@@ -1243,3 +1243,32 @@ def test_loss_difference_sums_one_pass_keeps_precision_far_from_zero():
     mean, se = mean_and_se(d, None)
     assert_allclose(got[2], mean, rtol=1e-13)
     assert_allclose(got[3], se, rtol=1e-7)  # two-pass NumPy itself carries ~eps * mean / sd = 2e-10
+
+
+@pytest.mark.parametrize("loss_code", [LOSS_SQUARED, LOSS_ABSOLUTE])
+@pytest.mark.parametrize("n", [1, 2, 97])
+def test_pap_linear_groups_on_shared_permutations_equals_pap_linear_terms_bit_for_bit(loss_code, n):
+    # With shared permutations and the squared error the kernel takes the donor average of the full
+    # model's losses once for all groups (_donor_full_mean) instead of in each group's loop; every output
+    # must still be pap_linear_terms' own, group by group, bit for bit (groups of one and two columns),
+    # in compiled code and as plain Python; the absolute error keeps the per-group loop.
+    rng = np.random.default_rng(100 + n)
+    X = rng.normal(size=(n, 5))
+    y, coef = rng.normal(size=n), rng.normal(size=5)
+    pred = X @ coef + 0.1 * rng.normal(size=n)
+    full = (y - pred) ** 2 if loss_code == LOSS_SQUARED else np.abs(y - pred)
+    groups = [[4], [0, 2], [1], [3]]
+    col_start, col_index = np.array([0, 1, 3, 4, 5]), np.array([4, 0, 2, 1, 3])
+    perms = np.array([rng.permutation(n) for _ in range(6)], dtype=np.int64)
+    for function in (pap_linear_groups, python_function(pap_linear_groups)):
+        block, repeat = np.full((4, 5, n), np.nan), np.full((4, 6), np.nan)
+        drawn = function(y, pred, X, coef, col_start, col_index, perms, np.zeros((0, 4), np.uint64), False,
+                         np.zeros(1, np.int64), 0, full, loss_code, block, repeat)
+        assert drawn.all()
+        for g, cols in enumerate(groups):
+            expected = pap_linear_terms(y, pred, np.ascontiguousarray(X[:, cols]), coef[cols], perms, np.ones(n),
+                                        full, loss_code)
+            assert_bit_identical(block[g, 0], expected[0])
+            assert_bit_identical(repeat[g], expected[1])
+            for row, field in ((2, 2), (1, 3), (3, 4), (4, 5)):
+                assert_bit_identical(block[g, row], expected[field])

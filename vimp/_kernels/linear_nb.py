@@ -221,6 +221,14 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code, out=
     callers parallelise over feature groups). Sums run in a fixed order, so the result is deterministic.
     With unit weights the donor weight average is exactly one and is not accumulated.
     """
+    return _pap_terms(y, pred, x_cols, coef, perms, weight, full, loss_code, out, False)
+
+
+@njit_kernel
+def _pap_terms(y, pred, x_cols, coef, perms, weight, full, loss_code, out, known_full):
+    """:func:`pap_linear_terms`; with ``known_full`` (unit weights and the squared error only) ``out[3]``
+    already holds the donor average of ``full`` over ``perms`` (:func:`_donor_full_mean`, the same sums
+    in the same order) and is not accumulated again."""
     n = y.shape[0]
     n_repeats = perms.shape[0]
     n_cols = x_cols.shape[1]
@@ -239,10 +247,32 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code, out=
             unit_weights = False
 
     block = np.empty((5, n)) if out is None else out
-    block[:] = 0.0
+    fast = unit_weights and loss_code == LOSS_SQUARED
+    keep_full = known_full and fast  # block[3] already holds the donor average of full: keep it
+    for c in range(5):
+        if c != 3 or not keep_full:
+            block[c] = 0.0
     obs, square, donor, donor_full, donor_weight = block[0], block[1], block[2], block[3], block[4]
     repeat_mean_loss = np.empty(n_repeats)
-    if unit_weights and loss_code == LOSS_SQUARED:
+    if fast and keep_full:
+        # shared permutations: the donor average of full is the same for every group (computed once by
+        # _donor_full_mean), so the loop has one scatter instead of two
+        base = np.empty(n)
+        for i in range(n):
+            base[i] = y[i] - pred[i] + group_part[i]
+        for r in range(n_repeats):
+            repeat_total = 0.0
+            row = perms[r]
+            for i in range(n):
+                k = row[i]
+                error = base[i] - group_part[k]
+                loss = error * error
+                obs[i] += loss
+                square[i] += loss * loss
+                donor[k] += loss
+                repeat_total += loss
+            repeat_mean_loss[r] = repeat_total / n if n > 0 else np.nan
+    elif fast:
         # The common case in its own loop: row i's error under donor k is base[i] - group_part[k], with
         # no weights to apply and no loss to choose (1.6x faster per entry than the general loop).
         base = np.empty(n)
@@ -286,11 +316,30 @@ def pap_linear_terms(y, pred, x_cols, coef, perms, weight, full, loss_code, out=
             obs[i] *= scale
             donor[i] *= scale
             square[i] *= scale
-            donor_full[i] *= scale
+            if not keep_full:
+                donor_full[i] *= scale
             donor_weight[i] = 1.0 if unit_weights else donor_weight[i] * scale
     else:
         block[:] = np.nan
     return obs, repeat_mean_loss, donor, square, donor_full, donor_weight
+
+
+@njit_kernel
+def _donor_full_mean(full, perms, out):
+    """``out[k] = mean_r full[i]`` over the row ``i`` with ``perms[r, i] = k``, summed in the order of
+    :func:`pap_linear_terms`' loop, so the same bits as the donor average it accumulates itself."""
+    n = full.shape[0]
+    n_repeats = perms.shape[0]
+    for k in range(n):
+        out[k] = 0.0
+    for r in range(n_repeats):
+        row = perms[r]
+        for i in range(n):
+            out[row[i]] += full[i]
+    if n_repeats > 0:
+        scale = 1.0 / n_repeats
+        for k in range(n):
+            out[k] *= scale
 
 
 @njit_parallel
@@ -339,6 +388,11 @@ def pap_linear_groups(y, pred, X, coef, col_start, col_index, perms, states, der
     n_repeats = repeat_mean.shape[1]
     unit = np.ones(n)
     drawn = np.ones(n_groups, dtype=np.bool_)
+    # shared permutations and the squared error: every group's donor average of full is the same
+    shared_full = states.shape[0] == 0 and loss_code == LOSS_SQUARED and n_groups > 1
+    donor_full = np.empty(n)
+    if shared_full:
+        _donor_full_mean(full, perms, donor_full)
     for g in prange(n_groups):
         start = col_start[g]
         k = col_start[g + 1] - start
@@ -359,7 +413,10 @@ def pap_linear_groups(y, pred, X, coef, col_start, col_index, perms, states, der
             group_perms = own[0]
         else:
             group_perms = perms
-        terms = pap_linear_terms(y, pred, x_cols, coef_g, group_perms, unit, full, loss_code, block[g])
+            if shared_full:
+                block[g, 3, :] = donor_full
+        terms = _pap_terms(y, pred, x_cols, coef_g, group_perms, unit, full, loss_code, block[g],
+                           shared_full)
         repeat_mean[g, :] = terms[1]
     return drawn
 
