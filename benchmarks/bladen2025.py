@@ -47,6 +47,8 @@ Usage::
     python benchmarks/bladen2025.py --quick --model both # plus a tiny forest at n = 632 (about a minute)
     python benchmarks/bladen2025.py --full --model rf --n-jobs -1 --store runs/ --resume
                                                          # the forest grid: overnight or on a cluster
+    python benchmarks/bladen2025.py --full --model rf --ns 632,2000 --reps 10 --n-jobs 2 --store runs/
+                                                         # the settings compared with the authors' means
 
 Writes ``benchmarks/results/bladen2025_*.csv`` and ``.png`` (``*_quick.*`` for ``--quick``) and prints a
 headline table against the paper's closed forms.
@@ -648,6 +650,17 @@ def _positive_int(text):
     return value
 
 
+def _sizes(text):
+    """``--ns``: comma-separated sample sizes, each one of the paper's (``NS``)."""
+    try:
+        values = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 632,2000; got {text!r}") from None
+    if not values or any(v not in NS for v in values):
+        raise argparse.ArgumentTypeError(f"expected sample sizes from the paper's grid {NS}; got {text!r}")
+    return values
+
+
 def _n_jobs(text):
     try:
         value = int(text)
@@ -666,6 +679,9 @@ def parse_args(argv=None):
     mode.add_argument("--full", action="store_true", help="the paper's grid: 200 settings x 100 replicates")
     parser.add_argument("--model", choices=("ols", "rf", "both"), default="ols",
                         help="OLS (seconds), the random forest (the full grid: overnight) or both")
+    parser.add_argument("--ns", type=_sizes, default=None,
+                        help="only these sample sizes of the grid, comma-separated (e.g. 632,2000: the forest "
+                             "settings compared with the authors' means)")
     parser.add_argument("--reps", type=_positive_int, default=None, help="replicates per setting")
     parser.add_argument("--trees", type=_positive_int, default=None,
                         help=f"trees per forest (default {RF_TREES}; --quick: {QUICK_RF['trees']})")
@@ -728,7 +744,8 @@ def main(argv=None):
             spec = QUICK_RF if args.quick else {"deltas": DELTAS, "ns": NS, "ps": PS, "reps": REPS,
                                                  "trees": RF_TREES}
             trees = args.trees or spec["trees"]
-        settings = grid(spec["deltas"], spec["ns"], spec["ps"])
+        ns = spec["ns"] if args.ns is None else args.ns
+        settings = grid(spec["deltas"], ns, spec["ps"])
         reps = args.reps or spec["reps"]
         print(f"{model}: {len(settings)} settings x {reps} replicates"
               + (f", {trees} trees" if model == "rf" else ""), flush=True)
