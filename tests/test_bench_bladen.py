@@ -65,9 +65,16 @@ def test_regenerated_training_data_are_the_runners(bench, tiny):
 def test_authors_bundle_reads_in_their_order(bench):
     authors = bench.load_authors()
     assert authors is not None
+    # the authors' four tables in full: 100 replicates x 200 settings each, no value missing
     counts = authors.groupby(["model", "estimator"]).size().to_dict()
-    assert counts == {("ols", "loco"): 800, ("ols", "pap"): 800, ("rf", "loco"): 320, ("rf", "pap"): 320}
-    assert authors.loc[authors["model"] == "rf", "n"].min() == 632
+    assert counts == {("ols", "loco"): 20_000, ("ols", "pap"): 20_000, ("rf", "loco"): 20_000,
+                      ("rf", "pap"): 20_000}
+    assert authors.groupby(["model", "estimator", "n", "p", "delta"]).size().eq(100).all()
+    assert (authors["value"] >= 0).all()  # sqrt(max(., 0)) of their script
+    # the first value of their loco_rf.csv (row 1, V1: n = 20, p = 3, delta = 0), as stored there
+    first = authors[(authors["model"] == "rf") & (authors["estimator"] == "loco") & (authors["replicate"] == 1)
+                    & (authors["n"] == 20) & (authors["p"] == 3) & (authors["delta"] == 0.0)]
+    assert first["value"].tolist() == [0.47387316611843]
     # Column order: at delta = 0 the authors' OLS LOCO is about 1 (theory: exactly 1 for every p) and at
     # delta = 0.99 about 0.01; a column shift would put a delta = 0.99 value where a delta = 0 one belongs.
     ols = authors[(authors["model"] == "ols") & (authors["estimator"] == "loco") & (authors["n"] >= 200)]
