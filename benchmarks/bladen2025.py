@@ -512,7 +512,7 @@ def _pyplot():
 _LAYOUT = {
     "panels": {"left": 0.045, "right": 0.988, "bottom": 0.06, "top": 0.936, "wspace": 0.1, "hspace": 0.2},
     "absorption": {"left": 0.062, "right": 0.986, "bottom": 0.06, "top": 0.936, "wspace": 0.1, "hspace": 0.2},
-    "forest": {"left": 0.06, "right": 0.988, "bottom": 0.08, "top": 0.86, "wspace": 0.1, "hspace": 0.3},
+    "forest": {"left": 0.1, "right": 0.988, "bottom": 0.08, "top": 0.86, "wspace": 0.1, "hspace": 0.3},
     "panels_free": {"left": 0.04, "right": 0.99, "bottom": 0.06, "top": 0.936, "wspace": 0.2, "hspace": 0.25},
     "pooled": {"left": 0.083, "right": 0.983, "bottom": 0.072, "top": 0.924, "wspace": 0.203, "hspace": 0.184},
 }
