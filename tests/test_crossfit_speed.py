@@ -269,3 +269,27 @@ def test_sorted_test_rows_sorts_each_fold_and_keeps_its_rows():
     assert [r.tolist() for r in sorted_test_rows(repeat, 6)] == [[0, 1, 1], [3, 4, 5]]
     short = [(np.arange(3, 6), rng.permutation(3))]
     assert sorted_test_rows(short, 6)[0].tolist() == [0, 1, 2]
+
+
+def test_checked_folds_carry_the_partition_that_fit_folds_would_compute():
+    # check_folds records each row's fold for K-fold complements; fit_folds and sorted_test_rows read it
+    # instead of checking the folds again, so it must equal what _partition_owner computes from scratch.
+    from sklearn.model_selection import KFold, ShuffleSplit
+
+    from vimp._split import check_folds, sorted_test_rows
+
+    X = np.zeros((103, 2))
+    raw = list(KFold(5, shuffle=True, random_state=3).split(X))
+    checked = check_folds(raw, 103)
+    assert checked.owner is not None and checked.owner.dtype == np.int8
+    np.testing.assert_array_equal(checked.owner, linear_module._partition_owner(raw, 103))
+    assert linear_module._partition_owner(checked, 103) is checked.owner
+    for rows, (_, test) in zip(sorted_test_rows(checked, 103), raw):
+        np.testing.assert_array_equal(rows, np.sort(test))
+    # a partition of the test rows whose training parts are not complements: no owner
+    shorter = [(train[1:], test) for train, test in raw]
+    assert check_folds(shorter, 103).owner is None
+    assert linear_module._partition_owner(check_folds(shorter, 103), 103) is None
+    # not a partition at all: refused, as before
+    with pytest.raises(ValueError, match="partition"):
+        check_folds(list(ShuffleSplit(3, test_size=0.2, random_state=0).split(X)), 103)

@@ -36,6 +36,7 @@ from vimp._kernels import (
     TWINS,
     column_r2,
     constant_columns,
+    drop_one_residuals_extremes_into,
     drop_one_residuals_into,
     derangements_from_stream,
     gcm_linear_products,
@@ -1206,6 +1207,37 @@ def test_gather_shifted_rows_is_numpys_copy_extremes_shift_and_sums_bit_for_bit(
             assert_bit_identical(a, b)  # NumPy sums axis 0 of a C-ordered array row after row, as the kernel
     if case == "nan":
         assert np.isnan(outs[0][1][2]) and np.isnan(outs[0][2][2]) and np.isfinite(outs[0][1][[0, 1, 3]]).all()
+
+
+@pytest.mark.parametrize("case", ["plain", "nan", "inf"])
+def test_drop_one_residuals_extremes_into_writes_the_same_residuals_and_their_extremes(case):
+    # Two blocks written into disjoint rows of the same arrays, as two folds: the residuals are those of
+    # drop_one_residuals_into bit for bit, and the running extremes are NumPy's max / min of the arrays.
+    rng = np.random.default_rng(35)
+    p, N = 4, 90
+    blocks = []
+    rows = rng.permutation(N).astype(np.intp)
+    for part in (rows[:50], rows[50:]):
+        V = rng.normal(size=(len(part), p)) * [1.0, 1e3, 1e-3, 5.0]
+        blocks.append((V, rng.normal(size=len(part)), rng.normal(size=p), rng.normal(size=p), part))
+    if case == "nan":
+        blocks[1][0][3, 2] = np.nan
+    if case == "inf":
+        blocks[0][0][7, 0] = np.inf
+    expected = (np.zeros((N, p)), np.zeros((N, p)))
+    for V, residual, xf, yf, part in blocks:
+        drop_one_residuals_into(V, residual, xf, yf, *expected, part)
+    for function in (drop_one_residuals_extremes_into, reference.drop_one_residuals_extremes_into,
+                     python_function(drop_one_residuals_extremes_into)):
+        out = (np.zeros((N, p)), np.zeros((N, p)))
+        extremes = np.array([[-np.inf], [np.inf], [-np.inf], [np.inf]]).repeat(p, axis=1)
+        for V, residual, xf, yf, part in blocks:
+            got = function(V, residual, xf, yf, *out, part, extremes)
+            assert got is extremes
+        assert_bit_identical(out, expected)
+        with np.errstate(invalid="ignore"):
+            assert_array_equal(extremes, [expected[0].max(axis=0), expected[0].min(axis=0),
+                                          expected[1].max(axis=0), expected[1].min(axis=0)])
 
 
 @pytest.mark.parametrize("case", ["plain", "nan", "inf", "empty"])

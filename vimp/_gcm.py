@@ -578,6 +578,7 @@ class _StackedResiduals(list):
     def of(cls, X_all, Y_all):
         out = cls((X_all[:, g:g + 1], Y_all[:, g]) for g in range(X_all.shape[1]))
         out.stacked = (X_all, Y_all)
+        out.extremes = None  # (4, k): column max and min of X_all, then of Y_all, where the producer kept them
         return out
 
 
@@ -1067,14 +1068,20 @@ class GCM(BaseEstimator):
             # one group per column in order, none constant: each fold's residuals written straight
             # into their rows of the two arrays
             X_all, Y_all = np.empty((n, k)), np.empty((n, k))
+            # the column extremes of both arrays, taken while they are written (one pass fewer each)
+            extremes = np.array([[-np.inf], [np.inf], [-np.inf], [np.inf]]).repeat(k, axis=1)
             for fitter, test in zip(self.fitters_, sorted_test_rows(self.folds_, n)):  # rows in order
-                done = (fitter.residuals_fold_into(X, y_num, test, (X_all, Y_all))
-                        if hasattr(fitter, "residuals_fold_into")
-                        else fitter.residuals_each(take_rows(X, test), y_num[test], out=(X_all, Y_all), rows=test))
+                if hasattr(fitter, "residuals_fold_into"):
+                    done = fitter.residuals_fold_into(X, y_num, test, (X_all, Y_all), extremes)
+                else:
+                    done = fitter.residuals_each(take_rows(X, test), y_num[test], out=(X_all, Y_all), rows=test)
+                    extremes = None  # not tracked on this path: _result reads the arrays
                 if done is None:
                     break
             else:
-                return _StackedResiduals.of(X_all, Y_all)
+                stacked = _StackedResiduals.of(X_all, Y_all)
+                stacked.extremes = extremes
+                return stacked
         X_all = Y_all = None
         for fitter, (_, test) in zip(self.fitters_, self.folds_):  # each fold's block written as it comes
             batch = self._batch_residuals(fitter, take_rows(X, test), y_num[test])
@@ -1385,9 +1392,14 @@ class GCM(BaseEstimator):
         x_extremes = None
         if isinstance(residuals, _StackedResiduals):
             X_all, Y_all = residuals.stacked
-            x_extremes = _extremes(X_all) if X_all.size else None
+            kept = getattr(residuals, "extremes", None)
+            if kept is not None and X_all.size:  # taken while the residuals were written: the same numbers
+                x_extremes, y_extremes = (kept[0], kept[1]), (kept[2], kept[3])
+            else:
+                x_extremes = _extremes(X_all) if X_all.size else None
+                y_extremes = _extremes(Y_all) if Y_all.size else None
             finite = ((x_extremes is None or bool(np.all(np.isfinite(x_extremes[0]) & np.isfinite(x_extremes[1]))))
-                      and (not Y_all.size or bool(np.all(np.isfinite(np.concatenate(_extremes(Y_all)))))))
+                      and (y_extremes is None or bool(np.all(np.isfinite(np.concatenate(y_extremes))))))
         else:
             arrays = [a for pair in residuals for a in pair]
             finite = all(np.isfinite(np.max(a)) and np.isfinite(np.min(a)) for a in arrays if a.size)

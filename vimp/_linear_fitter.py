@@ -475,7 +475,11 @@ _MAX_CENTRING_RATIO = 1e2
 
 def _partition_owner(folds, n):
     """Each row's fold when the folds' test parts partition the rows and every training part is the
-    complement of its test part (K-fold cross-fitting); else None."""
+    complement of its test part (K-fold cross-fitting); else None. Folds checked by
+    :func:`vimp._split.check_folds` carry the answer (``Folds.owner``) and are not checked again."""
+    cached = getattr(folds, "owner", None)
+    if cached is not None and len(cached) == n:
+        return cached
     owner = np.full(n, -1, dtype=np.intp)
     total = 0
     for f, (train, test) in enumerate(folds):
@@ -1278,7 +1282,7 @@ class LinearFitter(_LinearPredictor):
             return self._sklearn_view(source).regress_columns(cols, source)
         return _LinearColumnModel(self, cols)
 
-    def residuals_fold_into(self, X, y, rows, out):
+    def residuals_fold_into(self, X, y, rows, out, extremes=None):
         """:meth:`residuals_each` of the rows ``rows`` of ``(X, y)``, written into those rows of ``out``.
 
         The numbers of ``residuals_each(X[rows], y[rows], out=out, rows=rows)`` (to rounding: the product
@@ -1286,13 +1290,25 @@ class LinearFitter(_LinearPredictor):
         :data:`RESIDUAL_CHUNK` rows at a time into a buffer of that size, centred there and multiplied
         into a second one, so a cross-fitting call takes no fresh fold-sized memory besides ``out``.
         Other inputs, and designs that need more than the product, go through :meth:`residuals_each`.
-        Returns ``out``, or None as :meth:`residuals_each` does.
+        ``extremes`` (shape (4, n_features), optional): running column maxima and minima of the written
+        x- and y-residuals, updated in place (see
+        :func:`vimp._kernels.linear_nb.drop_one_residuals_extremes_into`), so that the caller need not
+        read the two arrays again for them. Returns ``out``, or None as :meth:`residuals_each` does.
         """
         rows = np.ascontiguousarray(rows, dtype=np.intp)
         if not (_compiled_rows(X) and X.shape[1] == self.n_features_in_ and self.active_.all()
                 and not self._minimum_norm and not self._columns_need_sklearn):
-            return self.residuals_each(take_rows(X, rows), np.asarray(y)[rows], out=out, rows=rows)
-        from ._kernels import drop_one_residuals_into
+            done = self.residuals_each(take_rows(X, rows), np.asarray(y)[rows], out=out, rows=rows)
+            if done is not None and extremes is not None and len(rows):
+                from ._kernels import column_extremes
+
+                for k, part in ((0, out[0][rows]), (2, out[1][rows])):
+                    high, low = column_extremes(np.ascontiguousarray(part), np.empty(part.shape[1]),
+                                                np.empty(part.shape[1]))
+                    extremes[k] = np.maximum(extremes[k], high)
+                    extremes[k + 1] = np.minimum(extremes[k + 1], low)
+            return done
+        from ._kernels import drop_one_residuals_extremes_into, drop_one_residuals_into
 
         yf = np.asarray(y, dtype=float)
         diag = np.diag(self.G_)
@@ -1308,7 +1324,10 @@ class LinearFitter(_LinearPredictor):
             if self.standardize:
                 chunk /= self.scale_
             V = np.matmul(chunk, self.G_, out=product[:m])
-            drop_one_residuals_into(V, residual, x_factor, y_factor, out[0], out[1], part)
+            if extremes is None:
+                drop_one_residuals_into(V, residual, x_factor, y_factor, out[0], out[1], part)
+            else:
+                drop_one_residuals_extremes_into(V, residual, x_factor, y_factor, out[0], out[1], part, extremes)
         return out
 
     def residuals_each(self, X, y, out=None, rows=None):

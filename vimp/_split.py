@@ -84,14 +84,28 @@ def _index_array(values, n, what):
     return arr
 
 
+class Folds(list):
+    """The checked ``(train, test)`` pairs of :func:`check_folds`, a list, with ``owner``: each row's fold
+    (an ``int8``/``int16``/``int32`` array of length n) when every training part is the complement of its
+    test part (K-fold cross-fitting), else None. Consumers that need the partition
+    (:meth:`vimp._linear_fitter.LinearFitter.fit_folds`, :func:`sorted_test_rows`) read it instead of
+    checking the folds again."""
+
+    owner: np.ndarray | None = None
+
+
 def check_folds(folds, n):
     """Checked ``(train, test)`` index pairs: disjoint, non-empty, test parts partitioning ``range(n)``.
 
-    Counting passes (``bincount``), not sorts, so the check costs a few passes over the indices.
+    Counting passes (``bincount``), not sorts, so the check costs a few passes over the indices. Returns a
+    :class:`Folds` list, whose ``owner`` records the partition when the folds are K-fold complements.
     """
+    folds = list(folds)
     checked = []
     counts = np.zeros(n, dtype=np.intp)
     in_test = np.zeros(n, dtype=bool)
+    owner = np.empty(n, dtype=np.min_scalar_type(-max(len(folds), 1)))
+    complements = True
     for f, (train, test) in enumerate(folds):
         train = _index_array(train, n, f"the training part of fold {f}")
         test = _index_array(test, n, f"the test part of fold {f}")
@@ -112,6 +126,10 @@ def check_folds(folds, n):
                 "cross-fitting needs test rows that the fold's model never saw"
             )
         counts[test] += 1
+        owner[test] = f
+        # no repeats and no overlap (checked above): the training part is the complement iff it has
+        # every other row
+        complements = complements and train.size == n - test.size
         checked.append((train, test))
     if n < 2**31:  # 32-bit positions: the folds an estimator keeps take half the memory
         checked = [(train.astype(np.int32), test.astype(np.int32)) for train, test in checked]
@@ -121,7 +139,10 @@ def check_folds(folds, n):
             f"{int(np.sum(counts == 0))} rows are never tested and {int(np.sum(counts > 1))} more than "
             "once; use cv=None with held-out data for other schemes"
         )
-    return checked
+    out = Folds(checked)
+    if complements:  # every row tested exactly once (just checked), so owner is set everywhere
+        out.owner = owner
+    return out
 
 
 def sorted_test_rows(folds, n):
@@ -131,6 +152,9 @@ def sorted_test_rows(folds, n):
     pass (each row's fold, then the rows of each fold); other parts by ``np.sort``.
     """
     tests = [np.asarray(test) for _, test in folds]
+    owner = getattr(folds, "owner", None)
+    if owner is not None and len(owner) == n:  # checked partition (check_folds)
+        return [np.flatnonzero(owner == f) for f in range(len(tests))]
     if sum(t.size for t in tests) != n:
         return [np.sort(t) for t in tests]
     owner = np.full(n, -1, dtype=np.intp)

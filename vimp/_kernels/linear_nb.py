@@ -816,6 +816,42 @@ def drop_one_residuals_into(V, residual, x_factor, y_factor, x_out, y_out, rows)
 
 
 @njit_kernel
+def drop_one_residuals_extremes_into(V, residual, x_factor, y_factor, x_out, y_out, rows, extremes):
+    """:func:`drop_one_residuals_into` that also updates the column extremes of what it writes.
+
+    ``extremes`` (shape (4, p)): the column maxima and minima of the x-residuals (rows 0 and 1) and of
+    the y-residuals (rows 2 and 3) written so far, updated in place with this block's (start from
+    ``-inf`` / ``inf``); the semantics of :func:`column_extremes` (a NaN propagates). The residuals are
+    the numbers of :func:`drop_one_residuals_into`, operation for operation; one pass instead of three
+    (the extremes of the two (N, p) arrays would otherwise be read again afterwards). Serial: each row
+    updates the shared extremes.
+    """
+    n, p = V.shape
+    for i in range(n):
+        r = rows[i]
+        e = residual[i]
+        for j in range(p):
+            v = V[i, j]
+            xv = v * x_factor[j]
+            yv = v * y_factor[j] + e
+            x_out[r, j] = xv
+            y_out[r, j] = yv
+            if xv > extremes[0, j] or xv != xv:
+                if extremes[0, j] == extremes[0, j]:
+                    extremes[0, j] = xv
+            if xv < extremes[1, j] or xv != xv:
+                if extremes[1, j] == extremes[1, j]:
+                    extremes[1, j] = xv
+            if yv > extremes[2, j] or yv != yv:
+                if extremes[2, j] == extremes[2, j]:
+                    extremes[2, j] = yv
+            if yv < extremes[3, j] or yv != yv:
+                if extremes[3, j] == extremes[3, j]:
+                    extremes[3, j] = yv
+    return extremes
+
+
+@njit_kernel
 def residual_products(x_resid, y_resid, out=None):
     """Residual products of the generalised covariance measure, with mean and sd.
 

@@ -277,6 +277,16 @@ def drop_one_residuals_into(V, residual, x_factor, y_factor, x_out, y_out, rows)
     return x_out, y_out
 
 
+def drop_one_residuals_extremes_into(V, residual, x_factor, y_factor, x_out, y_out, rows, extremes):
+    """:func:`drop_one_residuals_into` plus the running column extremes of both outputs (reference)."""
+    drop_one_residuals_into(V, residual, x_factor, y_factor, x_out, y_out, rows)
+    if len(rows):
+        for k, block in ((0, x_out[rows]), (2, y_out[rows])):
+            extremes[k] = np.maximum(extremes[k], block.max(axis=0))
+            extremes[k + 1] = np.minimum(extremes[k + 1], block.min(axis=0))
+    return extremes
+
+
 def residual_products(x_resid, y_resid, out=None):
     """GCM residual products with their column means and 1/n sds (reference).
 
