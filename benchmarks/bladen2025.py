@@ -36,9 +36,9 @@ sqrt(1 + c)``, ``c = (2 delta + (p - 2) delta^2) / (1 - 4 delta + 2 p delta + (p
 authors' finite-sample adjustments PaP x (n - 1) / n, LOCO x sqrt(n / (n - p)), t / sqrt((n - 1) / (n - p + 1)).
 
 The authors stored their Monte Carlo output per replicate (100 x 200 tables ``data/pap.csv``,
-``data/loco.csv``, ``data/pap_rf.csv``, ``data/loco_rf.csv``); ``benchmarks/data/bladen2025_authors.csv``
-bundles a subset of it (see its header: the first replicates only), used to compare the spread and,
-for the forest, the means.
+``data/loco.csv``, ``data/pap_rf.csv``, ``data/loco_rf.csv``); ``benchmarks/data/bladen2025_authors_*.csv.gz``
+bundle the four tables in full (:data:`AUTHORS_FILES`), used to compare the spread and the means
+(:func:`compare_authors`, :func:`spread_ratio`).
 
 Usage::
 
