@@ -281,3 +281,17 @@ def test_null_calibration_long():
     pv = _null_pvalues(LOCO_TESTS, reps, 5, 20000, n=400)
     for t, p in pv.items():
         assert np.sum(p <= 0.05) <= _max_rejections(reps), t  # at most 71 of 1000
+
+
+def test_normal_tail_and_quantile_are_scipy_stats_bit_for_bit():
+    # _normal_sf / _normal_quantile call scipy.special directly (the distribution object's argument
+    # handling is most of a small call's inference time); they must be scipy.stats.norm's numbers exactly.
+    from scipy import stats
+
+    from vimp._inference import _normal_quantile, _normal_sf
+
+    z = np.concatenate([np.linspace(-40.0, 40.0, 20_001), [np.inf, -np.inf, np.nan, 0.0, -0.0, 1e-300]])
+    np.testing.assert_array_equal(_normal_sf(z), stats.norm.sf(z))
+    q = np.concatenate([np.linspace(0.0, 1.0, 20_001), [np.nan, 0.975, 1e-300]])
+    np.testing.assert_array_equal(_normal_quantile(q), stats.norm.ppf(q))
+    assert _normal_sf(1.5) == stats.norm.sf(1.5) and np.ndim(_normal_sf(1.5)) == 0

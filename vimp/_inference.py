@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 P_ADJUST_METHODS = ("holm", "bonferroni", "fdr_bh", "fdr_by", "sidak", "holm-sidak", "none")
 
@@ -213,7 +213,7 @@ def skew_corrected_limits(estimate, se, skew, level, df=None):
     """
     estimate = np.asarray(estimate, dtype=float)
     se = np.asarray(se, dtype=float)
-    q = stats.norm.ppf(0.5 + level / 2.0) if df is None else stats.t.ppf(0.5 + level / 2.0, df)
+    q = _normal_quantile(0.5 + level / 2.0) if df is None else stats.t.ppf(0.5 + level / 2.0, df)
     return estimate - se * _hall_inverse(q, skew), estimate - se * _hall_inverse(-q, skew)
 
 
@@ -226,7 +226,7 @@ def skew_corrected_pvalue_greater(estimate, se, skew, df=None):
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(ok, estimate / np.where(ok, se, 1.0), np.nan)
     t = _hall_transform(z, np.asarray(skew, dtype=float))
-    p = stats.norm.sf(t) if df is None else stats.t.sf(t, df)
+    p = _normal_sf(t) if df is None else stats.t.sf(t, df)
     return np.where((se == 0) & (estimate == 0), 1.0, p)
 
 
@@ -247,9 +247,21 @@ def ratio_and_se(numerator, denominator, weights=None):
     return ratio, se
 
 
+def _normal_sf(z):
+    """``scipy.stats.norm.sf(z)``, bit for bit: SciPy computes it as ``scipy.special.ndtr(-z)``; called
+    directly, without the distribution object's argument handling (about 0.2 ms a call, most of a small
+    LOCO call's inference)."""
+    return special.ndtr(-np.asarray(z, dtype=float))
+
+
+def _normal_quantile(q):
+    """``scipy.stats.norm.ppf(q)``, bit for bit (SciPy's is ``scipy.special.ndtri``), without its overhead."""
+    return special.ndtri(np.asarray(q, dtype=float))
+
+
 def wald_interval(estimate, se, level):
     """Two-sided Wald interval ``estimate ± z_{(1+level)/2} · se``."""
-    z = stats.norm.ppf(0.5 + level / 2.0)
+    z = _normal_quantile(0.5 + level / 2.0)
     return estimate - z * se, estimate + z * se
 
 
@@ -265,7 +277,7 @@ def pvalue_greater(estimate, se):
     ok = np.isfinite(estimate) & np.isfinite(se) & (se > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(ok, estimate / np.where(ok, se, 1.0), np.nan)
-    p = stats.norm.sf(z)
+    p = _normal_sf(z)
     return np.where((se == 0) & (estimate == 0), 1.0, p)
 
 
@@ -277,7 +289,7 @@ def pvalue_two_sided(estimate, se):
     ok = np.isfinite(estimate) & np.isfinite(se) & (se > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(ok, estimate / np.where(ok, se, 1.0), np.nan)
-    p = 2.0 * stats.norm.sf(np.abs(z))
+    p = 2.0 * _normal_sf(np.abs(z))
     return np.where((se == 0) & (estimate == 0), 1.0, p)
 
 
