@@ -836,19 +836,21 @@ def drop_one_residuals_extremes_into(V, residual, x_factor, y_factor, x_out, y_o
             yv = v * y_factor[j] + e
             x_out[r, j] = xv
             y_out[r, j] = yv
-            if xv > extremes[0, j] or xv != xv:
-                if extremes[0, j] == extremes[0, j]:
-                    extremes[0, j] = xv
-            if xv < extremes[1, j] or xv != xv:
-                if extremes[1, j] == extremes[1, j]:
-                    extremes[1, j] = xv
-            if yv > extremes[2, j] or yv != yv:
-                if extremes[2, j] == extremes[2, j]:
-                    extremes[2, j] = yv
-            if yv < extremes[3, j] or yv != yv:
-                if extremes[3, j] == extremes[3, j]:
-                    extremes[3, j] = yv
+            _widen(extremes, 0, j, xv)
+            _widen(extremes, 2, j, yv)
     return extremes
+
+
+@njit_kernel
+def _widen(extremes, k, j, v):
+    """Widen column ``j``'s running maximum ``extremes[k, j]`` and minimum ``extremes[k + 1, j]`` by ``v``
+    (a NaN propagates and then stays, as in :func:`column_extremes`)."""
+    if v > extremes[k, j] or v != v:
+        if extremes[k, j] == extremes[k, j]:
+            extremes[k, j] = v
+    if v < extremes[k + 1, j] or v != v:
+        if extremes[k + 1, j] == extremes[k + 1, j]:
+            extremes[k + 1, j] = v
 
 
 @njit_kernel
