@@ -301,6 +301,28 @@ def test_efficiency_curve():
     assert ax.get_xlabel() == "beta_1"
 
 
+def test_efficiency_curve_rows_and_replicates_per_signal():
+    """``n`` and ``reps`` per signal value: each point is the single-point call with its own size and seed."""
+    def factory(beta1):
+        return EquicorrelatedLinear(p=5, rho=0.5, beta=np.array([beta1, 1, 1, 1, 1]), noise_sd=1.0)
+
+    curve = efficiency_curve(factory, [0.5, 1.0], n=[300, 100], reps=np.array([40, 20]), random_state=3,
+                             theory_points=0)
+    assert [r.n for r in curve.results] == [300, 100]
+    assert [r.reps for r in curve.results] == [40, 20]
+    children = np.random.SeedSequence(3).spawn(2)
+    for beta1, size, count, child, r in zip([0.5, 1.0], [300, 100], [40, 20], children, curve.results):
+        alone = relative_efficiency(factory(beta1), 0, n=size, reps=count, random_state=child)
+        assert r.monte_carlo == alone.monte_carlo
+    assert curve.plot().get_title().endswith("n = 100 to 300")
+    with pytest.raises(ValueError, match="n must hold one integer per signal value \\(2\\); got 3"):
+        efficiency_curve(factory, [0.5, 1.0], n=[100, 100, 100], reps=20)
+    with pytest.raises(TypeError, match="reps must be an integer or a sequence"):
+        efficiency_curve(factory, [0.5, 1.0], n=100, reps="20")
+    with pytest.raises(ValueError, match="reps must be an integer >= 10"):
+        efficiency_curve(factory, [0.5, 1.0], n=100, reps=[20, 5])
+
+
 # ------------------------------------------------------------------------------------------ bad input
 def test_bad_input():
     dgp = EquicorrelatedLinear(p=3, rho=0.2, beta=np.array([1.0, 1, 1]), noise_sd=1.0)

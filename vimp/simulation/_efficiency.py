@@ -1124,14 +1124,29 @@ class EfficiencyCurve:
         first = self.results[0]
         ax.set_xlabel(self.signal_label)
         ax.set_ylabel(f"CV² {first.methods[1]} / CV² {first.methods[0]}")
-        ax.set_title(f"{first.methods[0].upper()} vs {first.methods[1].upper()}, {first.scale} scale, "
-                     f"n = {first.n}")
+        sizes = sorted({r.n for r in self.results})
+        rows = f"n = {sizes[0]}" if len(sizes) == 1 else f"n = {sizes[0]} to {sizes[-1]}"
+        ax.set_title(f"{first.methods[0].upper()} vs {first.methods[1].upper()}, {first.scale} scale, {rows}")
         ax.legend(loc="best", fontsize="small")
         return ax
 
 
+def _per_signal(value, name, size):
+    """``value`` for each of ``size`` signal values: an int repeated, or a sequence of that length."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return [value] * size
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        raise TypeError(f"{name} must be an integer or a sequence of integers, one per signal value; "
+                        f"got {value!r}")
+    values = list(value)
+    if len(values) != size:
+        raise ValueError(f"{name} must hold one integer per signal value ({size}); got {len(values)}")
+    return values
+
+
 def efficiency_curve(dgp_factory: Callable[[float], Any], signal_grid: ArrayLike, feature: int | str = 0,
-                     methods: Sequence[str] = ("gcm", "loco"), n: int = 1000, reps: int = 1000,
+                     methods: Sequence[str] = ("gcm", "loco"), n: int | Sequence[int] = 1000,
+                     reps: int | Sequence[int] = 1000,
                      scale: _ScaleChoice = "native", random_state: RandomState = None,
                      learner: Estimator | None = None, *, loco_test: _LocoTest = "split",
                      theory_points: int = 100, signal_label: str = "signal") -> EfficiencyCurve:
@@ -1143,7 +1158,11 @@ def efficiency_curve(dgp_factory: Callable[[float], Any], signal_grid: ArrayLike
         ``dgp_factory(signal)`` returns a DGP (as for :func:`relative_efficiency`).
     signal_grid : array-like of float
         Signal values of the Monte Carlo points (at least one, finite, distinct).
-    feature, methods, n, reps, scale, learner, loco_test
+    n, reps : int or sequence of int
+        As in :func:`relative_efficiency`, for every signal value, or one per signal value (so that weak
+        signals can be given more rows, where an asymptotic theory needs them, or more replicates, where
+        a small mean makes the Monte Carlo CV² noisy).
+    feature, methods, scale, learner, loco_test
         As in :func:`relative_efficiency`.
     random_state : None, int, SeedSequence or Generator
         One child SeedSequence per signal value.
@@ -1172,11 +1191,13 @@ def efficiency_curve(dgp_factory: Callable[[float], Any], signal_grid: ArrayLike
     if grid.size == 0 or not np.all(np.isfinite(grid)) or np.unique(grid).size != grid.size:
         raise ValueError("signal_grid must hold at least one finite value, none repeated")
     theory_points = check_int(theory_points, "theory_points", 0)
+    sizes = _per_signal(n, "n", grid.size)
+    counts = _per_signal(reps, "reps", grid.size)
     seq = seed_sequence(random_state)
     results = tuple(
-        relative_efficiency(dgp_factory(float(s)), feature, methods, n, reps, scale, child, learner,
+        relative_efficiency(dgp_factory(float(s)), feature, methods, size, count, scale, child, learner,
                             loco_test=loco_test)
-        for s, child in zip(grid, seq.spawn(grid.size))
+        for s, size, count, child in zip(grid, sizes, counts, seq.spawn(grid.size))
     )
     fine = np.unique(np.concatenate([grid, np.linspace(grid.min(), grid.max(), theory_points)])) \
         if theory_points else np.sort(grid)
