@@ -75,6 +75,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     run.add_argument("--control", action="store_true",
                      help="an A/A control: the 'default' setting is limited to one thread too, so both settings "
                           "run the same code and the default / 1 column shows the harness's own noise")
+    run.add_argument("--busy", action="store_true",
+                     help="time with one other CPU-bound process running (python -c 'while True: pass', started "
+                          "before the first cell and stopped after the last): a busy laptop; results go to "
+                          "peers[_quick]_busy.{md,json}")
     run.add_argument("--output", type=Path, default=None, help="folder for the results (default benchmarks/results)")
     memory = sub.add_parser("memory", help="(internal) peak and kept memory of one method in this fresh process")
     memory.add_argument("--mode", choices=("quick", "full"), required=True)
@@ -302,7 +306,10 @@ def write_markdown(report) -> str:
              "are fairest in the 1-thread column."
              + (" **A/A control (`--control`): the *default* column is one thread as well**, so both columns run "
                 "the same code and *default / 1* and the flags measure the harness's noise, not threads."
-                if report.get("control") else ""),
+                if report.get("control") else "")
+             + (" **Busy machine (`--busy`): one other CPU-bound process (`python -c 'while True: pass'`) ran "
+                "throughout the timing**; the memory processes ran beside it as well."
+                if report.get("busy") else ""),
              "", "Machine: " + ", ".join(f"{k} {v}" for k, v in report["machine"].items()
                                          if k not in ("threadpools", "load_average_at_start")), ""]
     for workload in report["workloads"]:
@@ -366,6 +373,28 @@ def run(args, log=print) -> dict[str, Any]:
                 report["machine"][name] = version(name)
     settings = SETTINGS if args.threads == "both" else (args.threads,)
     CONTROL["on"] = report["control"] = bool(getattr(args, "control", False))
+    report["busy"] = bool(getattr(args, "busy", False))
+    with busy_process(report["busy"]):
+        _run_workloads(args, report, settings, workloads, log)
+    return report
+
+
+@contextlib.contextmanager
+def busy_process(on=True):
+    """One other CPU-bound process for the duration of the block (``--busy``); nothing when ``on`` is false."""
+    if not on:
+        yield None
+        return
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)  # let it reach the CPU
+        yield busy
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+def _run_workloads(args, report, settings, workloads, log):
     for workload in workloads(args.mode):
         if workload.key not in args.workloads:
             continue
@@ -381,7 +410,6 @@ def run(args, log=print) -> dict[str, Any]:
                     row["memory"] = memory_in_subprocess(args.mode, workload.key, cell, method)
             cells.append({"name": cell.name, "rows": rows, "ratios": evaluate_ratios(cell, rows, settings)})
         report["workloads"].append({"key": workload.key, "title": workload.title, "cells": cells})
-    return report
 
 
 def main(argv=None) -> int:
@@ -396,7 +424,7 @@ def main(argv=None) -> int:
     report["seconds"] = time.perf_counter() - started
     folder = args.output or RESULTS
     folder.mkdir(parents=True, exist_ok=True)
-    stem = "peers" if args.mode == "full" else "peers_quick"
+    stem = ("peers" if args.mode == "full" else "peers_quick") + ("_busy" if args.busy else "")
     (folder / f"{stem}.json").write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
     (folder / f"{stem}.md").write_text(write_markdown(report), encoding="utf-8")
     print(f"written: {folder / stem}.md and .json ({report['seconds']:.0f} s)")

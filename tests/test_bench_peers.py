@@ -146,3 +146,17 @@ def test_tiny_workload_through_the_sklearn_adapter():
     assert memory["kept_mb"] is not None and memory["data_mb"] == pytest.approx((X.nbytes + y.nbytes) / 1e6)
     if memory["peak_reset"]:
         assert memory["peak_mb"] >= 0
+
+
+def test_busy_option_runs_one_other_process_and_says_so():
+    assert bench.parse_args(["run", "--quick"]).busy is False
+    assert bench.parse_args(["run", "--quick", "--busy"]).busy is True
+    with bench.busy_process(False) as none:
+        assert none is None
+    with bench.busy_process() as busy:
+        assert busy.poll() is None  # running
+    assert busy.returncode is not None  # stopped with the block
+    report = {"mode": "quick", "started": "2026-01-01 00:00:00", "command": "python -m benchmarks run --quick --busy",
+              "rounds": 1, "machine": {}, "workloads": [], "busy": True}
+    assert "Busy machine (`--busy`)" in bench.write_markdown(report)
+    assert "Busy machine" not in bench.write_markdown({**report, "busy": False})
