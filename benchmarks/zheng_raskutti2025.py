@@ -10,7 +10,10 @@ Part ``efficiency`` (``vimp.simulation``, the true regression functions: no lear
     ARE(GCM : LOCO) = CV²_loco / CV²_gcm, in theory and by Monte Carlo (``relative_efficiency``, its
     95% bootstrap interval over the replicates), on each of the three scales of ``relative_efficiency``
     (``"native"``: GCM's covariance against LOCO's paired MSE difference; ``"matched"``: GCM on LOCO's
-    scale; ``"testing"``: GCM's Wald test against LOCO's default sample-split test), n = 1,000 rows:
+    scale; ``"testing"``: GCM's Wald test against LOCO's default sample-split test), n = 1,000 rows and
+    5,000 replicates a point, except that the full run gives weak signals more rows (n s >= 100,
+    ``MIN_SIGNAL_ROWS``: the matched scale's theory is asymptotic) and noisy points more replicates (each
+    method's squared mean to 2%, ``MEAN_ERROR``, at most ``MAX_REPS``; :func:`efficiency_design`):
 
     * linear Gaussian model, p = 5 equicorrelated features (rho = 0.5), sigma = 1,
       beta = (beta_1, 1, 1, 1, 1), the ARE of x_1 against beta_1 (``efficiency_curve``): on the native
@@ -19,7 +22,8 @@ Part ``efficiency`` (``vimp.simulation``, the true regression functions: no lear
     * additive, y = sin x_1 + x_2 + eps, independent N(0, 1) features, sigma = 1, feature x_1 (2.7269);
     * single index, y = tanh(0.5 x_1 + x_2 + x_3) + eps, x ~ N(0, I), sigma = 0.5, feature x_1 (2.156).
 
-    Target (issue 14): Monte Carlo within 5% of theory.
+    Target (issue 14): Monte Carlo within 5% of theory. Each point is classed ``yes`` (within 5%),
+    ``no`` (its 95% interval wholly outside the 5% band) or ``undecided`` (:func:`within_5pct`).
 
 Part ``pvalues`` (the p-value study)
     Data sets of n = 1,000 rows, p = 4 features, x_3 and x_4 never enter y (null features, for the
@@ -587,29 +591,78 @@ def _linear_model(beta_1):
     return EquicorrelatedLinear(5, 0.5, [beta_1, 1, 1, 1, 1], noise_sd=1.0)
 
 
+#: Var(x_1 | rest) in the linear model (p = 5, rho = 0.5); the signal is s = beta_1^2 Var(x_1 | rest) / sigma^2.
+VAR_X1_GIVEN_REST = 0.6
+#: Rows of signal, n * s, a Monte Carlo point needs (the full run): the matched scale's ratio
+#: R-bar^2 / xi-bar^2 has an O(1 / (n s)) bias that the asymptotic theory leaves out (at n = 1,000: +28% at
+#: n s = 6 with 5,000 replicates, +5% at n s = 38 with 1,000; +0.3% and +2% at n s = 100), so weak signals
+#: get more rows. The native and testing scales are means of i.i.d. terms, exact at every n.
+MIN_SIGNAL_ROWS = 100
+#: Relative Monte Carlo error allowed to each method's squared mean (the full run): a CV² is a variance
+#: over a squared mean, and the squared mean of R replicates has relative error about 2 CV / sqrt(R),
+#: where CV is one replicate's (the theory's, used only to plan R). Points whose CV is large (LOCO's
+#: split test at weak signal) get more replicates, up to ``MAX_REPS``.
+MEAN_ERROR = 0.02
+MAX_REPS = 150_000
+
+
+def efficiency_design(settings, scale, beta_1=None, dgp=None):
+    """Rows and replicates of one Monte Carlo point: ``(n, reps)``.
+
+    The quick run keeps ``settings.n`` and ``settings.efficiency_reps``. The full run raises ``n`` to
+    ``MIN_SIGNAL_ROWS / s`` where the signal is weak (linear model) and the replicates to
+    ``(2 CV / MEAN_ERROR)^2`` where one replicate's estimate is noisy (``CV`` from the theory at that ``n``),
+    never below ``settings.efficiency_reps`` nor above ``MAX_REPS``.
+    """
+    n, reps = settings.n, settings.efficiency_reps
+    if settings.label == "quick":
+        return n, reps
+    if beta_1 is not None:
+        signal = beta_1**2 * VAR_X1_GIVEN_REST
+        n = max(n, int(np.ceil(MIN_SIGNAL_ROWS / signal)))
+        dgp = _linear_model(beta_1)
+    pilot = relative_efficiency(dgp, 0, n=n, reps=10, scale=scale, random_state=0)  # theory CV² only
+    cv = float(np.sqrt(np.max(pilot.theory_cv2)))
+    reps = int(min(MAX_REPS, max(reps, np.ceil((2 * cv / MEAN_ERROR) ** 2))))
+    return n, reps
+
+
 def run_efficiency(settings, seed):
     """ARE theory and Monte Carlo: the linear curve and the two nonlinear examples, on every scale."""
     seq = np.random.SeedSequence(seed)
     curve_seqs, additive_seqs, index_seqs = (s.spawn(len(SCALES)) for s in seq.spawn(3))
     rows, curves = [], {}
-    var_x1 = 0.6  # Var(x_1 | rest) for p = 5, rho = 0.5
+    grid = list(settings.signal_grid)
     for scale, child in zip(SCALES, curve_seqs):
-        curve = efficiency_curve(_linear_model, list(settings.signal_grid), feature=0, n=1000,
-                                 reps=settings.efficiency_reps, scale=scale, random_state=child,
-                                 signal_label="beta_1")
+        sizes, counts = zip(*(efficiency_design(settings, scale, beta_1=b) for b in grid))
+        curve = efficiency_curve(_linear_model, grid, feature=0, n=list(sizes), reps=list(counts), scale=scale,
+                                 random_state=child, signal_label="beta_1")
         curves[scale] = curve
         for b, r in zip(curve.signal, curve.results):
-            rows.append(_efficiency_row("linear", scale, float(b), b**2 * var_x1, r))
+            rows.append(_efficiency_row("linear", scale, float(b), b**2 * VAR_X1_GIVEN_REST, r))
     examples = [
         ("additive", Additive([np.sin, _identity], noise_sd=1.0), additive_seqs),
         ("single-index", SingleIndex(np.tanh, [0.5, 1.0, 1.0], noise_sd=0.5), index_seqs),
     ]
     for name, dgp, seqs in examples:
         for scale, child in zip(SCALES, seqs):
-            r = relative_efficiency(dgp, 0, n=1000, reps=settings.efficiency_reps, scale=scale,
-                                    random_state=child)
+            n, reps = efficiency_design(settings, scale, dgp=dgp)
+            r = relative_efficiency(dgp, 0, n=n, reps=reps, scale=scale, random_state=child)
             rows.append(_efficiency_row(name, scale, np.nan, np.nan, r))
     return pd.DataFrame(rows), curves
+
+
+def within_5pct(theory, low, high, value):
+    """``"yes"`` when the Monte Carlo is within 5% of the theory; ``"no"`` when its 95% interval lies wholly
+    outside the 5% band around the theory; ``"undecided"`` otherwise (the Monte Carlo cannot tell)."""
+    if not (np.isfinite(theory) and np.isfinite(value)):
+        return "undecided"
+    band = 0.05 * abs(theory)
+    if abs(value - theory) <= band:
+        return "yes"
+    if np.isfinite(low) and np.isfinite(high) and (low > theory + band or high < theory - band):
+        return "no"
+    return "undecided"
 
 
 def _efficiency_row(model, scale, beta_1, snr, r):
@@ -618,7 +671,7 @@ def _efficiency_row(model, scale, beta_1, snr, r):
             "theory": r.theory, "monte_carlo": r.monte_carlo, "ci_low": r.ci_low, "ci_high": r.ci_high,
             "monte_carlo_se": r.monte_carlo_se,
             "pct_diff": 100 * (r.monte_carlo - r.theory) / r.theory if np.isfinite(r.theory) else np.nan,
-            "within_5pct": bool(abs(r.monte_carlo - r.theory) <= 0.05 * abs(r.theory)),
+            "within_5pct": within_5pct(r.theory, r.ci_low, r.ci_high, r.monte_carlo),
             "theory_in_ci": bool(r.ci_low <= r.theory <= r.ci_high)}
 
 
@@ -645,8 +698,9 @@ def plot_efficiency(frame, curves, path):
     ax.set_ylabel("CV² loco / CV² gcm")
     ax.set_title("sin x1 + x2 (sigma 1); tanh(0.5x1 + x2 + x3) (sigma 0.5)", fontsize="small")
     ax.legend(fontsize="small")
-    fig.suptitle(f"Zheng & Raskutti (2025): ARE of GCM vs LOCO for x1, n = 1000, "
-                 f"{int(frame['reps'].iloc[0])} replicates, true regression functions")
+    fig.suptitle(f"Zheng & Raskutti (2025): ARE of GCM vs LOCO for x1, n = {frame['n'].min()} to "
+                 f"{frame['n'].max()}, {frame['reps'].min()} to {frame['reps'].max()} replicates a point, "
+                 "true regression functions")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -796,20 +850,18 @@ def _headline_efficiency(frame):
     print("\nARE(GCM : LOCO), Monte Carlo (true regression functions) vs theory")
     show = frame.copy()
     show["beta_1"] = show["beta_1"].map(lambda b: "" if np.isnan(b) else f"{b:g}")
-    print(show[["model", "scale", "beta_1", "theory", "monte_carlo", "ci_low", "ci_high", "pct_diff",
-                "within_5pct"]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    print(f"within 5%: {int(frame['within_5pct'].sum())} of {len(frame)}; largest |difference| "
-          f"{frame['pct_diff'].abs().max():.2f}%; theory inside the 95% interval: "
+    print(show[["model", "scale", "beta_1", "n", "reps", "theory", "monte_carlo", "ci_low", "ci_high",
+                "pct_diff", "within_5pct"]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    counts = frame["within_5pct"].value_counts()
+    print(f"within 5%: {counts.get('yes', 0)} of {len(frame)}, undecided (the 95% interval reaches both "
+          f"inside and outside the 5% band) {counts.get('undecided', 0)}, outside {counts.get('no', 0)}; "
+          f"largest |difference| {frame['pct_diff'].abs().max():.2f}%; theory inside the 95% interval: "
           f"{int(frame['theory_in_ci'].sum())} of {len(frame)}")
-    missed = frame[~frame["within_5pct"]]
-    for _, row in missed.iterrows():
+    for _, row in frame[frame["within_5pct"] != "yes"].iterrows():
         where = f"beta_1 = {row['beta_1']:g}, n*s = {row['n_snr']:.0f}" if row["model"] == "linear" else ""
-        print(f"  missed: {row['model']} {row['scale']} {where}: {row['pct_diff']:+.1f}% "
-              f"(95% interval {row['ci_low']:.4g} to {row['ci_high']:.4g}, theory {row['theory']:.4g})")
-    strong = frame[(frame["model"] != "linear") | (frame["n_snr"] >= 100)]
-    print(f"  at n*s >= 100 (linear beta_1 >= 0.5) and in the nonlinear examples: "
-          f"{int(strong['within_5pct'].sum())} of {len(strong)} within 5%, largest "
-          f"{strong['pct_diff'].abs().max():.2f}%")
+        print(f"  {row['within_5pct']}: {row['model']} {row['scale']} {where}, n = {row['n']}, "
+              f"{row['reps']} replicates: {row['pct_diff']:+.1f}% (95% interval {row['ci_low']:.4g} to "
+              f"{row['ci_high']:.4g}, theory {row['theory']:.4g})")
 
 
 def main(argv=None):

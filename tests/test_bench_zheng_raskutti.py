@@ -143,3 +143,32 @@ def test_resume_runs_only_the_missing_tasks_and_gives_the_one_go_result(tmp_path
     merged, note = zr.read_raw([partial, partial])
     assert len(merged) == len(whole) and note.startswith(f"{3 * len(zr.MODELS)} complete")
     assert (merged["vimp_source"] == zr.vimp_source_hash()).all()
+
+
+def test_within_5pct_classes():
+    # yes: within 5% of the theory; no: the 95% interval wholly outside the 5% band; else undecided
+    assert zr.within_5pct(1.0, 0.9, 1.2, 1.04) == "yes"
+    assert zr.within_5pct(1.0, 1.06, 1.2, 1.1) == "no"
+    assert zr.within_5pct(1.0, 0.5, 0.94, 0.8) == "no"
+    assert zr.within_5pct(1.0, 1.03, 1.2, 1.1) == "undecided"
+    assert zr.within_5pct(-2.0, -2.3, -2.05, -2.2) == "undecided"  # the band is 5% of |theory|
+    assert zr.within_5pct(np.nan, 0.0, 1.0, 0.5) == "undecided"
+    assert zr.within_5pct(1.0, np.nan, np.nan, 1.2) == "undecided"
+
+
+def test_efficiency_design_gives_weak_signals_rows_and_noisy_points_replicates():
+    # quick: the settings as they are. full: n s >= MIN_SIGNAL_ROWS (s = beta_1^2 0.6) and the replicates
+    # that bring each squared mean to MEAN_ERROR, (2 CV / MEAN_ERROR)^2, where CV is one replicate's in theory
+    assert zr.efficiency_design(zr.QUICK, "testing", beta_1=0.1) == (zr.QUICK.n, zr.QUICK.efficiency_reps)
+    n, reps = zr.efficiency_design(zr.FULL, "native", beta_1=1.0)
+    assert (n, reps) == (zr.FULL.n, zr.FULL.efficiency_reps)
+    n, reps = zr.efficiency_design(zr.FULL, "matched", beta_1=0.25)
+    assert n == int(np.ceil(100 / (0.0625 * 0.6)))  # 2667
+    n, reps = zr.efficiency_design(zr.FULL, "testing", beta_1=0.25)
+    # LOCO's split test at n = 2667: mean 0.0375, n Var = 2 (2 + Var((delta + eps)^2)) with
+    # Var((delta + eps)^2) = E delta^4 + 6 E delta^2 + 3 - (E delta^2 + 1)^2, delta ~ N(0, 0.0375)
+    m2 = 0.0375
+    n_var = 2 * (2 + 3 * m2**2 + 6 * m2 + 3 - (m2 + 1) ** 2)
+    cv = np.sqrt(n_var / n) / m2
+    assert reps == int(np.ceil((2 * cv / zr.MEAN_ERROR) ** 2))
+    assert zr.efficiency_design(zr.FULL, "testing", beta_1=0.01)[1] == zr.MAX_REPS
