@@ -166,3 +166,31 @@ def test_figures_are_written_with_fixed_margins(bench, tiny, tmp_path, monkeypat
         with Image.open(path) as image:
             width, height = image.size
         assert width > 300 and height > 300, (name, image.size)
+
+
+def test_independent_forest_gives_the_permuted_refit_its_own_stream(bench):
+    # The authors' full and refitted forests are two successive randomForest calls (independent streams).
+    # IndependentForest seeds each fit from random_state and the training rows: the same data and state
+    # give the same forest (repeatable, clone-safe), permuted rows or another state give another stream.
+    from sklearn.base import clone
+
+    from vimp import LOCO
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X.sum(axis=1) + 0.1 * rng.normal(size=60)
+    model = bench.IndependentForest(p=3, n_estimators=5, random_state=7)
+    a, b = clone(model).fit(X, y), clone(model).fit(X, y)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    seed = a.forest_.random_state
+    assert seed == b.forest_.random_state
+    permuted = X.copy()
+    permuted[:, 0] = permuted[rng.permutation(60), 0]
+    assert clone(model).fit(permuted, y).forest_.random_state != seed
+    assert clone(model).set_params(random_state=8).fit(X, y).forest_.random_state != seed
+    assert a.forest_.get_params()["min_samples_split"] == 4 and a.forest_.get_params()["max_features"] == 2
+    # LOCO's permute-and-refit through the wrapper: the refit's forest is seeded differently from the full one
+    loco = LOCO(model, refit="permute", random_state=0).fit(X, y)
+    full_seed = loco.fitters_[0].estimator_.forest_.random_state
+    refit_seed = loco.reduced_fitters_[0][0].estimator_.forest_.random_state
+    assert full_seed != refit_seed
