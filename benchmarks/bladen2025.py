@@ -349,9 +349,33 @@ def auxiliary(dgp, setting, seeds):
     return frame[["model", "estimator", "n", "p", "delta", "replicate", "value", "seed"]]
 
 
+def _ols_settings(settings, reps, store, resume):
+    """:func:`run_setting` of some OLS settings in one worker, on one BLAS thread (:func:`_threads_for`)."""
+    with _threads_for("ols", None):
+        return [run_setting(setting, "ols", reps, store=store, resume=resume) for setting in settings]
+
+
 def run_grid(settings, model="ols", reps=REPS, *, trees=RF_TREES, n_jobs=None, scheduler=None, store=None,
              resume=False, log=None):
-    """:func:`run_setting` over ``settings``; one long table."""
+    """:func:`run_setting` over ``settings``; one long table.
+
+    ``n_jobs`` spreads the *settings* of an OLS grid over joblib workers (a setting's 100 replicates are
+    tiny fits that the runner's compiled path takes in one pass: spreading them costs more than it
+    gains), and the *replicates* of a forest setting (seconds each), as :func:`vimp.simulation.monte_carlo`
+    does with ``scheduler``. Every setting draws from its own seed, so the table is the same for any
+    ``n_jobs``.
+    """
+    if model == "ols" and n_jobs not in (None, 1) and scheduler is None:
+        from joblib import Parallel, cpu_count, delayed
+
+        workers = cpu_count() if n_jobs < 0 else n_jobs
+        # balanced by cost (rows x features), dealt round-robin, several chunks a worker
+        order = sorted(settings, key=lambda s: s.n * s.p, reverse=True)
+        chunks = [order[k::4 * workers] for k in range(min(len(order), 4 * workers))]
+        parts = Parallel(n_jobs=workers)(delayed(_ols_settings)(chunk, reps, store, resume) for chunk in chunks)
+        by_label = {frame_setting.label: frame for chunk, frames in zip(chunks, parts)
+                    for frame_setting, frame in zip(chunk, frames)}
+        return pd.concat([by_label[setting.label] for setting in settings], ignore_index=True)
     frames = []
     for k, setting in enumerate(settings):
         start = time.perf_counter()
@@ -755,7 +779,9 @@ def parse_args(argv=None):
     parser.add_argument("--reps", type=_positive_int, default=None, help="replicates per setting")
     parser.add_argument("--trees", type=_positive_int, default=None,
                         help=f"trees per forest (default {RF_TREES}; --quick: {QUICK_RF['trees']})")
-    parser.add_argument("--n-jobs", type=_n_jobs, default=None, help="joblib workers over replicates")
+    parser.add_argument("--n-jobs", type=_n_jobs, default=None,
+                        help="joblib workers: over the settings of the OLS grid, over the replicates of a "
+                             "forest setting (-1: all cores)")
     parser.add_argument("--scheduler", default=None, help="a dask scheduler address, e.g. tcp://host:8786")
     parser.add_argument("--store", default=None,
                         help="a folder for one resumable SQLite store per setting and model")

@@ -194,3 +194,23 @@ def test_independent_forest_gives_the_permuted_refit_its_own_stream(bench):
     full_seed = loco.fitters_[0].estimator_.forest_.random_state
     refit_seed = loco.reduced_fitters_[0][0].estimator_.forest_.random_state
     assert full_seed != refit_seed
+
+
+def test_ols_grid_over_two_workers_is_the_serial_grid(bench, tiny):
+    # --n-jobs spreads the OLS grid's settings over joblib workers; every setting draws from its own seed,
+    # so the table (row order included) is the serial one, value for value.
+    import pandas as pd
+    try:  # joblib >= 1.5 pickles with the cloudpickle package, older versions with their vendored copy
+        import cloudpickle
+    except ImportError:  # pragma: no cover
+        from joblib.externals import cloudpickle
+
+    settings, replicates, _ = tiny
+    # the test loads the script by path (no importable name), so its functions go to the workers by value,
+    # as they do from `python benchmarks/bladen2025.py` (__main__)
+    cloudpickle.register_pickle_by_value(bench)
+    try:
+        parallel = bench.run_grid(settings, "ols", reps=100, n_jobs=2)
+    finally:
+        cloudpickle.unregister_pickle_by_value(bench)
+    pd.testing.assert_frame_equal(parallel, replicates)
