@@ -33,8 +33,9 @@ The study (arXiv:2510.00557; the authors' R code and stored output: github.com/K
   the replicate's seed and a hash of its training rows (:class:`IndependentForest`): the authors' full and
   permuted-refit forests are two successive ``randomForest`` calls, so they share no random numbers, while
   a learner cloned with one ``random_state`` would grow both forests from the same bootstrap samples and
-  feature draws (common random numbers), which narrows LOCO's spread (at n = 632, p = 12, delta = .88 over
-  20 replicates: sd 0.052 against 0.174 with independent forests; the authors' 0.112).
+  feature draws (common random numbers), which narrows LOCO's spread (at n = 632, p = 12, delta = .88 in
+  the committed grid runs of 10 replicates: sd 0.066 with one shared seed, 0.117 with independent forests;
+  the authors' 0.112).
 
 Theory (THEORY.md, section 1; :mod:`vimp.linear`): PaP ``sqrt(2 (1 + (p - 1) delta^2))``, LOCO ``(1 - delta)
 sqrt(1 + c)``, ``c = (2 delta + (p - 2) delta^2) / (1 - 4 delta + 2 p delta + (p^2 - 3 p + 3) delta^2)``; the
