@@ -389,6 +389,21 @@ def run_grid(settings, model="ols", reps=REPS, *, trees=RF_TREES, n_jobs=None, s
 
 
 # ------------------------------------------------------------------------------------------- summaries
+def merge_replicates(run, earlier, model="rf"):
+    """``run`` and the ``model`` replicates of ``earlier`` (a replicates CSV of this script) for every setting
+    that ``run`` does not hold: a few settings rerun with more replicates replace their earlier values."""
+    columns = ["model", "estimator", "n", "p", "delta", "replicate", "value", "seed"]
+    missing = sorted(set(columns) - set(earlier.columns))
+    if missing:
+        raise ValueError(f"--replicates: the CSV lacks the columns {missing} of a bladen2025_rf_replicates.csv")
+    earlier = earlier[earlier["model"] == model]
+    keys = ["n", "p", "delta"]
+    ran = set(map(tuple, run.loc[run["model"] == model, keys].drop_duplicates().itertuples(index=False)))
+    keep = [tuple(key) not in ran for key in earlier[keys].itertuples(index=False)]
+    merged = pd.concat([run, earlier.loc[keep, columns]], ignore_index=True)
+    return merged.sort_values(["model", "n", "p", "delta"], kind="stable", ignore_index=True)
+
+
 def _with_theory(replicates):
     out = replicates.copy()
     values = {}
@@ -512,7 +527,10 @@ def compare_authors(summary, authors):
     means over its standard error. ``within_5pct`` classifies the ratio against :data:`RF_TOLERANCE`:
     ``"yes"`` when ``|ratio - 1| <= 0.05``; ``"undecided"`` when it is farther but within 3 ``ratio_se``
     of the band (the Monte Carlo error does not allow a verdict); ``"no"`` when it is more than 3
-    ``ratio_se`` outside the band.
+    ``ratio_se`` outside the band. ``authors_allow`` says whether the authors' own Monte Carlo error allows
+    a verdict at all (issue 14: "where their Monte Carlo error allows"): their relative standard error
+    ``authors_mc_se / |authors_mean|`` times :data:`Z_LIMIT` fits inside the band. Where it does not, even
+    exact values of ours could not separate a 5% difference from their noise.
     """
     if authors is None:
         return pd.DataFrame()
@@ -530,10 +548,11 @@ def compare_authors(summary, authors):
         excess = np.abs(merged["ratio"] - 1.0) - RF_TOLERANCE
         merged["within_5pct"] = np.where(excess <= 0, "yes",
                                          np.where(excess <= Z_LIMIT * merged["ratio_se"], "undecided", "no"))
+        merged["authors_allow"] = Z_LIMIT * merged["authors_mc_se"] / merged["authors_mean"].abs() <= RF_TOLERANCE
     merged.loc[~np.isfinite(merged["ratio_se"]), "within_5pct"] = "undecided"
     return merged[keys + ["reps", "mean", "sd", "mc_se", "authors_reps", "authors_mean", "authors_sd",
-                          "authors_mc_se", "ratio", "ratio_se", "z_means", "within_5pct", "theory",
-                          "theory_adjusted"]]
+                          "authors_mc_se", "ratio", "ratio_se", "z_means", "within_5pct", "authors_allow",
+                          "theory", "theory_adjusted"]]
 
 
 def spread_ratio(comparison):
@@ -757,6 +776,28 @@ def _sizes(text):
     return values
 
 
+def _settings(text):
+    """``--settings``: comma-separated ``n:p:delta`` cells of the paper's grid, e.g. ``632:9:0,2000:3:0.66``."""
+    out = []
+    for part in (piece.strip() for piece in text.split(",")):
+        if not part:
+            continue
+        try:
+            n, p, delta = part.split(":")
+            setting = Setting(int(n), int(p), round(float(delta), 2))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated n:p:delta cells such as 632:9:0.44; "
+                                             f"got {part!r}") from None
+        if setting.n not in NS or setting.p not in PS or setting.delta not in DELTAS:
+            raise argparse.ArgumentTypeError(f"expected a cell of the paper's grid (n in {NS}, p in {PS}, delta in "
+                                             f"{DELTAS}); got {part!r}")
+        if setting not in out:
+            out.append(setting)
+    if not out:
+        raise argparse.ArgumentTypeError(f"expected at least one n:p:delta cell; got {text!r}")
+    return out
+
+
 def _n_jobs(text):
     try:
         value = int(text)
@@ -779,6 +820,13 @@ def parse_args(argv=None):
     parser.add_argument("--ns", type=_sizes, default=None,
                         help="only these sample sizes of the grid, comma-separated (e.g. 632,2000: the forest "
                              "settings compared with the authors' means)")
+    parser.add_argument("--settings", type=_settings, default=None,
+                        help="only these cells of the grid, comma-separated n:p:delta (e.g. 632:9:0,2000:3:0.66); "
+                             "with --replicates, to add replicates to a few cells of an earlier run")
+    parser.add_argument("--replicates", default=None,
+                        help="an earlier run's bladen2025_rf_replicates.csv: the forest replicates of every "
+                             "cell not run in this call are read from it (those run now replace theirs), so "
+                             "the tables cover both")
     parser.add_argument("--reps", type=_positive_int, default=None, help="replicates per setting")
     parser.add_argument("--trees", type=_positive_int, default=None,
                         help=f"trees per forest (default {RF_TREES}; --quick: {QUICK_RF['trees']})")
@@ -793,6 +841,9 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.resume and args.store is None:
         parser.error("--resume needs --store PATH")
+    if args.replicates is not None and (args.model == "ols" or not os.path.isfile(args.replicates)):
+        parser.error("--replicates needs --model rf or both and an existing CSV file (an earlier run's "
+                     f"bladen2025_rf_replicates.csv); got {args.replicates!r} with --model {args.model}")
     if args.store is not None and not os.path.isdir(args.store):
         parser.error(f"--store must be an existing folder (one SQLite file per setting goes there); "
                      f"got {args.store!r}")
@@ -845,6 +896,11 @@ def main(argv=None):
             trees = args.trees or spec["trees"]
         ns = spec["ns"] if args.ns is None else args.ns
         settings = grid(spec["deltas"], ns, spec["ps"])
+        if args.settings is not None:
+            settings = [s for s in settings if s in args.settings] if args.quick else \
+                [s for s in grid(DELTAS, ns, PS) if s in args.settings]
+            if not settings:
+                raise SystemExit(f"--settings: none of {[s.label for s in args.settings]} is in this run's grid")
         reps = args.reps or spec["reps"]
         print(f"{model}: {len(settings)} settings x {reps} replicates"
               + (f", {trees} trees" if model == "rf" else ""), flush=True)
@@ -859,6 +915,8 @@ def main(argv=None):
         print(f"{model}: {timings[model]:.1f} s ({time.process_time() - cpu:.1f} s CPU in this process)",
               flush=True)
     replicates = pd.concat(frames, ignore_index=True)
+    if args.replicates is not None:
+        replicates = merge_replicates(replicates, pd.read_csv(args.replicates))
     summary = summarise(replicates)
     pooled = pooled_errors(replicates)
     authors = load_authors()
@@ -910,6 +968,10 @@ def main(argv=None):
             verdicts = rf[rf["n"] >= 632].groupby("estimator")["within_5pct"].value_counts().unstack(fill_value=0)
             _print_table(verdicts.reset_index(), "Forest at n >= 632: within 5% of the authors' means "
                                                  "(undecided: the Monte Carlo error allows no verdict):")
+            allowed = rf[rf["n"] >= 632].groupby(["estimator", "authors_allow"])["within_5pct"].value_counts()
+            _print_table(allowed.unstack(fill_value=0).reset_index(),
+                         f"The same by authors_allow ({Z_LIMIT:g} of the authors' relative Monte Carlo SEs fit "
+                         f"inside the {RF_TOLERANCE:.0%} band: their error allows a verdict):")
     _print_table(spreads, "Spread of the replicates against the authors' stored replicates:")
     if not comparison.empty:
         written.append(out(tag + "authors") + ".csv")

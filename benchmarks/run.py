@@ -18,6 +18,15 @@ How a cell is measured:
   with it;
 * reported per method and setting: the median, min and max over rounds, and the median over rounds of the
   paired ratio default / one, flagged where default threads are more than 10 % slower;
+* the thread target judged per cell by a one-sided test of that median (:func:`threads_test`: the sign
+  test on the rounds' paired log ratios, ``scipy.stats.quantile_test``, with the distribution-free 95 %
+  bound of the median from order statistics): "within" where the median is shown to be at most 1.10
+  (p < 0.05), "slower" where it is shown to exceed it, "undecided" where the rounds are too few or too
+  noisy. The claim "no cell is more than 10 % slower" is the intersection of the cells' alternatives, so
+  the intersection-union test (Berger 1982, Technometrics 24, 295-300) asserts it at level 5 % when every
+  cell's own 5 % test says "within", with no correction for the number of cells. Five rounds give a bound no
+  sharper than the largest of five ratios (p >= 1/32): use ``--rounds 25`` or more, and ``--peers vimp``
+  to time only vimp's methods (the target is about vimp's thread policy);
 * memory (default threads) from a fresh process per (cell, method): ``python -m benchmarks memory ...`` makes
   the data, makes one warm-up call on a few rows, resets the peak (``/proc/self/clear_refs``), reads ``VmRSS``
   (the baseline), calls the method once and reports ``VmHWM`` minus the baseline (peak) and ``VmRSS`` minus the
@@ -43,6 +52,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from benchmarks._common import SPIN_PAUSE
 from benchmarks.peers import PEERS, Method, first_line, peer_status
 
@@ -50,6 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 SETTINGS = ("default", "one")
 SLOWER = 1.10  # default threads more than 10 % slower than one thread: flagged
+THREADS_ALPHA = 0.05  # level of the per-cell test of the thread target (threads_test)
 MEMORY_TIMEOUT = 1800  # seconds for one memory process
 
 
@@ -79,6 +91,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                      help="time with one other CPU-bound process running (python -c 'while True: pass', started "
                           "before the first cell and stopped after the last): a busy laptop; results go to "
                           "peers[_quick]_busy.{md,json}")
+    run.add_argument("--peers", default=None,
+                     help="comma-separated peers whose methods are timed (e.g. 'vimp' for the thread target; "
+                          "default: every method); ratios to a method left out show as -")
     run.add_argument("--output", type=Path, default=None, help="folder for the results (default benchmarks/results)")
     memory = sub.add_parser("memory", help="(internal) peak and kept memory of one method in this fresh process")
     memory.add_argument("--mode", choices=("quick", "full"), required=True)
@@ -98,6 +113,14 @@ def parse_args(argv=None) -> argparse.Namespace:
             parser.error(f"--rounds: expected at least {5 if args.mode == 'full' else 1}, got {args.rounds}")
         if args.memory is None:
             args.memory = "all" if args.mode == "full" else "targets"
+        if args.peers is not None:
+            from benchmarks.peers import PEERS
+
+            known = {"vimp", "loop", "numpy", *PEERS.values()}
+            peers = {k.strip() for k in args.peers.split(",") if k.strip()}
+            if not peers or not peers <= known:
+                parser.error(f"--peers: expected a comma-separated subset of {sorted(known)}, got {args.peers!r}")
+            args.peers = peers
     return args
 
 
@@ -119,12 +142,41 @@ def _summary(times):
             "times": times}
 
 
-def measure_cell(cell, rounds, settings=SETTINGS, log=print) -> list[dict[str, Any]]:
-    """Time every method of ``cell``: one row per method (status, per-setting summaries, paired ratio)."""
+def threads_test(paired, limit=SLOWER, alpha=THREADS_ALPHA) -> dict[str, Any] | None:
+    """One-sided tests of the median paired ratio default / one thread against ``limit``.
+
+    The sign test of the median of the rounds' log ratios (``scipy.stats.quantile_test``: distribution-free,
+    so a few rounds slowed by the machine move it no more than their count), both ways: ``p_within`` for
+    "the median is below ``limit``", ``p_slower`` for "it is above". ``upper`` and ``lower`` are the
+    one-sided ``1 - alpha`` bounds of the median ratio (order statistics of the ratios, the same test
+    inverted). ``verdict`` is ``"within"`` (``p_within < alpha``), ``"slower"`` (``p_slower < alpha``) or
+    ``"undecided"``; None without pairs.
+    """
+    from scipy import stats
+
+    ratios = np.asarray([r for r in paired if r is not None and np.isfinite(r) and r > 0], dtype=float)
+    if ratios.size == 0:
+        return None
+    logs, q = np.log(ratios), float(np.log(limit))
+    below = stats.quantile_test(logs, q=q, p=0.5, alternative="less")
+    above = stats.quantile_test(logs, q=q, p=0.5, alternative="greater")
+    upper = float(np.exp(below.confidence_interval(1 - alpha).high))
+    lower = float(np.exp(above.confidence_interval(1 - alpha).low))
+    p_within, p_slower = float(below.pvalue), float(above.pvalue)
+    verdict = "within" if p_within < alpha else "slower" if p_slower < alpha else "undecided"
+    return {"pairs": int(ratios.size), "limit": float(limit), "median": float(np.median(ratios)),
+            "upper": upper, "lower": lower, "p_within": p_within, "p_slower": p_slower, "verdict": verdict}
+
+
+def measure_cell(cell, rounds, settings=SETTINGS, log=print, peers=None) -> list[dict[str, Any]]:
+    """Time every method of ``cell`` (of ``peers`` only, when given): one row per method (status,
+    per-setting summaries, paired ratio and its :func:`threads_test`)."""
     from benchmarks._common import time_in_rounds
 
     rows, active = {}, {}
     for method in cell.methods:
+        if peers is not None and method.peer not in peers:
+            continue
         ok, status, _ = peer_status(method.requires)
         rows[method.label] = {"method": method.label, "peer": method.peer, "status": "ok" if ok else status,
                               "times": {s: [] for s in settings}, "by_round": {s: {} for s in settings}}
@@ -162,6 +214,8 @@ def measure_cell(cell, rounds, settings=SETTINGS, log=print) -> list[dict[str, A
                   for r in row["by_round"].get("default", {}) if r in row["by_round"].get("one", {})]
         row["default_over_one"] = statistics.median(paired) if paired else None
         row["slower_with_threads"] = bool(paired) and statistics.median(paired) > SLOWER
+        row["paired"] = paired
+        row["threads_test"] = threads_test(paired)
         del row["times"], row["by_round"]
         out.append(row)
     return out
@@ -257,11 +311,14 @@ def evaluate_ratios(cell, rows, settings=SETTINGS) -> list[dict[str, Any]]:
     out = []
     for ratio in cell.ratios:
         entry = {"name": ratio.name, "target": f"{ratio.op} {ratio.threshold:g}", "measure": ratio.measure}
-        if ratio.measure == "threads":  # the paired default / one-thread ratio of one method
+        if ratio.measure == "threads":  # the paired default / one-thread ratio of one method, tested
             row = by_label.get(ratio.numerator) or {}
-            value = row.get("default_over_one") if row.get("status") == "ok" else None
-            met = None if value is None else value <= ratio.threshold
-            entry["default"] = {"value": value, "met": met}
+            ok = row.get("status") == "ok"
+            value = row.get("default_over_one") if ok else None
+            test = threads_test(row["paired"], limit=ratio.threshold) if ok and row.get("paired") else None
+            # met: shown below the threshold at level THREADS_ALPHA; not met: shown above; None: undecided
+            met = None if test is None or test["verdict"] == "undecided" else test["verdict"] == "within"
+            entry["default"] = {"value": value, "met": met, "test": test}
             out.append(entry)
             continue
         for setting in (settings if ratio.measure == "time" else ("default",)):
@@ -336,6 +393,10 @@ def write_markdown(report) -> str:
                 for entry in cell["ratios"]:
                     d, o = entry.get("default", {}), entry.get("one", {})
                     met = "/".join({True: "yes", False: "NO", None: "–"}[x.get("met")] for x in (d, o) if x)
+                    test = d.get("test")
+                    if test is not None:  # a "threads" target: the one-sided test, not the point value
+                        met = (f"{ {'within': 'yes', 'slower': 'NO'}.get(test['verdict'], 'undecided')} "
+                               f"(95% bound {test['upper']:.3g}, {test['pairs']} pairs)")
                     lines.append(f"| {entry['name']} | {_fmt(d.get('value'))} | {_fmt(o.get('value'))} | "
                                  f"{entry['target']} | {met} |")
             lines.append("")
@@ -343,7 +404,36 @@ def write_markdown(report) -> str:
                for w in report["workloads"] for c in w["cells"] for r in c["rows"] if r["slower_with_threads"]]
     lines += ["## Cells where default threads are more than 10 % slower than one thread", ""]
     lines += [f"- {item}" for item in flagged] or ["- none"]
+    lines += _threads_section(report)
     return "\n".join(lines) + "\n"
+
+
+def _threads_section(report) -> list[str]:
+    """The thread target per vimp cell: :func:`threads_test` of its paired ratios, and the joint verdict."""
+    tested = [(w["key"], c["name"], r) for w in report["workloads"] for c in w["cells"] for r in c["rows"]
+              if r.get("peer") == "vimp" and r.get("status") == "ok" and r.get("threads_test")]
+    if not tested:
+        return []
+    alpha = f"{THREADS_ALPHA:g}"
+    lines = ["", f"## Thread target per vimp cell: is default / one thread at most {SLOWER:.2f}?", "",
+             "The sign test of the median paired ratio over the rounds (`scipy.stats.quantile_test` on the log "
+             f"ratios, one-sided, level {alpha}): *within* where the median is shown to be at most "
+             f"{SLOWER:.2f}, *slower* where it is shown to be above, *undecided* otherwise. *95% bound* is the "
+             "distribution-free upper bound of the median ratio from the order statistics. Every cell *within* "
+             f"asserts \"no vimp cell is more than {SLOWER - 1:.0%} slower\" at level {alpha} by the "
+             "intersection-union test (Berger 1982), with no correction for the number of cells.", "",
+             "| workload | cell | method | pairs | median | 95% bound | p (within) | verdict |",
+             "|---|---|---|---:|---:|---:|---:|---|"]
+    for key, cell, row in tested:
+        t = row["threads_test"]
+        lines.append(f"| {key} | {cell} | {row['method']} | {t['pairs']} | {t['median']:.3f} | {t['upper']:.3f} | "
+                     f"{t['p_within']:.2g} | {t['verdict']} |")
+    counts = {v: sum(r["threads_test"]["verdict"] == v for *_, r in tested) for v in ("within", "undecided", "slower")}
+    joint = ("met: every cell within" if counts["within"] == len(tested) else
+             "not met: some cell is shown slower" if counts["slower"] else "not shown: some cells undecided")
+    lines += ["", f"{len(tested)} vimp cells: {counts['within']} within, {counts['undecided']} undecided, "
+                  f"{counts['slower']} slower. Joint verdict (intersection-union, level {alpha}): **{joint}**."]
+    return lines
 
 
 def _peer_modules():
@@ -402,10 +492,12 @@ def _run_workloads(args, report, settings, workloads, log):
         cells = []
         for cell in workload.cells:
             log(f"  {cell.name}", flush=True)
-            rows = measure_cell(cell, args.rounds, settings, log=log)
+            rows = measure_cell(cell, args.rounds, settings, log=log, peers=getattr(args, "peers", None))
             wanted = {label for r in cell.ratios if r.measure in ("peak", "kept")
                       for label in (r.numerator, r.denominator)}
-            for method, row in zip(cell.methods, rows):
+            by_label = {method.label: method for method in cell.methods}
+            for row in rows:
+                method = by_label[row["method"]]
                 if row["status"] == "ok" and (args.memory == "all" or (args.memory == "targets" and method.label in wanted)):
                     row["memory"] = memory_in_subprocess(args.mode, workload.key, cell, method)
             cells.append({"name": cell.name, "rows": rows, "ratios": evaluate_ratios(cell, rows, settings)})

@@ -90,6 +90,12 @@ def test_authors_bundle_reads_in_their_order(bench):
     ["--n-jobs", "two"],
     ["--resume"],
     ["--store", "/nonexistent/folder/for/bladen"],
+    ["--settings", "632:9"],
+    ["--settings", "633:9:0"],
+    ["--settings", "632:9:0.5"],
+    ["--settings", ","],
+    ["--model", "ols", "--replicates", os.path.join(ROOT, "benchmarks", "results", "bladen2025_rf_replicates.csv")],
+    ["--model", "rf", "--replicates", "/nonexistent/replicates.csv"],
 ])
 def test_cli_rejects_bad_options(bench, argv, capsys):
     with pytest.raises(SystemExit) as info:
@@ -214,3 +220,46 @@ def test_ols_grid_over_two_workers_is_the_serial_grid(bench, tiny):
     finally:
         cloudpickle.unregister_pickle_by_value(bench)
     pd.testing.assert_frame_equal(parallel, replicates)
+
+
+def test_settings_option_reads_cells_of_the_grid(bench):
+    args = bench.parse_args(["--full", "--model", "rf", "--settings", "632:9:0, 2000:3:.66,632:9:0.00"])
+    assert args.settings == [bench.Setting(632, 9, 0.0), bench.Setting(2000, 3, 0.66)]  # duplicates dropped
+
+
+def test_merge_replicates_replaces_the_cells_run_again(bench):
+    import pandas as pd
+
+    def table(n, p, delta, reps, value):
+        return pd.DataFrame({"model": "rf", "estimator": "pap", "n": n, "p": p, "delta": delta,
+                             "replicate": range(reps), "value": value, "seed": range(reps)})
+
+    earlier = pd.concat([table(632, 3, 0.0, 10, 1.0), table(632, 3, 0.11, 10, 2.0), table(2000, 3, 0.0, 10, 3.0)])
+    earlier = pd.concat([earlier, table(632, 3, 0.0, 10, 9.0).assign(model="ols")])  # another model: ignored
+    run = table(632, 3, 0.11, 100, 5.0)  # one cell again, with 100 replicates
+    merged = bench.merge_replicates(run, earlier)
+    counts = merged.groupby(["n", "p", "delta"])["value"].agg(["count", "mean"])
+    assert counts.loc[(632, 3, 0.11)].tolist() == [100, 5.0]  # the new run's values only
+    assert counts.loc[(632, 3, 0.0)].tolist() == [10, 1.0] and counts.loc[(2000, 3, 0.0)].tolist() == [10, 3.0]
+    assert (merged["model"] == "rf").all() and list(merged["n"]) == sorted(merged["n"])  # the grid's order
+    with pytest.raises(ValueError, match="lacks the columns"):
+        bench.merge_replicates(run, earlier.drop(columns="seed"))
+
+
+def test_authors_allow_marks_where_their_error_allows_a_verdict(bench):
+    import pandas as pd
+
+    keys = {"model": "rf", "estimator": "pap", "n": 632, "p": 3}
+    summary = pd.DataFrame([dict(keys, delta=d, reps=10, mean=1.0, sd=0.1, mc_se=0.1 / np.sqrt(10), theory=1.0,
+                                 theory_adjusted=1.0) for d in (0.0, 0.11)])
+    # the authors' 100 replicates: sd 0.1 (relative SE 0.01: 3 x 0.01 inside 5%) and sd 0.2 (3 x 0.02 outside)
+    rng = np.random.default_rng(0)
+    rows = []
+    for delta, sd in ((0.0, 0.1), (0.11, 0.2)):
+        values = rng.standard_normal(100)
+        values = 1.0 + sd * (values - values.mean()) / values.std(ddof=1)
+        rows += [dict(keys, delta=delta, replicate=r, value=v) for r, v in enumerate(values)]
+    out = bench.compare_authors(summary, pd.DataFrame(rows))
+    assert out["authors_mc_se"].tolist() == pytest.approx([0.01, 0.02])
+    assert out["authors_allow"].tolist() == [True, False]
+    assert out["ratio"].tolist() == pytest.approx([1.0, 1.0]) and (out["within_5pct"] == "yes").all()

@@ -90,6 +90,9 @@ def _row(method, status="ok", default=0.2, one=0.1, ratio=None, memory=None):
                for s, t in (("default", default), ("one", one))}
     row = {"method": method, "peer": "p", "status": status, "summary": summary, "default_over_one": ratio,
            "slower_with_threads": ratio is not None and ratio > bench.SLOWER}
+    if ratio is not None:  # 25 rounds of the same paired ratio
+        row["paired"] = [ratio] * 25
+        row["threads_test"] = bench.threads_test(row["paired"])
     if memory is not None:
         row["memory"] = memory
     return row
@@ -109,8 +112,8 @@ def test_table_writer_marks_slow_threads_failures_and_targets():
     assert ratios[0]["one"] == {"value": pytest.approx(50.0), "met": True}
     assert ratios[1]["default"] == {"value": pytest.approx(2.5), "met": True} and "one" not in ratios[1]
     assert ratios[2]["default"] == {"value": None, "met": None}
-    assert ratios[3] == {"name": "slow: threads", "target": "<= 1", "measure": "threads",
-                         "default": {"value": pytest.approx(2.0), "met": False}}
+    assert ratios[3]["default"]["value"] == pytest.approx(2.0) and ratios[3]["default"]["met"] is False
+    assert ratios[3]["default"]["test"]["verdict"] == "slower"  # 25 of 25 ratios above 1: shown slower
     report = {"mode": "quick", "started": "2026-01-01 00:00:00", "command": "python -m benchmarks run --quick",
               "rounds": 1, "machine": {"cpu_count": 2, "load_average_at_start": [1.0, 1.0, 1.0]},
               "workloads": [{"key": "W9", "title": "a test", "cells": [
@@ -121,8 +124,51 @@ def test_table_writer_marks_slow_threads_failures_and_targets():
     assert "| fast | p | 0.01 | 0.01 | 1 | 12.5 | 1 | ok |" in text
     assert "not installed: ModuleNotFoundError: No module named 'gone'" in text
     assert "| slow / fast | 100 | 50 | >= 50 | yes/yes |" in text
-    assert "| slow: threads | 2 | – | <= 1 | NO |" in text
+    assert "| slow: threads | 2 | – | <= 1 | NO (95% bound 2, 25 pairs) |" in text
     assert "- W9 n=1 p=1: slow (2.00)" in text
+    assert "## Thread target per vimp cell" not in text  # no vimp rows in this report
+    for row in rows:
+        row["peer"] = "vimp"
+    text = bench.write_markdown(report)
+    assert "| W9 | n=1 p=1 | fast | 25 | 1.000 | 1.000 |" in text and "| within |" in text
+    assert "| W9 | n=1 p=1 | slow | 25 | 2.000 | 2.000 |" in text and "| slower |" in text
+    assert "2 vimp cells: 1 within, 0 undecided, 1 slower" in text and "**not met: some cell is shown slower**" in text
+
+
+# ----------------------------------------------------------------------------- the thread target's test
+def test_threads_test_is_the_sign_test_of_the_median():
+    from scipy import stats
+
+    # 25 rounds, 7 ratios above the limit: p (within) = P(Bin(25, 1/2) <= 7), the one-sided sign test
+    ratios = [1.2] * 7 + [1.0] * 18
+    test = bench.threads_test(ratios, limit=1.1)
+    assert test["pairs"] == 25 and test["verdict"] == "within"
+    assert test["p_within"] == pytest.approx(stats.binom.cdf(7, 25, 0.5), rel=1e-12)
+    assert test["p_slower"] == pytest.approx(stats.binom.sf(6, 25, 0.5), rel=1e-12)  # P(Bin >= 7) of 7 above
+    # the 95% upper bound of the median is an order statistic: the smallest x_(k) with P(Bin(25, 1/2) < k) >= 0.95
+    k = int(np.argmax(stats.binom.cdf(np.arange(26) - 1, 25, 0.5) >= 0.95))
+    assert test["upper"] == pytest.approx(sorted(ratios)[k - 1])
+    # all above: shown slower; five rounds show "within" only when all five are below (p = 1/32), four never
+    assert bench.threads_test([1.3] * 25)["verdict"] == "slower"
+    five = bench.threads_test([1.0] * 5)
+    assert five["p_within"] == pytest.approx(1 / 32) and five["verdict"] == "within"
+    four = bench.threads_test([1.0] * 4)
+    assert four["p_within"] == pytest.approx(1 / 16) and four["verdict"] == "undecided"
+    assert bench.threads_test([]) is None and bench.threads_test([float("nan")]) is None
+
+
+def test_peers_option_times_only_those_peers():
+    args = bench.parse_args(["run", "--quick", "--peers", "vimp, numpy"])
+    assert args.peers == {"vimp", "numpy"}
+    cell = Cell("tiny", lambda: equicorrelated(400, 3), [Method("a", "numpy", _fine), Method("b", "somepeer", _fine)])
+    rows = bench.measure_cell(cell, 1, log=lambda *a, **k: None, peers={"numpy"})
+    assert [row["method"] for row in rows] == ["a"]
+
+
+def test_peers_option_refuses_unknown_names(capsys):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["run", "--quick", "--peers", "vimp,nosuchpeer"])
+    assert "--peers" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- one tiny workload
