@@ -56,6 +56,9 @@ Usage::
                                                          # the forest grid: overnight or on a cluster
     python benchmarks/bladen2025.py --full --model rf --ns 632,2000 --reps 10 --n-jobs 2 --store runs/
                                                          # the settings compared with the authors' means
+    python benchmarks/bladen2025.py --full --model rf --settings 632:9:0,2000:3:0.66 --reps 100 --n-jobs 2 \
+        --replicates benchmarks/results/bladen2025_rf_replicates.csv
+                                                         # more replicates of a few cells; the rest from the CSV
 
 Writes ``benchmarks/results/bladen2025_*.csv`` and ``.png`` (``*_quick.*`` for ``--quick``) and prints a
 headline table against the paper's closed forms.

@@ -5,6 +5,8 @@ Usage (from the repository root)::
     python -m benchmarks run --quick      # small sizes, 2 rounds: results/peers_quick.{md,json} (git-ignored)
     python -m benchmarks run --full       # the issue's sizes, 5 rounds: results/peers.{md,json}
     python -m benchmarks run --quick --workloads W1,W4 --memory none
+    python -m benchmarks run --full --peers vimp --rounds 25 --memory none   # the thread target, stage 1
+    python -m benchmarks verdict STAGE1.json STAGE2.json   # the thread target over stages (combine_stages)
 
 How a cell is measured:
 
@@ -94,7 +96,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     run.add_argument("--peers", default=None,
                      help="comma-separated peers whose methods are timed (e.g. 'vimp' for the thread target; "
                           "default: every method); ratios to a method left out show as -")
+    run.add_argument("--methods", default=None,
+                     help="'|'-separated method labels to time (labels contain commas), e.g. "
+                          "'vimp LOCO|vimp GCM (cv=5)' (default: every method of --peers)")
+    run.add_argument("--cells", default=None,
+                     help="comma-separated cells as WORKLOAD/CELL, e.g. 'W1/n=10000 p=50,W5/n=10000 p=10' (default: "
+                          "every cell of the chosen workloads): a later stage of the thread test (verdict)")
     run.add_argument("--output", type=Path, default=None, help="folder for the results (default benchmarks/results)")
+    verdict = sub.add_parser("verdict", help="the thread target over one or more runs' JSON (stages of one test)")
+    verdict.add_argument("reports", nargs="+",
+                         help="peers*.json of the runs, one stage each in the order they ran; 'A.json+B.json' makes "
+                              "runs of disjoint rows one stage")
+    verdict.add_argument("--alpha", type=float, default=THREADS_ALPHA,
+                         help=f"level of the joint claim (default {THREADS_ALPHA:g}), split equally over the runs")
+    verdict.add_argument("--output", type=Path, default=None, help="a Markdown file for the verdict (default: print)")
     memory = sub.add_parser("memory", help="(internal) peak and kept memory of one method in this fresh process")
     memory.add_argument("--mode", choices=("quick", "full"), required=True)
     memory.add_argument("--workload", required=True)
@@ -121,6 +136,24 @@ def parse_args(argv=None) -> argparse.Namespace:
             if not peers or not peers <= known:
                 parser.error(f"--peers: expected a comma-separated subset of {sorted(known)}, got {args.peers!r}")
             args.peers = peers
+        if args.methods is not None:
+            args.methods = {part.strip() for part in args.methods.split("|") if part.strip()}
+            if not args.methods:
+                parser.error("--methods: expected '|'-separated method labels")
+        if args.cells is not None:
+            cells = {part.strip() for part in args.cells.split(",") if part.strip()}
+            bad = sorted(c for c in cells if "/" not in c or c.split("/", 1)[0].upper() not in args.workloads)
+            if not cells or bad:
+                parser.error(f"--cells: expected WORKLOAD/CELL items of the chosen workloads (e.g. 'W1/n=10000 p=50'), "
+                             f"got {args.cells!r}")
+            args.cells = {(c.split("/", 1)[0].upper(), c.split("/", 1)[1].strip()) for c in cells}
+    elif args.command == "verdict":
+        if not 0 < args.alpha < 1:
+            parser.error(f"--alpha: expected a level in (0, 1), got {args.alpha}")
+        args.reports = [[Path(part) for part in stage.split("+") if part] for stage in args.reports]
+        missing = [str(p) for stage in args.reports for p in stage if not p.is_file()]
+        if missing or not all(args.reports):
+            parser.error(f"reports: expected the JSON files of runs, missing {missing}")
     return args
 
 
@@ -168,14 +201,15 @@ def threads_test(paired, limit=SLOWER, alpha=THREADS_ALPHA) -> dict[str, Any] | 
             "upper": upper, "lower": lower, "p_within": p_within, "p_slower": p_slower, "verdict": verdict}
 
 
-def measure_cell(cell, rounds, settings=SETTINGS, log=print, peers=None) -> list[dict[str, Any]]:
-    """Time every method of ``cell`` (of ``peers`` only, when given): one row per method (status,
+def measure_cell(cell, rounds, settings=SETTINGS, log=print, peers=None, methods=None) -> list[dict[str, Any]]:
+    """Time every method of ``cell`` (of ``peers`` and with the labels ``methods`` only, when given): one
+    row per method (status,
     per-setting summaries, paired ratio and its :func:`threads_test`)."""
     from benchmarks._common import time_in_rounds
 
     rows, active = {}, {}
     for method in cell.methods:
-        if peers is not None and method.peer not in peers:
+        if (peers is not None and method.peer not in peers) or (methods is not None and method.label not in methods):
             continue
         ok, status, _ = peer_status(method.requires)
         rows[method.label] = {"method": method.label, "peer": method.peer, "status": "ok" if ok else status,
@@ -436,6 +470,88 @@ def _threads_section(report) -> list[str]:
     return lines
 
 
+# ----------------------------------------------------------------------------- the thread target over stages
+def _thread_limits(cell):
+    """The limits that ``cell``'s vimp rows are tested against: 1.10 for every row, and a row's own
+    "threads" target (e.g. 1.0, "at least as fast", at W5's largest n)."""
+    limits = {}
+    for entry in cell.get("ratios", []):
+        if entry.get("measure") == "threads":
+            label = entry["name"].split(":")[0]
+            limits[label] = float(entry["target"].split()[-1])
+    return limits
+
+
+def combine_stages(reports, alpha=THREADS_ALPHA) -> list[dict[str, Any]]:
+    """The thread test of every vimp row over runs that are stages of one test.
+
+    Each run's rows are tested on their own pairs (pairs are never pooled across runs) at level
+    ``alpha / len(reports)``: by Bonferroni a row's claim ("within" or "slower") errs with probability at
+    most ``alpha`` however the stages were chosen, so a later stage may time only the rows an earlier one
+    left undecided. A row is "within" if some stage shows it within, "slower" if some stage shows it
+    slower, "conflict" if both, "undecided" otherwise. Rows with a "threads" target (at least as fast)
+    get a second entry tested against that target's threshold.
+    """
+    stages = [stage if isinstance(stage, list) else [stage] for stage in reports]
+    level = alpha / len(stages)
+    entries = {}
+    for stage, report in ((s, r) for s, group in enumerate(stages) for r in group):
+        for workload in report["workloads"]:
+            for cell in workload["cells"]:
+                limits = _thread_limits(cell)
+                for row in cell["rows"]:
+                    if row.get("peer") != "vimp" or row.get("status") != "ok" or not row.get("paired"):
+                        continue
+                    for limit in sorted({SLOWER, limits.get(row["method"], SLOWER)}, reverse=True):
+                        key = (workload["key"], cell["name"], row["method"], limit)
+                        test = threads_test(row["paired"], limit=limit, alpha=level)
+                        entry = entries.setdefault(key, {"workload": key[0], "cell": key[1], "method": key[2],
+                                                         "limit": limit, "stages": {}})
+                        if stage in entry["stages"]:
+                            raise ValueError(f"stage {stage + 1} times {key[2]!r} of {key[0]} {key[1]} in two runs: "
+                                             "the runs of one stage must time disjoint rows")
+                        entry["stages"][stage] = test
+    out = []
+    for entry in entries.values():
+        verdicts = {t["verdict"] for t in entry["stages"].values()}
+        entry["verdict"] = ("conflict" if {"within", "slower"} <= verdicts else "within" if "within" in verdicts
+                            else "slower" if "slower" in verdicts else "undecided")
+        out.append(entry)
+    return out
+
+
+def verdict_markdown(entries, names, alpha) -> str:
+    """:func:`combine_stages` as Markdown: a row per (cell, method, limit), a column per stage, the joint verdict."""
+    k = len(names)
+    lines = [f"# The thread target over {k} stage{'s' if k > 1 else ''}", "",
+             f"Runs (stages, in order): {', '.join(f'`{n}`' for n in names)}. Each stage's rows are tested on their "
+             f"own pairs at level {alpha:g} / {k} = {alpha / k:.3g} (Bonferroni over the stages; pairs are never "
+             "pooled): the sign test of the median paired ratio default / one thread "
+             "(`scipy.stats.quantile_test` on the log ratios). A row is *within* if some stage shows its median "
+             "at most the limit, *slower* if some stage shows it above. Every row *within* asserts the target "
+             f"for all rows at level {alpha:g} (intersection-union test, Berger 1982).", "",
+             "| workload | cell | method | limit | " + " | ".join(f"stage {s + 1}: pairs, median, bound, p"
+                                                          for s in range(k)) + " | verdict |",
+             "|---|---|---|---:|" + "---|" * k + "---|"]
+    for e in entries:
+        cols = []
+        for s in range(k):
+            t = e["stages"].get(s)
+            cols.append("–" if t is None else f"{t['pairs']}, {t['median']:.3f}, {t['upper']:.3f}, {t['p_within']:.2g}")
+        lines.append(f"| {e['workload']} | {e['cell']} | {e['method']} | {e['limit']:.2f} | " + " | ".join(cols)
+                     + f" | {e['verdict']} |")
+    for limit, title in ((SLOWER, f"at most {SLOWER - 1:.0%} slower"), (1.0, "at least as fast")):
+        part = [e for e in entries if e["limit"] == limit]
+        if not part:
+            continue
+        counts = {v: sum(e["verdict"] == v for e in part) for v in ("within", "undecided", "slower", "conflict")}
+        joint = ("met" if counts["within"] == len(part) else
+                 "not met" if counts["slower"] else "not shown")
+        lines += ["", f"**{title}** ({len(part)} rows): {counts['within']} within, {counts['undecided']} undecided, "
+                      f"{counts['slower']} slower, {counts['conflict']} conflicting: **{joint}** at level {alpha:g}."]
+    return "\n".join(lines) + "\n"
+
+
 def _peer_modules():
     modules = {}
     for module, name in PEERS.items():
@@ -490,9 +606,13 @@ def _run_workloads(args, report, settings, workloads, log):
             continue
         log(f"{workload.key}: {workload.title}", flush=True)
         cells = []
+        chosen = getattr(args, "cells", None)
         for cell in workload.cells:
+            if chosen is not None and (workload.key, cell.name) not in chosen:
+                continue
             log(f"  {cell.name}", flush=True)
-            rows = measure_cell(cell, args.rounds, settings, log=log, peers=getattr(args, "peers", None))
+            rows = measure_cell(cell, args.rounds, settings, log=log, peers=getattr(args, "peers", None),
+                                methods=getattr(args, "methods", None))
             wanted = {label for r in cell.ratios if r.measure in ("peak", "kept")
                       for label in (r.numerator, r.denominator)}
             by_label = {method.label: method for method in cell.methods}
@@ -510,6 +630,21 @@ def main(argv=None) -> int:
     if args.command == "memory":
         cell, method = _find(args.mode, args.workload, args.cell, args.method)
         print(json.dumps(memory_of(cell, method)), flush=True)
+        return 0
+    if args.command == "verdict":
+        reports = [[json.loads(path.read_text(encoding="utf-8")) for path in stage] for stage in args.reports]
+        names = [" + ".join(str(path) for path in stage) for stage in args.reports]
+        try:
+            entries = combine_stages(reports, args.alpha)
+        except ValueError as exc:
+            print(f"python -m benchmarks verdict: error: {exc}", file=sys.stderr)
+            return 2
+        text = verdict_markdown(entries, names, args.alpha)
+        if args.output is None:
+            print(text, end="")
+        else:
+            args.output.write_text(text, encoding="utf-8")
+            print(f"written: {args.output}")
         return 0
     started = time.perf_counter()
     report = run(args)

@@ -206,3 +206,71 @@ def test_busy_option_runs_one_other_process_and_says_so():
               "rounds": 1, "machine": {}, "workloads": [], "busy": True}
     assert "Busy machine (`--busy`)" in bench.write_markdown(report)
     assert "Busy machine" not in bench.write_markdown({**report, "busy": False})
+
+
+# ----------------------------------------------------------------------------- the thread target over stages
+def _report(rows, ratios=()):
+    return {"workloads": [{"key": "W5", "cells": [{"name": "n=1", "ratios": list(ratios), "rows": [
+        {"method": m, "peer": "vimp", "status": "ok", "paired": paired} for m, paired in rows]}]}]}
+
+
+def test_combine_stages_splits_the_level_and_never_pools_pairs():
+    # 8 of 8 ratios below 1.10: p = 1/256 in one stage; 5 of 5 below: p = 1/32, within at 0.05 but not at 0.025
+    five = [1.0] * 5
+    one = bench.combine_stages([_report([("a", five)])], alpha=0.05)
+    assert [(e["method"], e["verdict"]) for e in one] == [("a", "within")]
+    two = bench.combine_stages([_report([("a", five)]), _report([("b", [1.0] * 8)])], alpha=0.05)
+    verdicts = {e["method"]: e["verdict"] for e in two}
+    assert verdicts == {"a": "undecided", "b": "within"}  # a's stage 1 at 0.025: 1/32 is not enough
+    assert two[0]["stages"][0]["p_within"] == pytest.approx(1 / 32)
+    # the same row in two stages: tested apart (4 + 4 pairs would give 1/256 pooled, each alone 1/16: undecided)
+    apart = bench.combine_stages([_report([("a", [1.0] * 4)]), _report([("a", [1.0] * 4)])], alpha=0.05)
+    assert apart[0]["verdict"] == "undecided" and sorted(apart[0]["stages"]) == [0, 1]
+    # within in one stage and slower in the other: a conflict, never "within"
+    both = bench.combine_stages([_report([("a", [1.0] * 8)]), _report([("a", [1.5] * 8)])], alpha=0.05)
+    assert both[0]["verdict"] == "conflict"
+    # runs of one stage ('+') must time disjoint rows
+    stage = bench.combine_stages([[_report([("a", [1.0] * 8)]), _report([("b", [1.0] * 8)])]], alpha=0.05)
+    assert {e["method"] for e in stage} == {"a", "b"}
+    with pytest.raises(ValueError, match="disjoint"):
+        bench.combine_stages([[_report([("a", [1.0] * 8)]), _report([("a", [1.0] * 8)])]])
+
+
+def test_combine_stages_tests_a_threads_target_at_its_own_limit():
+    ratios = [{"name": "a: default / one thread (at least as fast)", "measure": "threads", "target": "<= 1"}]
+    entries = bench.combine_stages([_report([("a", [1.05] * 8)], ratios)])
+    by_limit = {e["limit"]: e["verdict"] for e in entries}
+    assert by_limit == {1.1: "within", 1.0: "slower"}
+    text = bench.verdict_markdown(entries, ["x.json"], 0.05)
+    assert "**at most 10% slower** (1 rows): 1 within" in text and "**at least as fast** (1 rows): 0 within" in text
+    assert "**not met** at level 0.05" in text
+
+
+def test_verdict_command_reads_runs_and_refuses_overlapping_stage(tmp_path, capsys):
+    import json
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(_report([("x", [1.0] * 8)])))
+    b.write_text(json.dumps(_report([("y", [1.2] * 8)])))
+    out = tmp_path / "verdict.md"
+    assert bench.main(["verdict", str(a), str(b), "--output", str(out)]) == 0
+    text = out.read_text()
+    assert "Runs (stages, in order)" in text and "| W5 | n=1 | x | 1.10 | 8, 1.000, 1.000, 0.0039 | – | within |" in text
+    assert "| W5 | n=1 | y | 1.10 | – | 8, 1.200, 1.200, 1 | slower |" in text
+    assert bench.main(["verdict", f"{a}+{a}"]) == 2
+    assert "disjoint" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.parse_args(["verdict", str(tmp_path / "missing.json")])
+
+
+def test_cells_and_methods_options_choose_rows():
+    args = bench.parse_args(["run", "--full", "--workloads", "W1,W5", "--cells", "W1/n=10000 p=50, w5/n=10000 p=10",
+                             "--methods", "vimp LOCO|vimp PaP (10 perms, shared)"])
+    assert args.cells == {("W1", "n=10000 p=50"), ("W5", "n=10000 p=10")}
+    assert args.methods == {"vimp LOCO", "vimp PaP (10 perms, shared)"}
+    cell = Cell("tiny", lambda: equicorrelated(400, 3), [Method("a", "numpy", _fine), Method("b, c", "numpy", _fine)])
+    rows = bench.measure_cell(cell, 1, log=lambda *a, **k: None, methods={"b, c"})
+    assert [row["method"] for row in rows] == ["b, c"]
+    for bad in (["--cells", "W2/n=1"], ["--cells", "n=10000 p=50"], ["--methods", "|"]):
+        with pytest.raises(SystemExit):
+            bench.parse_args(["run", "--full", "--workloads", "W1"] + bad)
