@@ -900,8 +900,7 @@ def main(argv=None):
         ns = spec["ns"] if args.ns is None else args.ns
         settings = grid(spec["deltas"], ns, spec["ps"])
         if args.settings is not None:
-            settings = [s for s in settings if s in args.settings] if args.quick else \
-                [s for s in grid(DELTAS, ns, PS) if s in args.settings]
+            settings = [s for s in settings if s in args.settings]
             if not settings:
                 raise SystemExit(f"--settings: none of {[s.label for s in args.settings]} is in this run's grid")
         reps = args.reps or spec["reps"]

@@ -203,8 +203,7 @@ def threads_test(paired, limit=SLOWER, alpha=THREADS_ALPHA) -> dict[str, Any] | 
 
 def measure_cell(cell, rounds, settings=SETTINGS, log=print, peers=None, methods=None) -> list[dict[str, Any]]:
     """Time every method of ``cell`` (of ``peers`` and with the labels ``methods`` only, when given): one
-    row per method (status,
-    per-setting summaries, paired ratio and its :func:`threads_test`)."""
+    row per method (status, per-setting summaries, paired ratio and its :func:`threads_test`)."""
     from benchmarks._common import time_in_rounds
 
     rows, active = {}, {}
