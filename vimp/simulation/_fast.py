@@ -95,13 +95,15 @@ from .._split import (
 from .._test_choice import resolve_test
 from .._validation import MIN_EVALUATION_ROWS
 from ._dgp import BladenDesign, EquicorrelatedLinear, LinearGaussian
+from ._runner import SHIPPED_METHODS
 
 __all__ = ["frame", "plan", "run_chunk"]
 
 _DGPS = (LinearGaussian, EquicorrelatedLinear, BladenDesign)
-#: The methods of the estimator classes as vimp ships them: a class whose methods were replaced (an
-#: instrumented or patched estimator) takes the generic path, which runs whatever is there.
-_ORIGINAL = {cls: (cls.fit, cls.importance) for cls in (PermutationImportance, LOCO, GCM)}
+#: The methods of the estimator classes as vimp ships them (taken when :mod:`vimp.simulation` is
+#: imported, not when this module first is): a class whose methods were replaced (an instrumented or
+#: patched estimator) takes the generic path, which runs whatever is there.
+_ORIGINAL = SHIPPED_METHODS
 #: GCM replicates whose nuisance check comes within this factor of ``NUISANCE_ALPHA`` go to the generic
 #: path (which then warns, or not, as it does).
 _NUISANCE_MARGIN = 2.0

@@ -202,39 +202,68 @@ def _prepare(template, seed, name, validation, groups, learner_keys):
     return est
 
 
+#: ``fit`` and ``importance`` of the estimator classes as vimp ships them, taken when this module is
+#: imported (with :mod:`vimp.simulation`). The fast path (:mod:`._fast`, imported at the first run) covers
+#: only these: one whose methods were replaced by then (an instrumented or patched estimator) takes
+#: the generic path. Taken here rather than when ``_fast`` is first imported, which may come after a patch.
+SHIPPED_METHODS = {cls: (cls.fit, cls.importance) for cls in (PermutationImportance, LOCO, GCM)}
+
 _record_lock = threading.Lock()
-_record_state = {"users": 0, "saved": None}
+#: ``users``: recorders open in any thread; ``show``: the ``warnings._showwarnmsg`` replaced by the router;
+#: ``lists``: the filter lists that hold the recorders' "always" entry (see :func:`_recording_warnings`).
+_record_state = {"users": 0, "show": None, "lists": []}
 _record_local = threading.local()
+#: The recorders' own filter entry ("always" for every warning), removed by identity at the end.
+_ALWAYS = ("always", None, Warning, None, 0)
 
 
-def _route_warning(message, category, filename, lineno, file=None, line=None):
-    """``warnings.showwarning`` while replicates run: to the calling thread's recorder, if it has one."""
+def _route_warning(msg):
+    """``warnings._showwarnmsg`` while replicates run: to the calling thread's recorder, if it has one."""
     records = getattr(_record_local, "records", None)
     if records is not None:
-        records.append((category, str(message)))
+        records.append((msg.category, str(msg.message)))
         return
-    saved = _record_state["saved"]
-    show = saved[1] if saved is not None else warnings._showwarning_orig
-    show(message, category, filename, lineno, file, line)
+    show = _record_state["show"]
+    (show if show is not None else warnings._showwarnmsg_impl)(msg)
+
+
+def _ensure_always():
+    """Put the recorders' "always" entry first in the current filter list (under the lock)."""
+    filters = warnings.filters
+    if not (filters and filters[0] is _ALWAYS):
+        filters.insert(0, _ALWAYS)
+        if not any(held is filters for held in _record_state["lists"]):
+            _record_state["lists"].append(filters)
+        warnings._filters_mutated()
 
 
 @contextlib.contextmanager
 def _recording_warnings():
     """Record the warnings raised in this thread, as ``(category, message)`` pairs.
 
-    ``warnings.catch_warnings`` is not thread-safe (each use saves and restores the process-wide filters,
-    so overlapping uses in threads can leave a recorder installed for good); here the first of the
-    overlapping users installs one "always" filter and a router of ``showwarning`` that sends each
-    thread's warnings to its own list, and the last restores what was there. Warnings of other threads
-    meanwhile pass through to the previous ``showwarning``.
+    ``warnings.catch_warnings`` is not thread-safe: each use saves the process-wide filter list and
+    ``warnings.showwarning`` on entry and puts them back on exit, so a use in another thread (scikit-learn's
+    ``check_array`` enters one on every call) that overlaps a recorder can undo it, or put it back after
+    it ended. So the recorders route through ``warnings._showwarnmsg``, the hook that ``warnings.warn``
+    calls and ``catch_warnings`` leaves alone: the first recorder replaces it with a router that sends
+    each thread's warnings to that thread's list and every other thread's to the hook it replaced (so
+    another thread's ``catch_warnings(record=True)`` or ``showwarning`` still gets them), and the last
+    restores it. Each recorder (re)inserts one "always" filter entry of its own at the front of the
+    current filter list, where another thread's ``catch_warnings`` may have swapped the list, and the
+    last removes that entry, by identity, from every list it was put in: a list that a ``catch_warnings``
+    still open elsewhere will put back then holds no trace of it, and the user's own filters are never
+    touched. What no recorder can prevent (the filters are process-wide): where a
+    ``catch_warnings`` entered in another thread before the first recorder started ends while one
+    records, it puts back a list without the entry, and until the next recorder starts that thread's
+    warnings follow the process's filters (by default, a warning is then recorded once per place).
     """
     records = []
     with _record_lock:
         if _record_state["users"] == 0:
-            _record_state["saved"] = (list(warnings.filters), warnings.showwarning)
-            warnings.simplefilter("always")
-            warnings.showwarning = _route_warning
+            _record_state["show"] = warnings._showwarnmsg
+            warnings._showwarnmsg = _route_warning
         _record_state["users"] += 1
+        _ensure_always()
     previous = getattr(_record_local, "records", None)
     _record_local.records = records
     try:
@@ -244,11 +273,14 @@ def _recording_warnings():
         with _record_lock:
             _record_state["users"] -= 1
             if _record_state["users"] == 0:
-                filters, show = _record_state["saved"]
-                warnings.filters[:] = filters
+                for filters in _record_state["lists"] + [warnings.filters]:
+                    for k in range(len(filters) - 1, -1, -1):
+                        if filters[k] is _ALWAYS:
+                            del filters[k]
+                _record_state["lists"] = []
                 warnings._filters_mutated()
-                warnings.showwarning = show
-                _record_state["saved"] = None
+                warnings._showwarnmsg = _record_state["show"]
+                _record_state["show"] = None
 
 
 def _draw(dgp, n, rng):
