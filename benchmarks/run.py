@@ -109,6 +109,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                               "runs of disjoint rows one stage")
     verdict.add_argument("--alpha", type=float, default=THREADS_ALPHA,
                          help=f"level of the joint claim (default {THREADS_ALPHA:g}), split equally over the runs")
+    verdict.add_argument("--spending", choices=("equal", "halving"), default="equal",
+                         help="levels of the stages: alpha / stages each (equal, for a number of stages fixed in "
+                              "advance) or alpha / 2, alpha / 4, ... (halving: stages may be added later)")
     verdict.add_argument("--output", type=Path, default=None, help="a Markdown file for the verdict (default: print)")
     memory = sub.add_parser("memory", help="(internal) peak and kept memory of one method in this fresh process")
     memory.add_argument("--mode", choices=("quick", "full"), required=True)
@@ -481,18 +484,31 @@ def _thread_limits(cell):
     return limits
 
 
-def combine_stages(reports, alpha=THREADS_ALPHA) -> list[dict[str, Any]]:
+def stage_levels(stages, alpha=THREADS_ALPHA, spending="equal") -> list[float]:
+    """The level of each of ``stages`` stages: ``alpha / stages`` each (``"equal"``: Bonferroni, for a number
+    of stages fixed before the first ran), or ``alpha / 2**k`` for stage ``k = 1, 2, ...`` (``"halving"``:
+    the levels sum to less than ``alpha`` however many stages follow, so a stage may be added after the
+    earlier ones were seen, and no earlier stage's level changes when it is)."""
+    if spending == "equal":
+        return [alpha / stages] * stages
+    if spending == "halving":
+        return [alpha / 2 ** (k + 1) for k in range(stages)]
+    raise ValueError(f"spending: expected 'equal' or 'halving', got {spending!r}")
+
+
+def combine_stages(reports, alpha=THREADS_ALPHA, spending="equal") -> list[dict[str, Any]]:
     """The thread test of every vimp row over runs that are stages of one test.
 
-    Each run's rows are tested on their own pairs (pairs are never pooled across runs) at level
-    ``alpha / len(reports)``: by Bonferroni a row's claim ("within" or "slower") errs with probability at
-    most ``alpha`` however the stages were chosen, so a later stage may time only the rows an earlier one
-    left undecided. A row is "within" if some stage shows it within, "slower" if some stage shows it
-    slower, "conflict" if both, "undecided" otherwise. Rows with a "threads" target (at least as fast)
-    get a second entry tested against that target's threshold.
+    Each run's rows are tested on their own pairs (pairs are never pooled across runs) at its stage's
+    level (:func:`stage_levels`: ``alpha / len(reports)`` each, or halving from ``alpha / 2``): by
+    Bonferroni a row's claim ("within" or "slower") errs with probability at most ``alpha`` however the
+    stages' rows were chosen, so a later stage may time only the rows an earlier one left undecided. A
+    row is "within" if some stage shows it within, "slower" if some stage shows it slower, "conflict" if
+    both, "undecided" otherwise. Rows with a "threads" target (at least as fast) get a second entry
+    tested against that target's threshold.
     """
     stages = [stage if isinstance(stage, list) else [stage] for stage in reports]
-    level = alpha / len(stages)
+    levels = stage_levels(len(stages), alpha, spending)
     entries = {}
     for stage, report in ((s, r) for s, group in enumerate(stages) for r in group):
         for workload in report["workloads"]:
@@ -503,7 +519,7 @@ def combine_stages(reports, alpha=THREADS_ALPHA) -> list[dict[str, Any]]:
                         continue
                     for limit in sorted({SLOWER, limits.get(row["method"], SLOWER)}, reverse=True):
                         key = (workload["key"], cell["name"], row["method"], limit)
-                        test = threads_test(row["paired"], limit=limit, alpha=level)
+                        test = threads_test(row["paired"], limit=limit, alpha=levels[stage])
                         entry = entries.setdefault(key, {"workload": key[0], "cell": key[1], "method": key[2],
                                                          "limit": limit, "stages": {}})
                         if stage in entry["stages"]:
@@ -519,12 +535,18 @@ def combine_stages(reports, alpha=THREADS_ALPHA) -> list[dict[str, Any]]:
     return out
 
 
-def verdict_markdown(entries, names, alpha) -> str:
+def verdict_markdown(entries, names, alpha, spending="equal") -> str:
     """:func:`combine_stages` as Markdown: a row per (cell, method, limit), a column per stage, the joint verdict."""
     k = len(names)
+    levels = stage_levels(k, alpha, spending)
+    if spending == "equal":
+        how = f"at level {alpha:g} / {k} = {alpha / k:.3g} (Bonferroni over the stages"
+    else:
+        how = (f"at levels {', '.join(f'{v:.3g}' for v in levels)} ({alpha:g} / 2, / 4, ...: Bonferroni over "
+               "any number of stages, so that a stage added after the earlier ones were seen changes no level")
     lines = [f"# The thread target over {k} stage{'s' if k > 1 else ''}", "",
              f"Runs (stages, in order): {', '.join(f'`{n}`' for n in names)}. Each stage's rows are tested on their "
-             f"own pairs at level {alpha:g} / {k} = {alpha / k:.3g} (Bonferroni over the stages; pairs are never "
+             f"own pairs {how}; pairs are never "
              "pooled): the sign test of the median paired ratio default / one thread "
              "(`scipy.stats.quantile_test` on the log ratios). A row is *within* if some stage shows its median "
              "at most the limit, *slower* if some stage shows it above. Every row *within* asserts the target "
@@ -634,11 +656,11 @@ def main(argv=None) -> int:
         reports = [[json.loads(path.read_text(encoding="utf-8")) for path in stage] for stage in args.reports]
         names = [" + ".join(str(path) for path in stage) for stage in args.reports]
         try:
-            entries = combine_stages(reports, args.alpha)
+            entries = combine_stages(reports, args.alpha, args.spending)
         except ValueError as exc:
             print(f"python -m benchmarks verdict: error: {exc}", file=sys.stderr)
             return 2
-        text = verdict_markdown(entries, names, args.alpha)
+        text = verdict_markdown(entries, names, args.alpha, args.spending)
         if args.output is None:
             print(text, end="")
         else:

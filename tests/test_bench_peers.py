@@ -236,6 +236,29 @@ def test_combine_stages_splits_the_level_and_never_pools_pairs():
         bench.combine_stages([[_report([("a", [1.0] * 8)]), _report([("a", [1.0] * 8)])]])
 
 
+def test_halving_spends_the_level_over_any_number_of_stages(tmp_path):
+    import json
+
+    assert bench.stage_levels(3, 0.05) == pytest.approx([0.05 / 3] * 3)
+    assert bench.stage_levels(4, 0.05, "halving") == pytest.approx([0.025, 0.0125, 0.00625, 0.003125])
+    assert sum(bench.stage_levels(30, 0.05, "halving")) < 0.05
+    with pytest.raises(ValueError, match="spending"):
+        bench.stage_levels(2, 0.05, "pocock")
+    # 6 of 6 below the limit: p = 1/64 = 0.0156, within at stage 1 (0.025) but not at stage 2 (0.0125)
+    six = [1.0] * 6
+    first = bench.combine_stages([_report([("a", six)]), _report([("b", six)])], 0.05, "halving")
+    assert {e["method"]: e["verdict"] for e in first} == {"a": "within", "b": "undecided"}
+    # equal spending over two stages tests both at 0.025: both within
+    equal = bench.combine_stages([_report([("a", six)]), _report([("b", six)])], 0.05)
+    assert {e["method"]: e["verdict"] for e in equal} == {"a": "within", "b": "within"}
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(_report([("a", six)])))
+    b.write_text(json.dumps(_report([("b", six)])))
+    out = tmp_path / "v.md"
+    assert bench.main(["verdict", str(a), str(b), "--spending", "halving", "--output", str(out)]) == 0
+    assert "at levels 0.025, 0.0125" in out.read_text()
+
+
 def test_combine_stages_tests_a_threads_target_at_its_own_limit():
     ratios = [{"name": "a: default / one thread (at least as fast)", "measure": "threads", "target": "<= 1"}]
     entries = bench.combine_stages([_report([("a", [1.05] * 8)], ratios)])

@@ -336,7 +336,8 @@ def test_run_coarse_covers_every_item_once_on_several_threads():
 
 def test_pap_of_all_groups_gives_the_same_numbers_on_one_thread_and_on_the_coarse_threads(monkeypatch):
     X, y = data(n=4000, p=10, seed=8)  # 2,000 rows x 10 permutations x 10 groups
-    monkeypatch.setattr(_threads, "COARSE_WORK", 2000 * 10 * 10)  # the threaded loop at this size
+    # the threaded loop at this size, for shared permutations too (their steps count SHARED_STEP_COST each)
+    monkeypatch.setattr(_threads, "COARSE_WORK", 2000 * 10 * 10 * _threads.SHARED_STEP_COST)
 
     def run():
         for shared in (False, True):
@@ -349,6 +350,22 @@ def test_pap_of_all_groups_gives_the_same_numbers_on_one_thread_and_on_the_coars
         one = [numbers(r) for r in run()]
     for a, b in zip(reference, one):
         np.testing.assert_array_equal(a, b)
+
+
+def test_shared_permutation_steps_weigh_less_in_the_coarse_work(monkeypatch):
+    import vimp._linear_fitter as linear_fitter
+
+    seen = []
+    original = linear_fitter.run_coarse
+    monkeypatch.setattr(linear_fitter, "run_coarse", lambda f, n, work: (seen.append(work), original(f, n, work)))
+    X, y = data(n=400, p=5, seed=2)
+    for shared in (False, True):
+        model = vimp.PermutationImportance(LinearRegression(), n_permutations=4, random_state=0,
+                                           shared_permutations=shared)
+        model.fit(X[:200], y[:200]).importance(X[200:], y[200:])
+    assert seen == [200 * 4 * 5, 200 * 4 * 5 * _threads.SHARED_STEP_COST]
+    # W1's shared PaP (5,000 rows, 10 permutations, 50 features) stays on one thread, its independent PaP not
+    assert 5000 * 10 * 50 * _threads.SHARED_STEP_COST < _threads.COARSE_WORK <= 5000 * 10 * 50
 
 
 @needs_threads

@@ -42,7 +42,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ._data import as_float_array, permute_columns, take_rows
 from ._fitters import Fitter, PermutationTerms, SklearnFitter, permutation_terms_from_losses
-from ._threads import run_coarse
+from ._threads import SHARED_STEP_COST, run_coarse
 from ._warnings import RankDeficiencyWarning
 
 __all__ = ["LinearFitter", "linear_fitter_for"]
@@ -1570,7 +1570,8 @@ class LinearFitter(_LinearPredictor):
                                            states[a:b] if len(states) else states, derangements, block_words,
                                            width, full, loss_code, block[a:b], repeat_mean[a:b])
 
-        run_coarse(groups_between, n_groups, n * n_repeats * n_groups)  # threads where they pay (policy)
+        work = n * n_repeats * n_groups * (SHARED_STEP_COST if len(shared) else 1.0)
+        run_coarse(groups_between, n_groups, work)  # threads where they pay (policy)
         unit_weight = np.ones(n)
         for g in np.flatnonzero(~drawn):  # uniform permutations that ran out of words: the Generator's draw
             cols = positions[g]

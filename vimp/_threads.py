@@ -109,6 +109,16 @@ THRESHOLD_CELLS = 50_000_000
 #: 1.02–1.11 busy; below, up to 1.28 slower. So threads start between the two measured sizes.
 COARSE_WORK = 2_000_000
 
+#: Weight of one inner step with shared permutations in the work that :data:`COARSE_WORK` is compared
+#: with: the permutations are drawn once for all groups instead of once per group, so a step costs about
+#: half of an independent one (``benchmarks/results/coarse_threads.csv``, serial times of the whole call,
+#: model fit included, shared / independent: 0.56 idle and 0.48 busy at 2,500,000 steps, 0.65-0.71 at
+#: 500,000). Counted as whole steps, W1's shared PaP (5,000 rows, 10 permutations, 50 features) ran on two
+#: threads and was 1.09 times its one-thread time with one other busy process in three runs of the peer
+#: benchmark (25, 40 and 120 rounds: medians 1.091, 1.062, 1.092; ``benchmarks/README.md``, stop 28), and
+#: 1.04 idle; weighted, it stays on one thread.
+SHARED_STEP_COST = 0.5
+
 _ENV_VARIABLE = "VIMP_THREADS"
 
 
