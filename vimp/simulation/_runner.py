@@ -211,7 +211,7 @@ SHIPPED_METHODS = {cls: (cls.fit, cls.importance) for cls in (PermutationImporta
 _record_lock = threading.Lock()
 #: ``users``: recorders open in any thread; ``show``: the ``warnings._showwarnmsg`` replaced by the router;
 #: ``lists``: the filter lists that hold the recorders' "always" entry (see :func:`_recording_warnings`).
-_record_state = {"users": 0, "show": None, "lists": []}
+_record_state: dict[str, Any] = {"users": 0, "show": None, "lists": []}
 _record_local = threading.local()
 #: The recorders' own filter entry ("always" for every warning), removed by identity at the end.
 _ALWAYS = ("always", None, Warning, None, 0)
