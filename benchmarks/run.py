@@ -108,7 +108,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                          help="peers*.json of the runs, one stage each in the order they ran; 'A.json+B.json' makes "
                               "runs of disjoint rows one stage")
     verdict.add_argument("--alpha", type=float, default=THREADS_ALPHA,
-                         help=f"level of the joint claim (default {THREADS_ALPHA:g}), split equally over the runs")
+                         help=f"level of the joint claim (default {THREADS_ALPHA:g}), split over the stages as --spending says")
     verdict.add_argument("--spending", choices=("equal", "halving"), default="equal",
                          help="levels of the stages: alpha / stages each (equal, for a number of stages fixed in "
                               "advance) or alpha / 2, alpha / 4, ... (halving: stages may be added later)")
