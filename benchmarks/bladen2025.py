@@ -618,7 +618,10 @@ def _panels(summary, plt, sharey="row", sharex=True):
                              sharex=sharex, sharey=sharey, squeeze=False)
     for i, p in enumerate(ps):
         for k, n in enumerate(ns):
-            axes[i, k].set_title(f"p = {p}, n = {n}", fontsize=8)
+            # y=1.0 fixes the title where Matplotlib's automatic placement puts it here (it only moves a title
+            # above tick labels on the top side, and there are none), without the automatic placement's
+            # second layout of every tick label: the same pixels, a fifth less time per figure
+            axes[i, k].set_title(f"p = {p}, n = {n}", fontsize=8, y=1.0)
     return fig, axes, ps, ns
 
 
@@ -691,7 +694,7 @@ def plot_pooled(pooled, path):
                 ax.errorbar(x, part[f"{kind}_mean"], yerr=2 * part[f"{kind}_sd"], fmt="o", ms=3, lw=0.8,
                             label=f"p = {p}")
             ax.set_xscale("log")
-            ax.set_title(f"{name}: {kind}", fontsize=9)
+            ax.set_title(f"{name}: {kind}", fontsize=9, y=1.0)  # fixed: see _panels
             ax.set_ylabel("% error vs theory")
     for ax in axes[-1]:
         ax.set_xlabel("n")
@@ -755,6 +758,21 @@ def plot_forest(summary, comparison, path):
                  fontsize=9)
     _save(fig, plt, path, "forest")
     return True
+
+
+def draw_figures(figures, n_jobs=None):
+    """Draw ``figures``, a list of ``(plot function, data, path)``, in this process or, with ``n_jobs``
+    other than None or 1, over that many joblib workers (the grid's workers, still running): a figure of
+    20 panels takes a second or two, nearly all of it Matplotlib laying out ticks, and the figures are
+    independent. The PNGs are the same either way (Agg draws deterministically)."""
+    if n_jobs in (None, 1) or len(figures) < 2:
+        for plot, data, path in figures:
+            plot(data, path)
+        return
+    from joblib import Parallel, cpu_count, delayed
+
+    workers = min(cpu_count() if n_jobs < 0 else n_jobs, len(figures))
+    Parallel(n_jobs=workers, batch_size=1)(delayed(plot)(data, path) for plot, data, path in figures)
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -941,10 +959,10 @@ def main(argv=None):
         table, outside = headline(summary)
         table.to_csv(out("headline") + ".csv", index=False)
         outside.to_csv(out("outside") + ".csv", index=False)
-        plot_importance(summary, out("importance_vs_delta") + ".png")
-        plot_absorption(summary, out("c_vs_delta") + ".png")
-        plot_pooled(pooled, out("pooled_error") + ".png")
-        plot_loco_vs_t(replicates, out("loco_vs_t") + ".png")
+        draw_figures([(plot_importance, summary, out("importance_vs_delta") + ".png"),
+                      (plot_loco_vs_t, replicates, out("loco_vs_t") + ".png"),
+                      (plot_absorption, summary, out("c_vs_delta") + ".png"),
+                      (plot_pooled, pooled, out("pooled_error") + ".png")], args.n_jobs)
         written += [out(k) + e for k, e in (("headline", ".csv"), ("outside", ".csv"),
                                              ("importance_vs_delta", ".png"), ("c_vs_delta", ".png"),
                                              ("pooled_error", ".png"), ("loco_vs_t", ".png"))]
