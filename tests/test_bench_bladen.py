@@ -127,6 +127,35 @@ def test_training_sets_are_training_data(bench):
         np.testing.assert_array_equal(perm, expected)
 
 
+def test_auxiliary_t_and_c_are_the_ols_fits_by_hand(bench):
+    # t (on the LOCO scale) and c against statsmodels' OLS of each regenerated training set, one replicate
+    # at a time: the t-statistic of x1, and the mean coefficient of x2..xp after permuting x1 with the c
+    # stream's permutation, minus 1. Both are computed from normal equations of the centred design (the
+    # condition number of this design's Gram matrix is about 3e2), so they agree with QR to far below 1e-9.
+    import pandas as pd
+    import statsmodels.api as sm
+
+    from vimp.simulation import BladenDesign
+
+    setting = bench.Setting(63, 6, 0.77)
+    dgp = BladenDesign(setting.p, setting.delta, beta=1.0, noise_sd=bench.NOISE_SD)
+    seeds = pd.DataFrame({"replicate": [0, 1, 2, 3], "seed": [5, 2**40 + 3, 2**63 + 9, 17]})
+    frame = bench.auxiliary(dgp, setting, seeds)
+    assert frame.columns.tolist() == ["model", "estimator", "n", "p", "delta", "replicate", "value", "seed"]
+    assert frame["estimator"].tolist() == ["t", "c"] * 4
+    assert frame["replicate"].tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    for replicate, seed in zip(seeds["replicate"], seeds["seed"]):
+        X, y, _ = bench.training_data(dgp, setting.n, seed)
+        t_value = sm.OLS(y, sm.add_constant(X)).fit().tvalues[1]
+        perm = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=bench._C_STREAM)).permutation(setting.n)
+        permuted = X.copy()
+        permuted[:, 0] = X[perm, 0]
+        c_value = sm.OLS(y, sm.add_constant(permuted)).fit().params[2:].mean() - 1.0
+        got = frame[frame["replicate"] == replicate].set_index("estimator")["value"]
+        assert got["t"] == pytest.approx(abs(t_value) * bench.NOISE_SD / np.sqrt(setting.n - 1), rel=1e-9)
+        assert got["c"] == pytest.approx(c_value, rel=1e-9, abs=1e-12)
+
+
 def test_ols_run_limits_every_blas_to_one_thread():
     # threadpool_limits acts on the BLAS libraries loaded when it is entered; SciPy brings its own OpenBLAS,
     # loaded late (by the runner's first import), which then ran on all cores. A fresh interpreter, as the
@@ -172,6 +201,33 @@ def test_figures_are_written_with_fixed_margins(bench, tiny, tmp_path, monkeypat
         with Image.open(path) as image:
             width, height = image.size
         assert width > 300 and height > 300, (name, image.size)
+
+
+def test_figures_over_workers_are_the_serial_figures(bench, tiny, tmp_path):
+    # draw_figures with n_jobs=2 (the figures of a --n-jobs run, drawn in the grid's workers) writes the
+    # same pixels as drawing them here, one after the other.
+    from PIL import Image
+
+    try:  # as in test_ols_grid_over_two_workers_is_the_serial_grid: the workers get the script by value
+        import cloudpickle
+    except ImportError:  # pragma: no cover
+        from joblib.externals import cloudpickle
+
+    _, replicates, summary = tiny
+    figures = {"importance": (bench.plot_importance, summary), "loco_vs_t": (bench.plot_loco_vs_t, replicates),
+               "c": (bench.plot_absorption, summary)}
+    for folder, n_jobs in (("serial", None), ("workers", 2)):
+        (tmp_path / folder).mkdir()
+        jobs = [(plot, data, str(tmp_path / folder / f"{name}.png")) for name, (plot, data) in figures.items()]
+        cloudpickle.register_pickle_by_value(bench)
+        try:
+            bench.draw_figures(jobs, n_jobs)
+        finally:
+            cloudpickle.unregister_pickle_by_value(bench)
+    for name in figures:
+        with Image.open(tmp_path / "serial" / f"{name}.png") as a, Image.open(tmp_path / "workers" / f"{name}.png") as b:
+            assert a.size == b.size
+            assert np.array_equal(np.asarray(a), np.asarray(b)), name
 
 
 def test_independent_forest_gives_the_permuted_refit_its_own_stream(bench):
