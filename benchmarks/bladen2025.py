@@ -410,13 +410,18 @@ def merge_replicates(run, earlier, model="rf"):
 
 
 def _with_theory(replicates):
-    out = replicates.copy()
-    values = {}
-    for key in out[["n", "p", "delta"]].drop_duplicates().itertuples(index=False):
-        values[tuple(key)] = theory(Setting(int(key[0]), int(key[1]), float(key[2])))
-    keys = list(zip(out["n"], out["p"], out["delta"]))
-    out["theory"] = [values[k][e][0] for k, e in zip(keys, out["estimator"])]
-    out["theory_adjusted"] = [values[k][e][1] for k, e in zip(keys, out["estimator"])]
+    """``replicates`` (in its order) with the columns ``theory`` and ``theory_adjusted`` of :func:`theory`."""
+    keys = ["n", "p", "delta", "estimator"]
+    rows = []
+    for n, p, delta in replicates[["n", "p", "delta"]].drop_duplicates().itertuples(index=False):
+        for name, (value, adjusted) in theory(Setting(int(n), int(p), float(delta))).items():
+            rows.append((n, p, delta, name, value, adjusted))
+    table = pd.DataFrame(rows, columns=keys + ["theory", "theory_adjusted"])
+    out = replicates.merge(table, how="left", on=keys, validate="many_to_one")
+    out.index = replicates.index
+    if out["theory"].isna().any():
+        unknown = sorted(set(out.loc[out["theory"].isna(), "estimator"]))
+        raise ValueError(f"no closed form for the estimators {unknown}")
     return out
 
 
