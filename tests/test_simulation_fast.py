@@ -305,8 +305,11 @@ def test_seed_kernel_equals_its_twin_and_numpy():
     np.testing.assert_array_equal(python(rows, 8), compiled)
 
 
-@pytest.mark.parametrize("p, delta", [(2, 0.0), (6, 0.5), (10, 0.9), (10, 0.99)])
+@pytest.mark.parametrize("p, delta", [(2, 0.0), (6, 0.5), (10, 0.9), (10, 0.99), (9, 0.98), (12, 0.96)])
 def test_factor_is_the_fitters_cholesky_factor_bit_for_bit(p, delta):
+    # (9, 0.98) and (12, 0.96): the Frobenius bound is above the Cholesky limit (about 1.5e3 and 1.2e3) and
+    # the spectral estimate below it (about 790 and 660), so _factor decides for Cholesky from its compiled
+    # estimate without the fitter's steps; the factor must still be the fitter's, bit for bit.
     from vimp._linear_fitter import _cholesky_factor
 
     X, _ = BladenDesign(p, delta).sample(3 * p, np.random.default_rng(p))
@@ -320,6 +323,28 @@ def test_factor_is_the_fitters_cholesky_factor_bit_for_bit(p, delta):
         return
     for a, b in zip(fast._factor(scaled, atb), want[:3]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_factor_decides_from_its_compiled_estimate_away_from_the_limit(monkeypatch):
+    # Where the compiled spectral estimate is clearly below the Cholesky limit, _factor returns its own factor
+    # without calling the fitter's _cholesky_factor (whose Python estimate costs about 0.7 ms); within the
+    # rounding margin of the limit it calls it.
+    from vimp._linear_fitter import _CHOLESKY_MAX_CONDITION
+
+    X, _ = BladenDesign(9, 0.98).sample(27, np.random.default_rng(9))
+    A = X - X.mean(axis=0)
+    gram = A.T @ A
+    norms = np.sqrt(np.diag(gram))
+    scaled, atb = gram / np.outer(norms, norms), A[:, 0] @ A / norms
+    calls = []
+    real = fast._cholesky_factor
+    monkeypatch.setattr(fast, "_cholesky_factor", lambda *args: calls.append(1) or real(*args))
+    R, R_inv, _ = fast._factor(scaled, atb)
+    assert np.linalg.norm(R) * np.linalg.norm(R_inv) > _CHOLESKY_MAX_CONDITION  # the spectral branch
+    assert calls == []
+    monkeypatch.setattr(fast, "spectral_condition", lambda *args: _CHOLESKY_MAX_CONDITION * (1.0 + 1e-12))
+    assert fast._factor(scaled, atb) is not None  # the fitter's estimate (about 790) decides: Cholesky
+    assert calls == [1]
 
 
 def test_ill_conditioned_designs_take_the_fitters_qr_path_on_the_fast_path(monkeypatch):
