@@ -36,6 +36,7 @@ Usage::
 
     python benchmarks/threads.py            # full grid, 7 rounds: benchmarks/results/threads.{csv,json}
     python benchmarks/threads.py --quick    # (250, 10) and (10,000, 50), 3 rounds: results/threads_quick.*
+    python benchmarks/threads.py --sizes 1000000:20 --rounds 5 --tag 1e6   # other sizes: threads_1e6.*
 
 The script only reports; it asserts nothing.
 """
@@ -159,12 +160,34 @@ def threshold_from(rows):
     return None
 
 
+def _sizes(text):
+    """``n:p,n:p`` -> [(n, p), ...] (argparse type)."""
+    cells = []
+    for part in text.split(","):
+        try:
+            n, p = (int(v) for v in part.split(":"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected n:p pairs such as 1000000:20; got {part!r}") from None
+        if n < 20 or p < 2:
+            raise argparse.ArgumentTypeError(f"n must be at least 20 and p at least 2; got {part!r}")
+        cells.append((n, p))
+    return cells
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="two sizes, 3 rounds (about a minute)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 7; 3 with --quick)")
+    parser.add_argument("--sizes", type=_sizes, default=None,
+                        help="comma-separated n:p cells instead of the grid, e.g. 1000000:20")
+    parser.add_argument("--tag", default=None,
+                        help="results/threads_TAG.{csv,json} (with --sizes; default: the sizes)")
     args = parser.parse_args(argv)
-    grid = QUICK_GRID if args.quick else FULL_GRID
+    if args.tag is not None and args.sizes is None:
+        parser.error("--tag names the results of a --sizes run; give --sizes too")
+    if args.tag is not None and not args.tag.replace("_", "").isalnum():
+        parser.error(f"--tag must be letters, digits and underscores; got {args.tag!r}")
+    grid = args.sizes or (QUICK_GRID if args.quick else FULL_GRID)
     rounds = args.rounds or (3 if args.quick else 7)
     warnings.simplefilter("ignore", vimp.VimpWarning)  # small cross-fitted GCM fits may warn; timed all the same
     info = machine_info({})
@@ -189,7 +212,10 @@ def main(argv=None):
             if r["threads"] != "one":
                 print(f"n={n:>7} p={p:>3} {r['method']:<9} {r['load']:<4} {r['threads']:<7} "
                       f"{r['median_ms']:>10.3f} ms  x{r['ratio_to_one']:.2f} of one thread", flush=True)
-    suffix = "_quick" if args.quick else ""
+    if args.sizes is not None:
+        suffix = "_" + (args.tag or "_".join(f"{n}x{p}" for n, p in args.sizes))
+    else:
+        suffix = "_quick" if args.quick else ""
     RESULTS.mkdir(exist_ok=True)
     with open(RESULTS / f"threads{suffix}.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

@@ -393,3 +393,14 @@ def _coarse_loop_in_child():
     with _threads.thread_policy(cells=100):
         _threads.run_coarse(lambda a, b: done.extend(range(a, b)), 9, _threads.COARSE_WORK)
     return sorted(done)
+
+
+def test_the_size_threshold_is_infinite_on_two_cores():
+    # Measured on 2 cores up to 100,000,000 cells (benchmarks/results/threads_1e6*.csv): default threads lost
+    # for some method at every size, so there every call runs on one thread; more cores keep the earlier,
+    # unmeasured threshold.
+    import math
+
+    assert _threads._threshold_for(1) == math.inf and _threads._threshold_for(2) == math.inf
+    assert _threads._threshold_for(3) == _threads._threshold_for(64) == 50_000_000
+    assert _threads.THRESHOLD_CELLS == _threads._threshold_for(_threads._cores())

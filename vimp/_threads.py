@@ -9,8 +9,9 @@ It is applied at the public entry points only (``fit``/``importance`` of the est
 Why
 ---
 On the 2-core machines this package is developed on, multi-threaded BLAS and Numba make every vimp call
-slower, never faster, at every size measured (n = 250 to 100,000 rows, p = 10 and 50, OLS through the
-exact linear fitter; ``benchmarks/threads.py``, ``benchmarks/results/threads.csv``): the threads of one
+slower, never faster, for some method at every size measured (n = 250 to 1,000,000 rows, p = 10 to 100,
+OLS through the exact linear fitter; ``benchmarks/threads.py``, ``benchmarks/results/threads*.csv``; at the
+largest sizes idle held-out LOCO gains from threads, but not with another busy process): the threads of one
 pool wait for each other and for the other pools (a pip-installed environment has two OpenBLAS pools,
 numpy's and scipy's, and two OpenMP pools beside Numba's), and with any other busy process on the machine
 the slowdown reaches an order of magnitude. Small calls are hit worst, because a vimp call is many short
@@ -18,8 +19,9 @@ BLAS and kernel calls, each of which wakes a pool.
 
 Policy (``threads="auto"``, the default)
 ----------------------------------------
-* A call whose data has fewer than :data:`THRESHOLD_CELLS` cells (rows × columns) runs with one thread:
-  every BLAS and OpenMP pool is limited to one thread and Numba runs its parallel kernels on one thread.
+* A call whose data has fewer than :data:`THRESHOLD_CELLS` cells (rows × columns; on machines of at most
+  2 CPUs every call) runs with one thread: every BLAS and OpenMP pool is limited to one thread and Numba
+  runs its parallel kernels on one thread.
 * A call from a joblib or dask worker thread (not the main thread, inside joblib's nesting or while
   another vimp call is running) runs its OpenMP and Numba pools on one thread: the workers are the
   parallelism, and joblib's threading backend sets no inner limit (its loky and multiprocessing
@@ -67,6 +69,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import sys
 import threading
@@ -88,18 +91,34 @@ __all__ = [
     "thread_policy",
 ]
 
+def _cores() -> int:
+    """CPUs this process may use: joblib's count, which follows the CPU affinity and a cgroup quota."""
+    from joblib import cpu_count
+
+    return max(1, int(cpu_count()))
+
+
 #: Data size (rows × columns) from which ``threads="auto"`` leaves the thread pools as they are; below it a
-#: call runs on one thread. On 2 cores threads paid for themselves at no size measured: the grid of
-#: ``benchmarks/threads.py`` up to 100,000 × 50 = 5,000,000 cells (``benchmarks/results/threads.csv``:
-#: default threads 1.3× to 23× slower than one thread) and one check at 1,000,000 × 10 = 10,000,000 cells
-#: (LOCO 0.71 s against 0.49 s, GCM ``cv=5`` 3.1 s against 2.1 s, medians of 3). So the threshold is set
-#: above every size measured: one thread unless the problem is large. It was 20,000,000 until the full
-#: peer benchmark (``python -m benchmarks run --full --workloads W5``, ``benchmarks/results/peers_w5.md``)
-#: measured 1,000,000 × 20 = 20,000,000 cells, where the pools were left alone: LOCO ``cv=5`` 2.94 s at
-#: default threads against 2.37 s at one thread, PaP 8.52 against 8.82 s (medians of 5 rounds), so
-#: threads still do not pay there; it is now above that size too (checked by hand at that size: LOCO
-#: ``cv=5`` 2.89 s at default threads against 3.15 s at one, medians of 3; 3.20 against 2.68 s before).
-THRESHOLD_CELLS = 50_000_000
+#: call runs on one thread. On 2 cores (the only machines measured) threads paid for themselves at no size
+#: for every method, so there the threshold is infinite: one thread at every size. The measurements:
+#: the grid of ``benchmarks/threads.py`` up to 100,000 × 50 = 5,000,000 cells
+#: (``benchmarks/results/threads.csv``: default threads 1.3× to 23× slower than one thread); the peer
+#: benchmark at 1,000,000 × 20 (``benchmarks/results/peers_w5.md``: LOCO ``cv=5`` 2.94 s at default
+#: threads against 2.37 s at one); and ``benchmarks/threads.py --sizes`` at 1,000,000 × 20, × 50 and × 100
+#: (``benchmarks/results/threads_1e6.csv`` and ``threads_1e6_p100.csv``, medians of the paired ratios
+#: default / one thread over 5 and 3 rounds). At 50,000,000 cells, the earlier threshold, GCM ``cv=5``
+#: took 1.05 times its one-thread time idle and 2.25 times with one other busy process, LOCO 0.99 and
+#: 1.47. At 100,000,000 cells GCM ``cv=5`` took 1.15 idle and 2.04 busy, LOCO 0.71 idle but 1.17 busy.
+#: A thread pool that splits a call's work evenly waits for its slowest thread, which shares a core with
+#: the busy process. PaP's coarse loop (:data:`COARSE_WORK`) is the exception that pays at every size:
+#: 0.58-0.62 idle and 0.90-0.95 busy there, under either setting. On more than 2 cores, which nobody has
+#: measured, the earlier threshold stays: above it the pools are left alone.
+def _threshold_for(cores: int) -> float:
+    """:data:`THRESHOLD_CELLS` on a machine with ``cores`` usable CPUs."""
+    return math.inf if cores <= 2 else 50_000_000
+
+
+THRESHOLD_CELLS: float = _threshold_for(_cores())
 
 #: Inner steps (rows × permutations × groups) from which a coarse-grained task loop runs on the threads
 #: the size rule took away (:func:`run_coarse`). Read off ``python benchmarks/coarse_threads.py``
