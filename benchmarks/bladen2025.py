@@ -21,8 +21,9 @@ The study (arXiv:2510.00557; the authors' R code and stored output: github.com/K
   replicate's training data (regenerated from the table's ``seed`` column, as
   :func:`vimp.simulation.monte_carlo` documents); the permutation of ``c`` is drawn from its own child
   seed, not LOCO's;
-* OLS with an intercept (``LinearRegression()``; the runner takes its compiled fast path by itself, so
-  the full OLS grid runs in about 15 s on two cores);
+* OLS with an intercept (``LinearRegression()``; the runner takes its compiled fast path by itself: the
+  full OLS grid's simulation takes about 13 s over two workers on the 2-core machines here, the whole
+  command about 20 s, benchmarks/README.md);
 * random forest: ``RandomForestRegressor(n_estimators=500, max_features=max(2, p // 3), min_samples_split=4,
   min_samples_leaf=1, bootstrap=True)``. The authors use R ``randomForest`` with ``mtry = max(2,
   floor(p / 3))`` and the default ``nodesize = 5``. R's ``nodesize`` is not a minimum leaf size: a node of
@@ -49,8 +50,8 @@ bundle the four tables in full (:data:`AUTHORS_FILES`), used to compare the spre
 Usage::
 
     python benchmarks/bladen2025.py                      # --quick: a small OLS grid, seconds
-    python benchmarks/bladen2025.py --full --model ols   # the paper's OLS grid (200 settings x 100), about 20 s
-    python benchmarks/bladen2025.py --full --model ols --n-jobs 2   # its settings over 2 workers, about 16 s
+    python benchmarks/bladen2025.py --full --model ols   # the paper's OLS grid (200 settings x 100), about 30 s
+    python benchmarks/bladen2025.py --full --model ols --n-jobs 2   # settings and figures over 2 workers, about 20 s
     python benchmarks/bladen2025.py --quick --model both # plus a tiny forest at n = 632 (about a minute)
     python benchmarks/bladen2025.py --full --model rf --n-jobs -1 --store runs/ --resume
                                                          # the forest grid: overnight or on a cluster
