@@ -227,7 +227,8 @@ def main(argv=None):
                   "equicorrelated Gaussian X (rho=0.5)",
         "grid": grid, "rounds": rounds, "wall_seconds": round(time.time() - started, 1),
         "threshold_read": threshold,
-        "threshold_in_use": _threads.THRESHOLD_CELLS,
+        # strict JSON has no infinity: the policy's "one thread at every size" is written "inf"
+        "threshold_in_use": _threads.THRESHOLD_CELLS if np.isfinite(_threads.THRESHOLD_CELLS) else "inf",
         "machine": info,
         "rows": rows,
     }
