@@ -350,11 +350,9 @@ def auxiliary(dgp, setting, seeds):
     xty_perm[:, 0] = np.einsum("ri,ri->r", x1, y)
     coef_perm = np.linalg.solve(gram_perm, xty_perm[:, :, None])[:, :, 0]
     c = coef_perm[:, 1:].mean(axis=1) - 1.0
-    frame = pd.DataFrame({"model": "ols", "estimator": np.repeat(np.array(["t", "c"], dtype=object)[None, :], m,
-                                                                  axis=0).ravel(),
-                          "n": n, "p": p, "delta": setting.delta, "replicate": np.repeat(replicates, 2),
-                          "value": np.column_stack([t_scaled, c]).ravel(), "seed": np.repeat(seed_values, 2)})
-    return frame
+    return pd.DataFrame({"model": "ols", "estimator": np.tile(np.array(["t", "c"], dtype=object), m), "n": n,
+                         "p": p, "delta": setting.delta, "replicate": np.repeat(replicates, 2),
+                         "value": np.column_stack([t_scaled, c]).ravel(), "seed": np.repeat(seed_values, 2)})
 
 
 def _ols_settings(settings, reps, store, resume):

@@ -91,11 +91,17 @@ __all__ = [
     "thread_policy",
 ]
 
+
 def _cores() -> int:
     """CPUs this process may use: joblib's count, which follows the CPU affinity and a cgroup quota."""
     from joblib import cpu_count
 
     return max(1, int(cpu_count()))
+
+
+def _threshold_for(cores: int) -> float:
+    """:data:`THRESHOLD_CELLS` on a machine with ``cores`` usable CPUs."""
+    return math.inf if cores <= 2 else 50_000_000
 
 
 #: Data size (rows × columns) from which ``threads="auto"`` leaves the thread pools as they are; below it a
@@ -113,11 +119,6 @@ def _cores() -> int:
 #: the busy process. PaP's coarse loop (:data:`COARSE_WORK`) is the exception that pays at every size:
 #: 0.58-0.62 idle and 0.90-0.95 busy there, under either setting. On more than 2 cores, which nobody has
 #: measured, the earlier threshold stays: above it the pools are left alone.
-def _threshold_for(cores: int) -> float:
-    """:data:`THRESHOLD_CELLS` on a machine with ``cores`` usable CPUs."""
-    return math.inf if cores <= 2 else 50_000_000
-
-
 THRESHOLD_CELLS: float = _threshold_for(_cores())
 
 #: Inner steps (rows × permutations × groups) from which a coarse-grained task loop runs on the threads
